@@ -1,0 +1,228 @@
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// DefaultMaxFlows bounds the flow table when Config.MaxFlows is 0.
+const DefaultMaxFlows = 1 << 20
+
+// duplicateWindow is how close in time two identical segments must be for
+// the second to count as the same packet captured twice.
+const duplicateWindow = int64(time.Millisecond)
+
+// sweepEvery is how many segments pass between sweeps of long-closed flows.
+const sweepEvery = 1 << 16
+
+// closedLinger is how long a closed flow stays in the table after its last
+// packet, for late ACKs and retransmitted FINs.
+const closedLinger = int64(2 * time.Minute)
+
+// Config sets up an Analyzer. The zero value uses the defaults.
+type Config struct {
+	// Idle is the middlebox idle timeout under test; 0 means 350 s, or the
+	// preset's timeout when Middlebox is set.
+	Idle time.Duration
+	// Middlebox is the preset under test; nil means a generic L4 middlebox
+	// whose timer every packet resets.
+	Middlebox *Middlebox
+	// MaxFlows bounds the flows tracked at once; 0 means DefaultMaxFlows.
+	// When the table is full, closed flows and then the longest-idle flows
+	// are finished early and counted in Stats.Evicted.
+	MaxFlows int
+	// KeepAll keeps every flow in the Result, not only flows with findings.
+	KeepAll bool
+}
+
+// Analyzer rebuilds TCP flows from segments given in time order and
+// diagnoses idle-timeout failures. It does no I/O and reads no clock. It is
+// not safe for concurrent use.
+type Analyzer struct {
+	threshold   int64
+	probesCount bool // keepalive probes reset the middlebox's timer
+	middlebox   *Middlebox
+	maxFlows    int
+	keepAll     bool
+	flows       map[flowKey]*flow
+	done        []Flow
+	stats       Stats
+	lastNanos   int64
+	sinceSweep  int
+	nextIndex   int
+	inference   Inference
+}
+
+// New returns an Analyzer for cfg.
+func New(cfg Config) *Analyzer {
+	a := &Analyzer{
+		threshold:   int64(cfg.Idle),
+		probesCount: true,
+		middlebox:   cfg.Middlebox,
+		maxFlows:    cfg.MaxFlows,
+		keepAll:     cfg.KeepAll,
+		flows:       make(map[flowKey]*flow),
+	}
+	if mb := cfg.Middlebox; mb != nil {
+		a.probesCount = mb.ProbesResetTimer
+		if a.threshold == 0 {
+			a.threshold = int64(mb.Idle)
+		}
+	}
+	if a.threshold <= 0 {
+		a.threshold = int64(350 * time.Second)
+	}
+	if a.maxFlows <= 0 {
+		a.maxFlows = DefaultMaxFlows
+	}
+	return a
+}
+
+// flowKey identifies a flow by its 4-tuple, smaller endpoint first, so that
+// both directions find the same entry.
+type flowKey struct {
+	lo, hi netip.AddrPort
+}
+
+func keyOf(src, dst netip.AddrPort) (k flowKey, srcIsLo bool) {
+	if src.Compare(dst) <= 0 {
+		return flowKey{src, dst}, true
+	}
+	return flowKey{dst, src}, false
+}
+
+// Add analyses one segment. Segments must come in capture order; a segment
+// earlier than the previous one is treated as simultaneous with it.
+func (a *Analyzer) Add(seg *pcapio.Segment) {
+	now := seg.Nanos
+	if now < a.lastNanos {
+		now = a.lastNanos
+	}
+	a.lastNanos = now
+	a.stats.Segments++
+
+	key, srcIsLo := keyOf(seg.Src, seg.Dst)
+	f := a.flows[key]
+	if f != nil && f.startsNewFlow(seg, srcIsLo) {
+		a.finish(f, 0)
+		delete(a.flows, key)
+		f = nil
+	}
+	if f == nil {
+		if len(a.flows) >= a.maxFlows {
+			a.makeRoom(now)
+		}
+		f = newFlow(a.nextIndex, key, seg, srcIsLo, now)
+		a.nextIndex++
+		a.flows[key] = f
+		a.stats.Flows++
+		a.stats.MaxLive = max(a.stats.MaxLive, len(a.flows))
+	}
+	if f.add(a, seg, srcIsLo, now) == addedDuplicate {
+		a.stats.Duplicates++
+	}
+	if a.sinceSweep++; a.sinceSweep >= sweepEvery {
+		a.sinceSweep = 0
+		a.sweep(now)
+	}
+}
+
+// sweep finishes flows that closed long ago, so that memory follows the
+// flows alive at once rather than the capture's length.
+func (a *Analyzer) sweep(now int64) {
+	for k, f := range a.flows {
+		if f.state != Open && now-f.last > closedLinger && !f.watch.active {
+			a.finish(f, 0)
+			delete(a.flows, k)
+		}
+	}
+}
+
+// makeRoom frees at least an eighth of the table: closed flows first, then
+// the flows idle longest, which are counted as evicted.
+func (a *Analyzer) makeRoom(now int64) {
+	a.sweep(now + closedLinger + 1)
+	target := a.maxFlows - max(a.maxFlows/8, 1)
+	if len(a.flows) <= target {
+		return
+	}
+	type aged struct {
+		last int64
+		key  flowKey
+	}
+	all := make([]aged, 0, len(a.flows))
+	for k, f := range a.flows {
+		all = append(all, aged{f.last, k})
+	}
+	slices.SortFunc(all, func(x, y aged) int { return int(min(max(x.last-y.last, -1), 1)) })
+	for _, v := range all[:len(a.flows)-target] {
+		f := a.flows[v.key]
+		f.evicted = true
+		a.finish(f, 0)
+		delete(a.flows, v.key)
+		a.stats.Evicted++
+	}
+}
+
+// Finish ends the analysis. end is the capture end: the time of the last
+// packet of the whole capture, or a later time the caller knows (in live
+// mode, now). Flows still open are judged against it. The Analyzer must not
+// be used afterwards.
+func (a *Analyzer) Finish(end time.Time) *Result {
+	endNanos := end.UnixNano()
+	if end.IsZero() || endNanos < a.lastNanos {
+		endNanos = a.lastNanos
+	}
+	for _, f := range a.flows {
+		a.finish(f, endNanos)
+	}
+	a.flows = nil
+	slices.SortFunc(a.done, func(x, y Flow) int { return x.Index - y.Index })
+	r := &Result{
+		Threshold:  time.Duration(a.threshold),
+		Middlebox:  a.middlebox,
+		CaptureEnd: time.Unix(0, endNanos).UTC(),
+		Flows:      a.done,
+		Stats:      a.stats,
+		Inference:  a.inference,
+	}
+	r.Inference.Matches = matchPresets(r.Inference)
+	return r
+}
+
+// finish closes the books on a flow. captureEnd is 0 when the flow leaves
+// the table before the capture ends (port reuse, sweep, eviction).
+func (a *Analyzer) finish(f *flow, captureEnd int64) {
+	f.finishWatch(a, captureEnd)
+	if captureEnd > 0 {
+		f.judgeCaptureEnd(a, captureEnd)
+	}
+	a.noteInference(f)
+	if len(f.findings) == 0 && !a.keepAll {
+		return
+	}
+	a.done = append(a.done, f.summary(captureEnd))
+}
+
+func (a *Analyzer) noteInference(f *flow) {
+	inf := &a.inference
+	if s := f.maxSurvived; s > 0 {
+		switch {
+		case s > inf.Survived:
+			inf.Survived, inf.SurvivedBy = s, 1
+		case s == inf.Survived:
+			inf.SurvivedBy++
+		}
+	}
+	if d := f.minFatal; d > 0 {
+		switch {
+		case inf.Fatal == 0 || d < inf.Fatal:
+			inf.Fatal, inf.FatalBy = d, 1
+		case d == inf.Fatal:
+			inf.FatalBy++
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// minBlackholeRetrans is how many retransmissions of unacknowledged data
+// make a black hole: one can be a tail-loss probe racing a delayed ACK.
+const minBlackholeRetrans = 2
+
+// openWatch starts following the gap that trigger ended. A long gap gets
+// its cause finding at once; its consequence is decided by the packets that
+// follow.
+func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.Segment) {
+	w := &f.watch
+	*w = gapWatch{
+		active:   true,
+		long:     gap >= a.threshold,
+		duration: gap,
+		start:    f.lastRef,
+		trigger:  trigger,
+		waiting:  f.waiting(),
+	}
+	if trigger.kind == kindData || trigger.kind == kindFin || trigger.kind == kindRetransmit {
+		w.triggerData = true
+		w.triggerEnd = seg.Seq + seg.PayloadLen
+		if seg.Has(pcapio.FIN) {
+			w.triggerEnd++
+		}
+	}
+	if w.long {
+		w.gapIndex = len(f.gaps)
+		f.gaps = append(f.gaps, Gap{
+			Start: nanoTime(w.start.nanos), End: nanoTime(trigger.nanos), Duration: time.Duration(gap),
+			EndedBy: trigger.kind.endedBy(), Outcome: Unresolved,
+		})
+		f.addCause(a, w.start, &trigger, gap, w.waiting)
+	}
+	switch {
+	case trigger.kind == kindRst:
+		f.resolve(a, WasReset, trigger, seg)
+	case trigger.kind == kindFin && w.waiting == int8(trigger.side.Other()):
+		f.resolve(a, WasClosed, trigger, seg)
+	}
+}
+
+// watchPacket feeds a packet that came after the gap's trigger.
+func (f *flow) watchPacket(a *Analyzer, p packetRef, seg *pcapio.Segment) {
+	w := &f.watch
+	d := w.trigger.side
+	switch {
+	case p.kind == kindRst:
+		if p.side == d && w.retrans >= minBlackholeRetrans {
+			f.resolve(a, Blackholed, p, seg) // the sender gave up
+			return
+		}
+		f.resolve(a, WasReset, p, seg)
+	case p.side == d.Other():
+		if !w.triggerData || (seg.Has(pcapio.ACK) && seqLE(w.triggerEnd, seg.Ack)) {
+			f.resolve(a, Survived, p, seg)
+		}
+	case p.kind == kindRetransmit || (p.kind == kindFin && w.triggerData):
+		w.retrans++
+		w.lastRetrans = p
+	}
+}
+
+// finishWatch settles a watch that no packet resolved: data retransmitted
+// and never acknowledged is a black hole.
+func (f *flow) finishWatch(a *Analyzer, captureEnd int64) {
+	w := &f.watch
+	if !w.active {
+		return
+	}
+	if w.triggerData && w.retrans >= minBlackholeRetrans {
+		f.resolve(a, Blackholed, w.lastRetrans, nil)
+		return
+	}
+	w.active = false
+}
+
+// resolve ends the watch with an outcome and, for a long gap, adds the
+// consequence finding.
+func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segment) {
+	w := &f.watch
+	w.active = false
+	gap := time.Duration(w.duration)
+	if out == Survived {
+		f.maxSurvived = max(f.maxSurvived, gap)
+	}
+	if !w.long {
+		return
+	}
+	f.gaps[w.gapIndex].Outcome = out
+	if out == WasReset || out == Blackholed {
+		if f.minFatal == 0 || gap < f.minFatal {
+			f.minFatal = gap
+		}
+	}
+	switch out {
+	case WasReset:
+		f.addReset(a, p, seg)
+	case Blackholed:
+		f.addBlackhole(a, p)
+	case WasClosed:
+		f.addClosed(a, p)
+	}
+}
+
+// judgeCaptureEnd looks at an open flow's silence up to the capture end.
+func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
+	if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
+		return
+	}
+	idle := end - f.lastRef.nanos
+	f.idleAtEnd = idle
+	if idle < a.threshold {
+		return
+	}
+	waiting := f.waiting()
+	out := Unresolved
+	if waiting >= 0 {
+		out = Hung
+	}
+	f.gaps = append(f.gaps, Gap{
+		Start: nanoTime(f.lastRef.nanos), End: nanoTime(end), Duration: time.Duration(idle),
+		EndedBy: "capture-end", Outcome: out,
+	})
+	f.addCause(a, f.lastRef, nil, idle, waiting)
+	if waiting >= 0 {
+		f.addHung(a, end, idle, Side(waiting))
+	}
+}
+
+// summary exports the flow.
+func (f *flow) summary(captureEnd int64) Flow {
+	out := Flow{
+		Index:         f.index,
+		Client:        f.addr(Client),
+		Server:        f.addr(Server),
+		First:         nanoTime(f.first),
+		Last:          nanoTime(f.last),
+		HandshakeSeen: f.handshake,
+		State:         f.state,
+		Packets:       f.packets,
+		MaxGap:        time.Duration(f.maxGap),
+		Gaps:          f.gaps,
+		Findings:      f.findings,
+		Evicted:       f.evicted,
+	}
+	if f.maxGap > 0 {
+		out.MaxGapAt = nanoTime(f.maxGapAt)
+	}
+	if captureEnd > 0 {
+		out.IdleAtEnd = time.Duration(f.idleAtEnd)
+		if f.idleAtEnd > f.maxGap {
+			out.MaxGap, out.MaxGapAt = time.Duration(f.idleAtEnd), nanoTime(f.lastRef.nanos)
+		}
+	}
+	for s := Client; s <= Server; s++ {
+		d := &f.dirs[s]
+		out.Bytes[s] = d.bytes
+		out.Retransmitted[s] = d.retrans
+		out.Resets[s] = d.resets
+		k := KeepaliveStats{Probes: d.probes, Acks: f.dirs[s.Other()].probeAcks, ZeroWindowProbes: d.zeroWinProbes}
+		if d.probes > 0 {
+			k.IdleBeforeFirst = time.Duration(d.idleBeforeFirst)
+		}
+		if d.probes > 1 {
+			k.MinInterval = time.Duration(d.minInterval)
+			k.MaxInterval = time.Duration(d.maxInterval)
+			k.MeanInterval = time.Duration(d.sumInt / int64(d.probes-1))
+		}
+		out.Keepalive[s] = k
+	}
+	return out
+}
+
+func (f *flow) addr(s Side) netip.AddrPort {
+	if (s == Client) == f.clientIsLo {
+		return f.key.lo
+	}
+	return f.key.hi
+}
+
+// resetInfo weighs the evidence on who sent a RST.
+func (f *flow) resetInfo(p packetRef, seg *pcapio.Segment) *ResetInfo {
+	claimed := p.side
+	d := &f.dirs[claimed]
+	ri := &ResetInfo{Packet: *p.export(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
+	if seg != nil {
+		ri.TTL, ri.HasTS = seg.TTL, seg.HasTS
+	}
+	if t := f.watch.trigger; t.kind != kindRst && t.side != claimed {
+		ri.TriggeredBy = t.export()
+		ri.After = time.Duration(p.nanos - t.nanos)
+	}
+	name := claimed.String()
+	middlebox, endpoint := 0, 0
+	if ri.UsualTTL != 0 && seg != nil {
+		if ri.TTL != ri.UsualTTL {
+			middlebox += 2
+			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL is %d, but the %s's other packets arrive with TTL %d (%s away vs %s)",
+				ri.TTL, name, ri.UsualTTL, hops(ri.TTL), hops(ri.UsualTTL)))
+		} else {
+			endpoint++
+			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL %d matches the %s's other packets", ri.TTL, name))
+		}
+	}
+	if ri.TSInUse && seg != nil {
+		if !ri.HasTS {
+			middlebox++
+			ri.Reasons = append(ri.Reasons, fmt.Sprintf("it carries no TCP timestamps option, although the %s put one in every other segment", name))
+		} else {
+			endpoint++
+			ri.Reasons = append(ri.Reasons, "it carries the TCP timestamps option, like the "+name+"'s other segments")
+		}
+	}
+	switch {
+	case middlebox >= 2 || (middlebox > 0 && endpoint == 0):
+		ri.Verdict = "middlebox"
+	case endpoint > 0 && middlebox == 0:
+		ri.Verdict = "endpoint"
+	default:
+		ri.Verdict = "unknown"
+	}
+	return ri
+}
+
+// hops describes how far away a sender is, from the TTL left when its packet
+// arrived and the nearest common initial TTL above it.
+func hops(ttl uint8) string {
+	for _, initial := range []int{64, 128, 255} {
+		if int(ttl) <= initial {
+			return plural(initial-int(ttl), "hop")
+		}
+	}
+	return "? hops"
+}

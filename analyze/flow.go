@@ -1,0 +1,412 @@
+package analyze
+
+import (
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// segKind classifies a segment by what it does to the connection.
+type segKind uint8
+
+const (
+	kindAck          segKind = iota // pure ACK (or a window update)
+	kindData                        // new payload
+	kindRetransmit                  // payload already sent
+	kindProbe                       // keepalive probe
+	kindProbeAck                    // keepalive ACK
+	kindZeroWinProbe                // zero-window probe
+	kindSyn
+	kindFin
+	kindRst
+)
+
+// endedBy names a gap's ending packet kind as reports say it.
+func (k segKind) endedBy() string {
+	switch k {
+	case kindData, kindRetransmit, kindZeroWinProbe:
+		return "data"
+	case kindProbe, kindProbeAck:
+		return "keepalive"
+	case kindFin:
+		return "fin"
+	case kindRst:
+		return "reset"
+	case kindSyn:
+		return "syn"
+	}
+	return "ack"
+}
+
+// packetRef is the compact form of PacketRef kept in flow state.
+type packetRef struct {
+	nanos int64
+	frame uint64
+	file  int32
+	len   uint32
+	side  Side
+	kind  segKind
+}
+
+func (p packetRef) export() *PacketRef {
+	if p.frame == 0 && p.nanos == 0 {
+		return nil
+	}
+	return &PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, What: p.what()}
+}
+
+func (p packetRef) what() string {
+	switch p.kind {
+	case kindData:
+		return plural(int(p.len), "byte") + " of data"
+	case kindRetransmit:
+		return "a retransmission (" + plural(int(p.len), "byte") + ")"
+	case kindProbe:
+		return "a keepalive probe"
+	case kindProbeAck:
+		return "a keepalive ACK"
+	case kindZeroWinProbe:
+		return "a zero-window probe"
+	case kindSyn:
+		return "a SYN"
+	case kindFin:
+		return "a FIN"
+	case kindRst:
+		return "a RST"
+	}
+	return "an ACK"
+}
+
+func nanoTime(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// segSig is what two copies of the same captured packet share.
+type segSig struct {
+	seq, ack, tsval uint32
+	length          uint32
+	window, ipid    uint16
+	flags           uint8
+}
+
+// dirState is what one side has sent so far.
+type dirState struct {
+	nextSeq     uint32 // sequence number after the highest byte sent
+	lastAck     uint32 // last acknowledgement number sent
+	window      uint16 // last advertised window (unscaled)
+	nextValid   bool
+	ackValid    bool
+	windowValid bool
+	synSeen     bool
+	isn         uint32
+	finSeen     bool
+	lastProbe   bool // its last segment was a keepalive probe
+	ttl         uint8
+	lastIPID    uint16
+	segs        uint64 // non-RST segments
+	segsTS      uint64 // of which carrying the timestamps option
+	packets     uint64
+	bytes       uint64
+	retrans     uint64
+	resets      uint64
+
+	probes, probeAcks, zeroWinProbes int
+	firstProbeAt, lastProbeAt        int64
+	idleBeforeFirst                  int64
+	minInterval, maxInterval, sumInt int64
+
+	sig      segSig
+	sigNanos int64
+}
+
+// gapWatch follows what happens after a gap until the flow shows it
+// survived, or failed, or the capture ends.
+type gapWatch struct {
+	active      bool
+	long        bool // at or above the threshold
+	duration    int64
+	start       packetRef // last packet before the gap
+	trigger     packetRef // first packet after it
+	triggerEnd  uint32    // sequence number after the trigger's data or FIN
+	triggerData bool      // the trigger carried data or a FIN
+	waiting     int8      // side with a request outstanding at the gap, or -1
+	gapIndex    int       // index in flow.gaps when long
+	retrans     int
+	lastRetrans packetRef
+}
+
+// flow is one TCP connection being tracked.
+type flow struct {
+	index      int
+	key        flowKey
+	clientIsLo bool
+	dirs       [2]dirState
+	first      int64
+	last       int64
+	lastRef    packetRef // last packet that reset the middlebox timer
+	handshake  bool
+	state      State
+	packets    uint64
+	maxGap     int64
+	maxGapAt   int64
+	lastData   int8 // side that sent the latest new payload, or -1
+	watch      gapWatch
+	gaps       []Gap
+	findings   []Finding
+	evicted    bool
+	idleAtEnd  int64
+
+	maxSurvived time.Duration
+	minFatal    time.Duration
+}
+
+func newFlow(index int, key flowKey, seg *pcapio.Segment, srcIsLo bool, now int64) *flow {
+	f := &flow{index: index, key: key, first: now, last: now, lastData: -1}
+	switch {
+	case seg.Has(pcapio.SYN) && !seg.Has(pcapio.ACK):
+		f.clientIsLo = srcIsLo
+	case seg.Has(pcapio.SYN | pcapio.ACK):
+		f.clientIsLo = !srcIsLo
+	default:
+		f.clientIsLo = !isServerPort(key.lo.Port(), key.hi.Port())
+	}
+	f.lastRef = packetRef{nanos: now}
+	return f
+}
+
+// isServerPort reports whether port a rather than b looks like the server's
+// when the handshake was not captured: the well-known port, else the one
+// outside the ephemeral ranges, else the lower one.
+func isServerPort(a, b uint16) bool {
+	switch {
+	case a < 1024 != (b < 1024):
+		return a < 1024
+	case isEphemeral(a) != isEphemeral(b):
+		return isEphemeral(b)
+	}
+	return a <= b
+}
+
+func isEphemeral(p uint16) bool { return p >= 32768 }
+
+func (f *flow) sideOf(srcIsLo bool) Side {
+	if srcIsLo == f.clientIsLo {
+		return Client
+	}
+	return Server
+}
+
+// startsNewFlow reports whether seg, a packet for this 4-tuple, begins a new
+// connection: a SYN after the old one closed or reset, or a SYN with a new
+// initial sequence number once the old one carried data.
+func (f *flow) startsNewFlow(seg *pcapio.Segment, srcIsLo bool) bool {
+	if !seg.Has(pcapio.SYN) || seg.Has(pcapio.ACK) {
+		return false
+	}
+	if f.state != Open {
+		return true
+	}
+	d := &f.dirs[f.sideOf(srcIsLo)]
+	return d.synSeen && seg.Seq != d.isn && (f.dirs[0].bytes > 0 || f.dirs[1].bytes > 0)
+}
+
+func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
+func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
+
+type addResult uint8
+
+const (
+	added addResult = iota
+	addedDuplicate
+)
+
+// add updates the flow with one segment.
+func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) addResult {
+	side := f.sideOf(srcIsLo)
+	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
+
+	sig := segSig{seq: seg.Seq, ack: seg.Ack, tsval: seg.TSVal, length: seg.PayloadLen, window: seg.Window, ipid: seg.IPID, flags: seg.Flags}
+	if fwd.packets > 0 && sig == fwd.sig && now-fwd.sigNanos <= duplicateWindow {
+		return addedDuplicate
+	}
+	fwd.sig, fwd.sigNanos = sig, now
+
+	kind := classify(seg, fwd, rev)
+	ref := packetRef{nanos: now, frame: seg.Frame, file: int32(seg.File), len: seg.PayloadLen, side: side, kind: kind}
+
+	if a.resetsTimer(kind) {
+		gap := now - f.lastRef.nanos
+		if f.packets == 0 {
+			gap = 0
+		}
+		if gap > f.maxGap {
+			f.maxGap, f.maxGapAt = gap, f.lastRef.nanos
+		}
+		if gap >= a.watchFrom() {
+			f.finishWatch(a, 0)
+			f.openWatch(a, gap, ref, seg)
+		} else if f.watch.active {
+			f.watchPacket(a, ref, seg)
+		}
+		f.lastRef = ref
+	} else if f.watch.active {
+		f.watchPacket(a, ref, seg)
+	}
+	f.update(seg, side, kind, now)
+	return added
+}
+
+// resetsTimer reports whether a packet of this kind restarts the
+// middlebox's idle timer.
+func (a *Analyzer) resetsTimer(k segKind) bool {
+	if a.probesCount {
+		return true
+	}
+	switch k {
+	case kindData, kindRetransmit, kindSyn, kindFin, kindRst:
+		return true
+	}
+	return false
+}
+
+// watchFrom is the shortest gap worth following: long gaps for findings,
+// shorter ones so that the timeout bracket learns which gaps flows survive.
+func (a *Analyzer) watchFrom() int64 { return min(a.threshold, int64(time.Second)) }
+
+// classify decides what a segment is from the state before it, by the rules
+// of RFC 1122 4.2.3.6 and Wireshark's tcp.analysis checks, plus the window
+// context that tells a Linux zero-window probe from a keepalive.
+func classify(seg *pcapio.Segment, fwd, rev *dirState) segKind {
+	switch {
+	case seg.Has(pcapio.RST):
+		return kindRst
+	case seg.Has(pcapio.SYN):
+		return kindSyn
+	case seg.Has(pcapio.FIN):
+		if fwd.nextValid && seqLT(seg.Seq+seg.PayloadLen, fwd.nextSeq) {
+			return kindRetransmit
+		}
+		return kindFin
+	}
+	peerWindowZero := rev.windowValid && rev.window == 0
+	n := seg.PayloadLen
+	if n == 1 && fwd.nextValid && seg.Seq == fwd.nextSeq && peerWindowZero {
+		return kindZeroWinProbe
+	}
+	if n <= 1 {
+		next, known := fwd.nextSeq, fwd.nextValid
+		if !known && rev.ackValid { // capture began mid-flow: the peer's ACK tells
+			next, known = rev.lastAck, true
+		}
+		if known && seg.Seq == next-1 {
+			if peerWindowZero {
+				return kindZeroWinProbe
+			}
+			return kindProbe
+		}
+	}
+	if n == 0 {
+		if rev.lastProbe && fwd.nextValid && seg.Seq == fwd.nextSeq && fwd.ackValid && seg.Ack == fwd.lastAck &&
+			seg.Window != 0 && fwd.windowValid && seg.Window == fwd.window {
+			return kindProbeAck
+		}
+		return kindAck
+	}
+	if fwd.nextValid && seqLE(seg.Seq+n, fwd.nextSeq) {
+		return kindRetransmit
+	}
+	return kindData
+}
+
+// update records the segment in the sender's state and the flow's.
+func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
+	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
+	f.packets++
+	fwd.packets++
+
+	switch kind {
+	case kindRst:
+		fwd.resets++
+		f.state = Reset
+	case kindSyn:
+		fwd.synSeen, fwd.isn = true, seg.Seq
+		if seg.Has(pcapio.ACK) && rev.synSeen {
+			f.handshake = true
+		}
+	case kindProbe:
+		if fwd.probes == 0 {
+			fwd.idleBeforeFirst = now - f.last
+			fwd.firstProbeAt = now
+		} else {
+			iv := now - fwd.lastProbeAt
+			if fwd.probes == 1 || iv < fwd.minInterval {
+				fwd.minInterval = iv
+			}
+			fwd.maxInterval = max(fwd.maxInterval, iv)
+			fwd.sumInt += iv
+		}
+		fwd.probes++
+		fwd.lastProbeAt = now
+	case kindProbeAck:
+		fwd.probeAcks++
+	case kindZeroWinProbe:
+		fwd.zeroWinProbes++
+	case kindRetransmit:
+		fwd.retrans++
+	case kindData:
+		f.lastData = int8(side)
+	}
+	fwd.lastProbe = kind == kindProbe
+
+	if kind != kindRst {
+		fwd.segs++
+		if seg.HasTS {
+			fwd.segsTS++
+		}
+		fwd.ttl = seg.TTL
+		fwd.lastIPID = seg.IPID
+		fwd.window, fwd.windowValid = seg.Window, true
+		if seg.Has(pcapio.ACK) {
+			fwd.lastAck, fwd.ackValid = seg.Ack, true
+			// The peer acknowledges what it received: bytes this capture
+			// missed (it began mid-flow) still advance the peer's next
+			// sequence number, so that its keepalives are recognised.
+			if !rev.nextValid || seqLT(rev.nextSeq, seg.Ack) {
+				rev.nextSeq, rev.nextValid = seg.Ack, true
+			}
+		}
+	}
+	if kind == kindData || kind == kindFin || kind == kindSyn {
+		end := seg.Seq + seg.PayloadLen
+		if seg.Has(pcapio.SYN) || seg.Has(pcapio.FIN) {
+			end++
+		}
+		if !fwd.nextValid || seqLT(fwd.nextSeq, end) {
+			fwd.nextSeq, fwd.nextValid = end, true
+		}
+		fwd.bytes += uint64(seg.PayloadLen)
+	} else if !fwd.nextValid && kind != kindRst && kind != kindProbe {
+		fwd.nextSeq, fwd.nextValid = seg.Seq+seg.PayloadLen, true
+	}
+	if seg.Has(pcapio.FIN) {
+		fwd.finSeen = true
+		if rev.finSeen && f.state == Open {
+			f.state = Closed
+		}
+	}
+	f.last = now
+}
+
+// waiting returns the side with a request outstanding: the client when the
+// latest payload was its own (a request not yet answered), else a side
+// whose data the peer has not acknowledged; -1 when neither.
+func (f *flow) waiting() int8 {
+	if f.lastData == int8(Client) {
+		return int8(Client)
+	}
+	for s := Client; s <= Server; s++ {
+		d, peer := &f.dirs[s], &f.dirs[s.Other()]
+		if d.bytes > 0 && d.nextValid && peer.ackValid && seqLT(peer.lastAck, d.nextSeq) && !d.finSeen {
+			return int8(s)
+		}
+	}
+	return -1
+}

@@ -1,0 +1,258 @@
+// Command hangdiag diagnoses hanging TCP connections from packet captures:
+// flows that went silent past a middlebox's idle timeout (an AWS NLB's 350 s,
+// a NAT gateway's, a firewall's) and what followed — a reset, a black hole,
+// a client waiting forever — in plain English, with the fix.
+//
+// Usage:
+//
+//	hangdiag analyze [flags] FILE...
+//	hangdiag middleboxes
+//
+// Run "hangdiag analyze --help" for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+	"github.com/hangdiag/hangdiag/report"
+)
+
+// version is the release; builds may override it with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFindings = 1 // with --exit-code, the analysis found something
+	exitUsage    = 2 // bad flags or unreadable input
+)
+
+// errFindings is returned by run when --exit-code is set and there are findings.
+var errFindings = errors.New("findings reported")
+
+// usageError marks an error in how the command was called.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// exitStatus prints err, if it is worth a line, and maps it to a status.
+func exitStatus(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errFindings):
+		return exitFindings
+	}
+	fmt.Fprintln(stderr, "hangdiag: "+err.Error())
+	return exitUsage
+}
+
+const mainUsage = `hangdiag diagnoses hanging TCP connections from packet captures.
+
+Usage:
+  hangdiag analyze [flags] FILE...   analyse captures (pcap, pcapng, gzip; "-" for stdin)
+  hangdiag middleboxes               list the middlebox presets and their idle timeouts
+  hangdiag --version
+
+Run "hangdiag analyze --help" for the analysis flags.
+`
+
+// run is the whole command, minus the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "analyze", "analyse":
+		return runAnalyze(ctx, args[1:], stdout, stderr)
+	case "middleboxes":
+		return listMiddleboxes(stdout)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, mainUsage)
+		return nil
+	case "--version", "version":
+		fmt.Fprintf(stdout, "hangdiag %s (%s)\n", version, runtime.Version())
+		return nil
+	}
+	return usagef("unknown command %q; try \"hangdiag --help\"", args[0])
+}
+
+// analyzeOptions holds the parsed analyze flags.
+type analyzeOptions struct {
+	idle       string
+	middlebox  string
+	format     string
+	all        bool
+	output     string
+	exitCode   bool
+	maxFlows   int
+	captureEnd string
+}
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o analyzeOptions
+	fs := pflag.NewFlagSet("hangdiag analyze", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.idle, "idle", "", "middlebox idle timeout under test: a Go duration (350s, 6m) or seconds (default 350s, or the preset's)")
+	fs.StringVar(&o.middlebox, "middlebox", "", "middlebox preset (see \"hangdiag middleboxes\"), e.g. aws-nlb")
+	fs.StringVar(&o.format, "format", "table", "output format: "+strings.Join(report.FormatNames(), ", "))
+	fs.BoolVar(&o.all, "all", false, "list every flow, not only flows with findings")
+	fs.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
+	fs.BoolVar(&o.exitCode, "exit-code", false, "exit with status 1 when there are findings")
+	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "most flows tracked at once; beyond it the longest-idle flows are evicted and counted")
+	fs.StringVar(&o.captureEnd, "capture-end", "", "when the capture really ended (RFC 3339), if later than its last packet")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: hangdiag analyze [flags] FILE...\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		return &usageError{err.Error()}
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	render, ok := report.Formats[o.format]
+	if !ok {
+		return usagef("unknown format %q; use one of %s", o.format, strings.Join(report.FormatNames(), ", "))
+	}
+	var end time.Time
+	if o.captureEnd != "" {
+		if end, err = time.Parse(time.RFC3339Nano, o.captureEnd); err != nil {
+			return usagef("--capture-end %q is not an RFC 3339 time", o.captureEnd)
+		}
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return usagef("no capture files given")
+	}
+
+	rep, err := analyzeFiles(ctx, fs.Args(), cfg, end)
+	if err != nil {
+		return err
+	}
+	if err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, rep) }); err != nil {
+		return err
+	}
+	if o.exitCode && rep.FlaggedFlows() > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// config validates the flags into an analyze.Config.
+func (o *analyzeOptions) config() (analyze.Config, error) {
+	cfg := analyze.Config{KeepAll: o.all, MaxFlows: o.maxFlows}
+	if o.middlebox != "" {
+		mb, ok := analyze.LookupMiddlebox(o.middlebox)
+		if !ok {
+			return cfg, usagef("unknown middlebox %q; \"hangdiag middleboxes\" lists them", o.middlebox)
+		}
+		cfg.Middlebox = mb
+	}
+	if o.idle != "" {
+		d, err := parseIdle(o.idle)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Idle = d
+	}
+	if o.maxFlows < 1 {
+		return cfg, usagef("--max-flows must be at least 1")
+	}
+	return cfg, nil
+}
+
+// parseIdle reads a Go duration or a plain number of seconds.
+func parseIdle(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, usagef("--idle %q is neither a duration (350s, 6m) nor a number of seconds", s)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, usagef("--idle must be positive")
+	}
+	return d, nil
+}
+
+// analyzeFiles reads the captures through the analyzer.
+func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end time.Time) (*report.Report, error) {
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	a := analyze.New(cfg)
+	var seg pcapio.Segment
+	for n := 0; src.Next(&seg); n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.Add(&seg)
+	}
+	st := src.Stats()
+	if end.IsZero() && st.Last != 0 {
+		end = time.Unix(0, st.Last).UTC()
+	}
+	return &report.Report{Files: src.Files(), Capture: st, Result: a.Finish(end)}, nil
+}
+
+// writeReport renders to the named file, or to stdout when name is empty.
+func writeReport(name string, stdout io.Writer, render func(io.Writer) error) error {
+	if name == "" || name == "-" {
+		return render(stdout)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := render(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return f.Close()
+}
+
+func listMiddleboxes(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tIDLE\tPROBES RESET TIMER\tAT EXPIRY\tWHAT\tSOURCE")
+	for _, m := range analyze.Middleboxes {
+		probes := "yes"
+		if !m.ProbesResetTimer {
+			probes = "no (payload only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Idle, probes, m.Expiry, m.Title, m.Source)
+	}
+	return tw.Flush()
+}

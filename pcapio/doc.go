@@ -1,0 +1,24 @@
+// Package pcapio reads packet captures and decodes them into TCP segments.
+//
+// It knows capture file formats (classic pcap in both byte orders with
+// micro- or nanosecond timestamps, the modified pcap variant, and pcapng with
+// any number of interfaces), gzip compression, link-layer framings (Ethernet
+// with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP, BSD NULL and
+// LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it sees raw
+// bytes: a [Source] yields [Segment] values.
+//
+// # Damage
+//
+// A capture cut off or corrupted part-way is read up to the damage; the
+// damage is reported by [Source.Damage] with the byte offset and packet
+// number where reading stopped, and the run goes on with the other files.
+// A file that is not a capture at all is an error from [Open].
+//
+// # Sharp edges
+//
+// Packets that are not TCP, IP fragments and packets whose headers were cut
+// by the snap length are counted in [Stats], never fatal. Segment payload
+// lengths come from the IP header, so a capture taken with a small snap
+// length (tcpdump -s 128) still tracks sequence numbers exactly.
+// A Segment is filled in place; nothing in it aliases the read buffer.
+package pcapio

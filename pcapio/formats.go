@@ -1,0 +1,349 @@
+package pcapio
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+)
+
+// maxRecord bounds the bytes one record or block may claim. Larger claims
+// are damage, not an allocation: a corrupt length must not exhaust memory.
+const maxRecord = 16 << 20
+
+// errDamaged wraps every damage error so that callers can tell damage from a
+// clean end of file.
+var errDamaged = errors.New("damaged")
+
+// packet is one record as read from a file; data aliases the reader's buffer
+// and is valid until the next read.
+type packet struct {
+	nanos   int64
+	link    uint16
+	data    []byte
+	wireLen uint32
+}
+
+// recordReader yields the packets of one capture format.
+type recordReader interface {
+	next(p *packet) error // io.EOF at a clean end; wraps errDamaged at damage
+	format() string
+}
+
+// byteReader reads from a buffered stream and counts the bytes consumed.
+type byteReader struct {
+	br  *bufio.Reader
+	off int64
+	buf []byte
+}
+
+// read returns the next n bytes, valid until the next call. At the end of
+// the stream it returns io.EOF when nothing was read and
+// io.ErrUnexpectedEOF when the stream ended part-way.
+func (r *byteReader) read(n int) ([]byte, error) {
+	if n <= r.br.Size() {
+		b, err := r.br.Peek(n)
+		if err != nil {
+			if len(b) == 0 && err == io.EOF {
+				return nil, io.EOF
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			r.off += int64(len(b))
+			r.br.Discard(len(b))
+			return nil, err
+		}
+		r.br.Discard(n)
+		r.off += int64(n)
+		return b, nil
+	}
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	m, err := io.ReadFull(r.br, r.buf[:n])
+	r.off += int64(m)
+	return r.buf[:n], err
+}
+
+func (r *byteReader) skip(n int) error {
+	m, err := r.br.Discard(n)
+	r.off += int64(m)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// damage builds the error for a record that could not be read.
+func damage(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errDamaged, fmt.Sprintf(format, args...))
+}
+
+// pcapReader reads classic pcap (and the modified pcap variant).
+type pcapReader struct {
+	r        *byteReader
+	order    binary.ByteOrder
+	nanoRes  bool
+	extra    int // extra record header bytes (modified pcap)
+	link     uint16
+	snaplen  uint32
+	packetNo uint64
+	desc     string
+}
+
+func newPcapReader(r *byteReader) (*pcapReader, error) {
+	h, err := r.read(24)
+	if err != nil {
+		return nil, errors.New("truncated pcap file header")
+	}
+	p := &pcapReader{r: r, order: binary.LittleEndian}
+	magic := binary.LittleEndian.Uint32(h)
+	switch magic {
+	case 0xa1b2c3d4, 0xa1b23c4d, 0xa1b2cd34:
+	default:
+		p.order = binary.BigEndian
+		magic = binary.BigEndian.Uint32(h)
+	}
+	p.nanoRes = magic == 0xa1b23c4d
+	if magic == 0xa1b2cd34 {
+		p.extra = 8
+	}
+	p.snaplen = p.order.Uint32(h[16:20])
+	p.link = uint16(p.order.Uint32(h[20:24]) & 0xffff)
+	res, end := "microsecond", "little-endian"
+	if p.nanoRes {
+		res = "nanosecond"
+	}
+	if p.order == binary.BigEndian {
+		end = "big-endian"
+	}
+	p.desc = fmt.Sprintf("pcap (%s, %s)", res, end)
+	if p.extra > 0 {
+		p.desc = "modified pcap (" + end + ")"
+	}
+	return p, nil
+}
+
+func (p *pcapReader) format() string { return p.desc }
+
+func (p *pcapReader) next(pk *packet) error {
+	at := p.r.off
+	h, err := p.r.read(16 + p.extra)
+	if err == io.EOF {
+		return io.EOF
+	}
+	p.packetNo++
+	if err != nil {
+		return damage("truncated record header at byte %d (packet %d)", at, p.packetNo)
+	}
+	sec := p.order.Uint32(h[0:4])
+	frac := p.order.Uint32(h[4:8])
+	incl := p.order.Uint32(h[8:12])
+	orig := p.order.Uint32(h[12:16])
+	if incl > max(p.snaplen, 262144) || incl > maxRecord {
+		return damage("record at byte %d (packet %d) claims %d bytes, more than the snap length %d", at, p.packetNo, incl, p.snaplen)
+	}
+	data, err := p.r.read(int(incl))
+	if err != nil {
+		return damage("truncated record at byte %d (packet %d)", at, p.packetNo)
+	}
+	if p.nanoRes {
+		pk.nanos = int64(sec)*1e9 + int64(frac)
+	} else {
+		pk.nanos = int64(sec)*1e9 + int64(frac)*1e3
+	}
+	pk.link, pk.data, pk.wireLen = p.link, data, max(orig, incl)
+	return nil
+}
+
+// pcapngReader reads pcapng sections, interfaces and packet blocks.
+type pcapngReader struct {
+	r        *byteReader
+	order    binary.ByteOrder
+	ifaces   []ngInterface
+	packetNo uint64
+	lastTime int64
+}
+
+type ngInterface struct {
+	link    uint16
+	snaplen uint32
+	tsresol uint8 // if_tsresol: high bit set means a power of two
+	offset  int64 // if_tsoffset, seconds
+}
+
+const (
+	ngSectionHeader   = 0x0a0d0d0a
+	ngInterfaceDesc   = 0x00000001
+	ngObsoletePacket  = 0x00000002
+	ngSimplePacket    = 0x00000003
+	ngEnhancedPacket  = 0x00000006
+	ngByteOrderMagic  = 0x1a2b3c4d
+	ngMinBlockLength  = 12
+	ngOptionTsresol   = 9
+	ngOptionTsoffset  = 14
+	ngDefaultTsresol  = 6
+	ngSectionMinBytes = 28
+)
+
+func newPcapngReader(r *byteReader) *pcapngReader {
+	return &pcapngReader{r: r, order: binary.LittleEndian}
+}
+
+func (p *pcapngReader) format() string { return "pcapng" }
+
+func (p *pcapngReader) next(pk *packet) error {
+	for {
+		at := p.r.off
+		h, err := p.r.read(8)
+		if err == io.EOF {
+			return io.EOF
+		}
+		if err != nil {
+			return damage("truncated block header at byte %d (after packet %d)", at, p.packetNo)
+		}
+		typ := p.order.Uint32(h[0:4]) // the section header's type reads the same in both orders
+		if typ == ngSectionHeader {
+			if err := p.readSection(at, h); err != nil {
+				return err
+			}
+			continue
+		}
+		blen := p.order.Uint32(h[4:8])
+		if blen < ngMinBlockLength || blen%4 != 0 || blen > maxRecord {
+			return damage("block at byte %d (after packet %d) has invalid length %d", at, p.packetNo, blen)
+		}
+		body, err := p.r.read(int(blen) - 8)
+		if err != nil {
+			return damage("truncated block at byte %d (after packet %d)", at, p.packetNo)
+		}
+		if p.order.Uint32(body[len(body)-4:]) != blen {
+			return damage("block at byte %d (after packet %d) has mismatched trailing length", at, p.packetNo)
+		}
+		body = body[:len(body)-4]
+		switch typ {
+		case ngInterfaceDesc:
+			if len(body) < 8 {
+				return damage("short interface block at byte %d", at)
+			}
+			ifc := ngInterface{link: p.order.Uint16(body[0:2]), snaplen: p.order.Uint32(body[4:8]), tsresol: ngDefaultTsresol}
+			p.readOptions(body[8:], &ifc)
+			p.ifaces = append(p.ifaces, ifc)
+		case ngEnhancedPacket, ngObsoletePacket:
+			p.packetNo++
+			if len(body) < 20 {
+				return damage("short packet block at byte %d (packet %d)", at, p.packetNo)
+			}
+			var id int
+			if typ == ngEnhancedPacket {
+				id = int(p.order.Uint32(body[0:4]))
+			} else {
+				id = int(p.order.Uint16(body[0:2]))
+			}
+			if id >= len(p.ifaces) {
+				return damage("packet block at byte %d (packet %d) names interface %d, but the section has %d", at, p.packetNo, id, len(p.ifaces))
+			}
+			ts := uint64(p.order.Uint32(body[4:8]))<<32 | uint64(p.order.Uint32(body[8:12]))
+			caplen := p.order.Uint32(body[12:16])
+			orig := p.order.Uint32(body[16:20])
+			if int64(caplen) > int64(len(body)-20) {
+				return damage("packet block at byte %d (packet %d) claims %d bytes in a %d-byte block", at, p.packetNo, caplen, blen)
+			}
+			ifc := &p.ifaces[id]
+			pk.nanos = ifc.nanos(ts)
+			p.lastTime = pk.nanos
+			pk.link, pk.data, pk.wireLen = ifc.link, body[20:20+caplen], max(orig, caplen)
+			return nil
+		case ngSimplePacket:
+			p.packetNo++
+			if len(body) < 4 || len(p.ifaces) == 0 {
+				return damage("simple packet block at byte %d (packet %d) without an interface", at, p.packetNo)
+			}
+			orig := p.order.Uint32(body[0:4])
+			caplen := min(orig, uint32(len(body)-4))
+			if s := p.ifaces[0].snaplen; s != 0 {
+				caplen = min(caplen, s)
+			}
+			pk.nanos = p.lastTime // simple packets carry no timestamp
+			pk.link, pk.data, pk.wireLen = p.ifaces[0].link, body[4:4+caplen], orig
+			return nil
+		}
+		// Other blocks (statistics, name resolution, custom) are skipped.
+	}
+}
+
+// readSection reads a section header block whose first 8 bytes are h.
+func (p *pcapngReader) readSection(at int64, h []byte) error {
+	rawLen := binary.LittleEndian.Uint32(h[4:8])
+	m, err := p.r.read(4)
+	if err != nil {
+		return damage("truncated section header at byte %d", at)
+	}
+	switch binary.LittleEndian.Uint32(m) {
+	case ngByteOrderMagic:
+		p.order = binary.LittleEndian
+	case 0x4d3c2b1a:
+		p.order = binary.BigEndian
+	default:
+		return damage("section header at byte %d has an unknown byte-order magic", at)
+	}
+	blen := rawLen
+	if p.order == binary.BigEndian {
+		blen = bits.ReverseBytes32(rawLen)
+	}
+	if blen < ngSectionMinBytes || blen%4 != 0 || blen > maxRecord {
+		return damage("section header at byte %d has invalid length %d", at, blen)
+	}
+	if _, err := p.r.read(int(blen) - 12); err != nil {
+		return damage("truncated section header at byte %d", at)
+	}
+	p.ifaces = p.ifaces[:0]
+	return nil
+}
+
+func (p *pcapngReader) readOptions(b []byte, ifc *ngInterface) {
+	for len(b) >= 4 {
+		code := p.order.Uint16(b[0:2])
+		n := int(p.order.Uint16(b[2:4]))
+		if code == 0 || 4+n > len(b) {
+			return
+		}
+		v := b[4 : 4+n]
+		switch {
+		case code == ngOptionTsresol && n == 1:
+			ifc.tsresol = v[0]
+		case code == ngOptionTsoffset && n == 8:
+			ifc.offset = int64(p.order.Uint64(v))
+		}
+		b = b[4+(n+3)&^3:]
+	}
+}
+
+// nanos converts a timestamp in the interface's units to Unix nanoseconds.
+func (ifc *ngInterface) nanos(ts uint64) int64 {
+	v := uint(ifc.tsresol & 0x7f)
+	off := ifc.offset * 1e9
+	if ifc.tsresol&0x80 != 0 {
+		if v > 63 {
+			return off
+		}
+		sec := ts >> v
+		frac := ts & (1<<v - 1)
+		hi, lo := bits.Mul64(frac, 1e9)
+		return off + int64(sec)*1e9 + int64(hi<<(64-v)|lo>>v)
+	}
+	switch {
+	case v == 9:
+		return off + int64(ts)
+	case v < 9:
+		return off + int64(ts)*pow10[9-v]
+	case v < 19:
+		return off + int64(ts/uint64(pow10[v-9]))
+	}
+	return off
+}
+
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}

@@ -1,0 +1,305 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// Schema is the JSON report's schema name. Fields may be added within a
+// schema version; none are renamed or removed.
+const Schema = "hangdiag.report/v1"
+
+type jsonReport struct {
+	Schema        string         `json:"schema"`
+	IdleThreshold float64        `json:"idle_threshold_seconds"`
+	Middlebox     *jsonMiddlebox `json:"middlebox"`
+	Capture       jsonCapture    `json:"capture"`
+	Summary       jsonSummary    `json:"summary"`
+	Flows         []jsonFlow     `json:"flows"`
+	Inference     jsonInference  `json:"inference"`
+}
+
+type jsonMiddlebox struct {
+	Name             string  `json:"name"`
+	Title            string  `json:"title"`
+	IdleSeconds      float64 `json:"idle_seconds"`
+	ProbesResetTimer bool    `json:"probes_reset_timer"`
+	Expiry           string  `json:"expiry"`
+	Source           string  `json:"source"`
+}
+
+type jsonCapture struct {
+	Files          []jsonFile        `json:"files"`
+	FirstPacket    *time.Time        `json:"first_packet"`
+	LastPacket     *time.Time        `json:"last_packet"`
+	End            time.Time         `json:"end"`
+	Packets        uint64            `json:"packets"`
+	TCPPackets     uint64            `json:"tcp_packets"`
+	LinkTypes      []string          `json:"link_types"`
+	SkippedPackets uint64            `json:"skipped_packets"`
+	Skipped        map[string]uint64 `json:"skipped"`
+	Duplicates     uint64            `json:"duplicate_packets"`
+	Warnings       []string          `json:"warnings"`
+	Notes          []string          `json:"notes"`
+}
+
+type jsonFile struct {
+	Name    string `json:"name"`
+	Format  string `json:"format"`
+	Gzip    bool   `json:"gzip"`
+	Packets uint64 `json:"packets"`
+	Damage  string `json:"damage,omitempty"`
+}
+
+type jsonSummary struct {
+	Flows        int            `json:"flows"`
+	FlaggedFlows int            `json:"flagged_flows"`
+	Findings     map[string]int `json:"findings"`
+	MaxLiveFlows int            `json:"max_live_flows"`
+	EvictedFlows int            `json:"evicted_flows"`
+}
+
+type jsonFlow struct {
+	Client          string                   `json:"client"`
+	Server          string                   `json:"server"`
+	Index           int                      `json:"index"`
+	FirstSeen       time.Time                `json:"first_seen"`
+	LastSeen        time.Time                `json:"last_seen"`
+	HandshakeSeen   bool                     `json:"handshake_seen"`
+	State           string                   `json:"state"`
+	Packets         uint64                   `json:"packets"`
+	Bytes           jsonSides[uint64]        `json:"bytes"`
+	Retransmissions jsonSides[uint64]        `json:"retransmissions"`
+	Resets          jsonSides[uint64]        `json:"resets"`
+	MaxGap          float64                  `json:"max_gap_seconds"`
+	IdleAtEnd       float64                  `json:"idle_at_end_seconds"`
+	Keepalive       jsonSides[jsonKeepalive] `json:"keepalive"`
+	Gaps            []jsonGap                `json:"gaps"`
+	WiresharkFilter string                   `json:"wireshark_filter"`
+	Evicted         bool                     `json:"evicted,omitempty"`
+	Findings        []jsonFinding            `json:"findings"`
+}
+
+type jsonSides[T any] struct {
+	Client T `json:"client"`
+	Server T `json:"server"`
+}
+
+type jsonKeepalive struct {
+	Probes           int      `json:"probes"`
+	Acks             int      `json:"acks"`
+	Interval         *float64 `json:"interval_seconds"`
+	MinInterval      *float64 `json:"min_interval_seconds"`
+	MaxInterval      *float64 `json:"max_interval_seconds"`
+	IdleBeforeFirst  *float64 `json:"idle_before_first_seconds"`
+	ZeroWindowProbes int      `json:"zero_window_probes"`
+}
+
+type jsonGap struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"seconds"`
+	EndedBy string    `json:"ended_by"`
+	Outcome string    `json:"outcome"`
+}
+
+type jsonFinding struct {
+	Kind     string       `json:"kind"`
+	Severity string       `json:"severity"`
+	At       time.Time    `json:"at"`
+	Gap      float64      `json:"gap_seconds"`
+	Message  string       `json:"message"`
+	Fix      string       `json:"fix,omitempty"`
+	Evidence jsonEvidence `json:"evidence"`
+}
+
+type jsonEvidence struct {
+	GapStart      *jsonPacket `json:"gap_start,omitempty"`
+	GapEnd        *jsonPacket `json:"gap_end,omitempty"`
+	EndedBy       string      `json:"ended_by"`
+	Waiting       string      `json:"waiting,omitempty"`
+	Reset         *jsonReset  `json:"reset,omitempty"`
+	Retransmitted int         `json:"retransmissions,omitempty"`
+	Unacked       *jsonPacket `json:"unacknowledged,omitempty"`
+	Probes        int         `json:"keepalive_probes"`
+}
+
+type jsonPacket struct {
+	File  string    `json:"file"`
+	Frame uint64    `json:"frame"`
+	Time  time.Time `json:"time"`
+	Side  string    `json:"side"`
+	What  string    `json:"what"`
+}
+
+type jsonReset struct {
+	Packet      jsonPacket  `json:"packet"`
+	ClaimedBy   string      `json:"claimed_by"`
+	TriggeredBy *jsonPacket `json:"triggered_by"`
+	After       *float64    `json:"after_seconds"`
+	TTL         uint8       `json:"ttl"`
+	UsualTTL    *uint8      `json:"usual_ttl"`
+	HasTS       bool        `json:"has_timestamps"`
+	TSInUse     bool        `json:"timestamps_in_use"`
+	Verdict     string      `json:"verdict"`
+	Reasons     []string    `json:"reasons"`
+}
+
+type jsonInference struct {
+	Survived   *float64 `json:"timeout_survived_seconds"`
+	SurvivedBy int      `json:"survived_flows"`
+	Fatal      *float64 `json:"timeout_fatal_seconds"`
+	FatalBy    int      `json:"fatal_flows"`
+	Matches    []string `json:"matches"`
+}
+
+// JSON writes the report in the hangdiag.report/v1 schema, indented.
+func JSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r.jsonValue())
+}
+
+func (r *Report) jsonValue() jsonReport {
+	res := r.Result
+	out := jsonReport{
+		Schema:        Schema,
+		IdleThreshold: res.Threshold.Seconds(),
+		Flows:         []jsonFlow{},
+		Inference: jsonInference{
+			Survived: optSeconds(res.Inference.Survived), SurvivedBy: res.Inference.SurvivedBy,
+			Fatal: optSeconds(res.Inference.Fatal), FatalBy: res.Inference.FatalBy,
+			Matches: nonNil(res.Inference.Matches),
+		},
+	}
+	if mb := res.Middlebox; mb != nil {
+		out.Middlebox = &jsonMiddlebox{mb.Name, mb.Title, mb.Idle.Seconds(), mb.ProbesResetTimer, string(mb.Expiry), mb.Source}
+	}
+	st := &r.Capture
+	c := jsonCapture{
+		Files: []jsonFile{}, End: res.CaptureEnd, Packets: st.Packets, TCPPackets: st.TCP(),
+		LinkTypes: []string{}, SkippedPackets: st.Packets - st.TCP(), Skipped: map[string]uint64{},
+		Duplicates: res.Stats.Duplicates, Warnings: nonNil(r.Warnings()), Notes: nonNil(r.Notes()),
+	}
+	if st.Packets > 0 {
+		first, last := time.Unix(0, st.First).UTC(), time.Unix(0, st.Last).UTC()
+		c.FirstPacket, c.LastPacket = &first, &last
+	}
+	for _, f := range r.Files {
+		c.Files = append(c.Files, jsonFile{f.Name, f.Format, f.Gzip, f.Packets, f.Damage})
+	}
+	for _, l := range st.Links {
+		c.LinkTypes = append(c.LinkTypes, pcapio.LinkName(l.LinkType))
+	}
+	for _, reason := range st.SkipReasons() {
+		c.Skipped[reason.String()] = st.Skipped[reason]
+	}
+	out.Capture = c
+
+	sum := jsonSummary{Flows: res.Stats.Flows, Findings: map[string]int{}, MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted}
+	for i := range res.Flows {
+		fl := &res.Flows[i]
+		if len(fl.Findings) > 0 {
+			sum.FlaggedFlows++
+		}
+		for _, f := range fl.Findings {
+			sum.Findings[string(f.Kind)]++
+		}
+		out.Flows = append(out.Flows, r.jsonFlow(fl))
+	}
+	out.Summary = sum
+	return out
+}
+
+func (r *Report) jsonFlow(fl *analyze.Flow) jsonFlow {
+	out := jsonFlow{
+		Client: fl.Client.String(), Server: fl.Server.String(), Index: fl.Index,
+		FirstSeen: fl.First, LastSeen: fl.Last, HandshakeSeen: fl.HandshakeSeen, State: fl.State.String(),
+		Packets:         fl.Packets,
+		Bytes:           jsonSides[uint64]{fl.Bytes[analyze.Client], fl.Bytes[analyze.Server]},
+		Retransmissions: jsonSides[uint64]{fl.Retransmitted[analyze.Client], fl.Retransmitted[analyze.Server]},
+		Resets:          jsonSides[uint64]{fl.Resets[analyze.Client], fl.Resets[analyze.Server]},
+		MaxGap:          fl.MaxGap.Seconds(), IdleAtEnd: fl.IdleAtEnd.Seconds(),
+		Keepalive:       jsonSides[jsonKeepalive]{jsonKeepaliveOf(fl.Keepalive[analyze.Client]), jsonKeepaliveOf(fl.Keepalive[analyze.Server])},
+		Gaps:            []jsonGap{},
+		WiresharkFilter: WiresharkFilter(fl),
+		Evicted:         fl.Evicted,
+		Findings:        []jsonFinding{},
+	}
+	for _, g := range fl.Gaps {
+		out.Gaps = append(out.Gaps, jsonGap{g.Start, g.End, g.Duration.Seconds(), g.EndedBy, string(g.Outcome)})
+	}
+	for _, f := range fl.Findings {
+		out.Findings = append(out.Findings, jsonFinding{
+			Kind: string(f.Kind), Severity: f.Severity.String(), At: f.At, Gap: f.Gap.Seconds(),
+			Message: f.Message, Fix: f.Fix, Evidence: r.jsonEvidence(&f.Evidence),
+		})
+	}
+	return out
+}
+
+func jsonKeepaliveOf(k analyze.KeepaliveStats) jsonKeepalive {
+	out := jsonKeepalive{Probes: k.Probes, Acks: k.Acks, ZeroWindowProbes: k.ZeroWindowProbes}
+	if k.Probes > 1 {
+		out.Interval = optSeconds(k.MeanInterval)
+		out.MinInterval = optSeconds(k.MinInterval)
+		out.MaxInterval = optSeconds(k.MaxInterval)
+	}
+	if k.Probes > 0 {
+		out.IdleBeforeFirst = optSeconds(k.IdleBeforeFirst)
+	}
+	return out
+}
+
+func (r *Report) jsonEvidence(e *analyze.Evidence) jsonEvidence {
+	out := jsonEvidence{
+		GapStart: r.jsonPacket(e.GapStart), GapEnd: r.jsonPacket(e.GapEnd), EndedBy: e.EndedBy, Waiting: e.Waiting,
+		Retransmitted: e.Retransmitted, Unacked: r.jsonPacket(e.Unacked), Probes: e.Probes,
+	}
+	if ri := e.Reset; ri != nil {
+		jr := &jsonReset{
+			Packet: *r.jsonPacket(&ri.Packet), ClaimedBy: ri.ClaimedBy.String(), TriggeredBy: r.jsonPacket(ri.TriggeredBy),
+			TTL: ri.TTL, HasTS: ri.HasTS, TSInUse: ri.TSInUse, Verdict: ri.Verdict, Reasons: nonNil(ri.Reasons),
+		}
+		if ri.TriggeredBy != nil {
+			s := ri.After.Seconds()
+			jr.After = &s
+		}
+		if ri.UsualTTL != 0 {
+			u := ri.UsualTTL
+			jr.UsualTTL = &u
+		}
+		out.Reset = jr
+	}
+	return out
+}
+
+func (r *Report) jsonPacket(p *analyze.PacketRef) *jsonPacket {
+	if p == nil {
+		return nil
+	}
+	name := ""
+	if p.File < len(r.Files) {
+		name = r.Files[p.File].Name
+	}
+	return &jsonPacket{File: name, Frame: p.Frame, Time: p.Time, Side: p.Side.String(), What: p.What}
+}
+
+func optSeconds(d time.Duration) *float64 {
+	if d == 0 {
+		return nil
+	}
+	s := d.Seconds()
+	return &s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

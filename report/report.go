@@ -1,0 +1,157 @@
+// Package report renders an analysis for people and programs: a terminal
+// table and the JSON contract (schema hangdiag.report/v1). It computes
+// nothing new; every figure comes from the analyze.Result and the capture
+// statistics it is given.
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// Report is everything a renderer needs.
+type Report struct {
+	Files   []pcapio.FileInfo
+	Capture pcapio.Stats
+	Result  *analyze.Result
+}
+
+// Formats maps each --format name to its renderer, all of one signature.
+var Formats = map[string]func(io.Writer, *Report) error{
+	"table": Table,
+	"json":  JSON,
+}
+
+// FormatNames lists the formats in a stable order.
+func FormatNames() []string {
+	names := make([]string, 0, len(Formats))
+	for n := range Formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Warnings lists, in plain words, what limits the analysis: damaged files,
+// timestamps going backwards, packets skipped, flows evicted.
+func (r *Report) Warnings() []string {
+	var ws []string
+	for _, f := range r.Files {
+		if f.Damage == "" {
+			continue
+		}
+		w := fmt.Sprintf("%s: %s; results cover", f.Name, f.Damage)
+		if f.Packets == 0 {
+			w += " no packets of this file"
+		} else {
+			w += fmt.Sprintf(" %s–%s", stamp(f.First), stamp(f.Last))
+		}
+		ws = append(ws, w)
+	}
+	st := &r.Capture
+	if st.Backwards > 0 {
+		ws = append(ws, fmt.Sprintf("%s earlier than the packet before; no gap is taken as negative", count(st.Backwards, "packet timestamp is", "packet timestamps are")))
+	}
+	for _, l := range st.Links {
+		if !pcapio.LinkSupported(l.LinkType) {
+			ws = append(ws, fmt.Sprintf("%s of link type %s (%d) skipped: not supported", count(l.Packets, "packet", "packets"), pcapio.LinkName(l.LinkType), l.LinkType))
+		}
+	}
+	if n := st.Skipped[pcapio.Fragment]; n > 0 {
+		ws = append(ws, count(n, "IP fragment", "IP fragments")+" skipped: TCP is not reassembled from fragments")
+	}
+	if n := st.Skipped[pcapio.Truncated]; n > 0 {
+		ws = append(ws, count(n, "packet", "packets")+" skipped: headers cut by the snap length (capture with -s 128 or more)")
+	}
+	if n := st.Skipped[pcapio.Malformed]; n > 0 {
+		ws = append(ws, count(n, "packet", "packets")+" skipped: malformed IP or TCP header")
+	}
+	if r.Result != nil {
+		if n := r.Result.Stats.Evicted; n > 0 {
+			ws = append(ws, fmt.Sprintf("%s evicted early because the flow table was full (--max-flows); their later packets count as new flows", count(uint64(n), "flow was", "flows were")))
+		}
+	}
+	return ws
+}
+
+// Notes lists facts worth knowing that do not limit the analysis.
+func (r *Report) Notes() []string {
+	var ns []string
+	if r.Result != nil && r.Result.Stats.Duplicates > 0 {
+		ns = append(ns, fmt.Sprintf("%s captured twice (e.g. tcpdump -i any on a router) counted once", count(r.Result.Stats.Duplicates, "packet", "packets")))
+	}
+	return ns
+}
+
+// findingRow pairs a finding with its flow for sorting across flows.
+type findingRow struct {
+	flow *analyze.Flow
+	f    *analyze.Finding
+}
+
+// sortedFindings orders all findings by severity, then time, then flow.
+func (r *Report) sortedFindings() []findingRow {
+	var rows []findingRow
+	for i := range r.Result.Flows {
+		fl := &r.Result.Flows[i]
+		for j := range fl.Findings {
+			rows = append(rows, findingRow{fl, &fl.Findings[j]})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b findingRow) int {
+		return cmp.Or(cmp.Compare(a.f.Severity, b.f.Severity), a.f.At.Compare(b.f.At), cmp.Compare(a.flow.Index, b.flow.Index))
+	})
+	return rows
+}
+
+// FlaggedFlows counts the flows with at least one finding.
+func (r *Report) FlaggedFlows() int {
+	n := 0
+	for i := range r.Result.Flows {
+		if len(r.Result.Flows[i].Findings) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// WiresharkFilter returns a display filter that selects the flow.
+func WiresharkFilter(f *analyze.Flow) string {
+	ip := "ip"
+	if f.Client.Addr().Is6() && !f.Client.Addr().Is4In6() {
+		ip = "ipv6"
+	}
+	return fmt.Sprintf("%s.addr==%s && tcp.port==%d && %s.addr==%s && tcp.port==%d",
+		ip, f.Client.Addr(), f.Client.Port(), ip, f.Server.Addr(), f.Server.Port())
+}
+
+func stamp(n int64) string {
+	if n == 0 {
+		return "-"
+	}
+	return time.Unix(0, n).UTC().Format("2006-01-02 15:04:05.000")
+}
+
+func count(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// seconds prints a duration as seconds with millisecond precision.
+func seconds(d time.Duration) string {
+	s := fmt.Sprintf("%.3f", d.Seconds())
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + " s"
+}
+
+func timeOf(n int64) time.Time { return time.Unix(0, n).UTC() }
