@@ -240,7 +240,9 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 		if gap > f.maxGap {
 			f.maxGap, f.maxGapAt = gap, f.lastRef.nanos
 		}
-		if gap >= a.watchFrom() {
+		// A long gap's watch is not cut short by the backoff gaps of
+		// the retransmissions it is waiting for.
+		if gap >= a.watchFrom() && (!f.watch.active || !f.watch.long || gap >= a.threshold) {
 			f.finishWatch(a, 0)
 			f.openWatch(a, gap, ref, seg)
 		} else if f.watch.active {

@@ -1,0 +1,419 @@
+package analyze
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+const (
+	cli = "192.0.2.10:51234"
+	srv = "198.51.100.5:443"
+)
+
+func TestFindings(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name  string
+		cfg   Config
+		conv  func() *conv
+		end   time.Duration // capture end; 0 means the last packet
+		want  []Kind
+		check func(t *testing.T, r *Result)
+	}{
+		{
+			name: "keepalives every 60s protect a 16-minute request",
+			conv: func() *conv {
+				c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond)
+				for at := 61 * s; at < 960*s; at += 60 * s {
+					c.probe(Client, at).probeAck(Server, at+time.Millisecond)
+				}
+				return c.send(Server, 961*s, 112).ack(Client, 961*s+time.Millisecond).fin(Client, 962*s).fin(Server, 962*s+time.Millisecond).ack(Client, 962*s+2*time.Millisecond)
+			},
+			check: func(t *testing.T, r *Result) {
+				if len(r.Flows) != 0 {
+					t.Fatalf("flows with findings: %d, want 0", len(r.Flows))
+				}
+			},
+		},
+		{
+			name: "server's late answer reset by a middlebox",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					send(Server, 961*s, 112).rst(Client, 961*s+300*time.Microsecond, true)
+			},
+			want: []Kind{SilentPastTimeout, ResetAfterIdle},
+			check: func(t *testing.T, r *Result) {
+				f := r.Flows[0]
+				ri := f.Findings[1].Evidence.Reset
+				if ri.Verdict != "middlebox" || ri.ClaimedBy != Client || ri.TriggeredBy == nil || ri.TriggeredBy.Side != Server {
+					t.Errorf("reset evidence = %+v, want a middlebox RST claiming the client, triggered by the server", ri)
+				}
+				if ri.After != 300*time.Microsecond {
+					t.Errorf("RST after %v, want 300µs", ri.After)
+				}
+				if got := f.Findings[0].Gap; got != 960*s-time.Millisecond {
+					t.Errorf("gap = %v, want 959.999s", got)
+				}
+				if w := f.Findings[0].Evidence.Waiting; w != "client" {
+					t.Errorf("waiting = %q, want client", w)
+				}
+				if f.State != Reset {
+					t.Errorf("state = %v, want reset", f.State)
+				}
+				for _, want := range []string{"192.0.2.10:51234 → 198.51.100.5:443", "960 s (16m0s)", "TTL is 63", "no TCP timestamps option"} {
+					if !strings.Contains(f.Findings[0].Message+f.Findings[1].Message, want) {
+						t.Errorf("messages lack %q:\n%s\n%s", want, f.Findings[0].Message, f.Findings[1].Message)
+					}
+				}
+				if r.Inference.Fatal != 960*s-time.Millisecond {
+					t.Errorf("fatal bound = %v, want 959.999s", r.Inference.Fatal)
+				}
+			},
+		},
+		{
+			name: "the peer's own RST after a gap",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					send(Server, 400*s, 112).rst(Client, 400*s+time.Millisecond, false)
+			},
+			want: []Kind{SilentPastTimeout, ResetAfterIdle},
+			check: func(t *testing.T, r *Result) {
+				if v := r.Flows[0].Findings[1].Evidence.Reset.Verdict; v != "endpoint" {
+					t.Errorf("verdict = %q, want endpoint", v)
+				}
+			},
+		},
+		{
+			name: "pooled connection reused after the middlebox forgot it",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).exchange(s, 200, 900, 50*time.Millisecond).
+					send(Client, 401*s, 200).rst(Server, 401*s+200*time.Microsecond, true)
+			},
+			want: []Kind{SilentPastTimeout, StaleConnectionReuse},
+			check: func(t *testing.T, r *Result) {
+				if w := r.Flows[0].Findings[0].Evidence.Waiting; w != "" {
+					t.Errorf("waiting = %q, want nothing outstanding", w)
+				}
+			},
+		},
+		{
+			name: "answer after the gap black-holed",
+			conv: func() *conv {
+				c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).send(Server, 401*s, 112)
+				for i, at := 0, 401*s; i < 5; i++ {
+					at += (200 * time.Millisecond) << i
+					c.retransmit(Server, at)
+				}
+				return c
+			},
+			want: []Kind{SilentPastTimeout, BlackholedAfterIdle},
+			check: func(t *testing.T, r *Result) {
+				if n := r.Flows[0].Findings[1].Evidence.Retransmitted; n != 5 {
+					t.Errorf("retransmissions = %d, want 5", n)
+				}
+			},
+		},
+		{
+			name: "one quick retransmission at the capture end is no black hole",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					send(Server, 401*s, 112).retransmit(Server, 401*s+time.Millisecond)
+			},
+			want: []Kind{SilentPastTimeout},
+		},
+		{
+			name: "proxy closes while the request is outstanding",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					fin(Server, 401*s).ack(Client, 401*s+time.Millisecond)
+			},
+			want: []Kind{SilentPastTimeout, ClosedAfterIdle},
+		},
+		{
+			name: "request still unanswered at capture end",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond)
+			},
+			end:  500 * s,
+			want: []Kind{SilentPastTimeout, HungAtCaptureEnd},
+			check: func(t *testing.T, r *Result) {
+				f := r.Flows[0]
+				if f.IdleAtEnd != 499*s-time.Millisecond {
+					t.Errorf("idle at end = %v", f.IdleAtEnd)
+				}
+				if f.Findings[1].Evidence.GapEnd != nil || f.Findings[1].Evidence.EndedBy != "capture-end" {
+					t.Errorf("evidence = %+v", f.Findings[1].Evidence)
+				}
+			},
+		},
+		{
+			name: "idle pooled connection at capture end is only a warning",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).exchange(s, 200, 900, 50*time.Millisecond)
+			},
+			end:  500 * s,
+			want: []Kind{SilentPastTimeout},
+		},
+		{
+			name: "first keepalive too late, then reset",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					probe(Client, 401*s).rst(Server, 401*s+time.Millisecond, true)
+			},
+			want: []Kind{KeepaliveTooSlow, ResetAfterIdle},
+			check: func(t *testing.T, r *Result) {
+				k := r.Flows[0].Keepalive[Client]
+				if k.Probes != 1 || k.IdleBeforeFirst != 400*s-time.Millisecond {
+					t.Errorf("client keepalive = %+v", k)
+				}
+			},
+		},
+		{
+			name: "gap survived: the answer is acknowledged",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					send(Server, 401*s, 112).ack(Client, 401*s+time.Millisecond)
+			},
+			want: []Kind{SilentPastTimeout},
+			check: func(t *testing.T, r *Result) {
+				if g := r.Flows[0].Gaps[0]; g.Outcome != Survived || g.EndedBy != "data" {
+					t.Errorf("gap = %+v", g)
+				}
+				if r.Inference.Survived != 400*s-time.Millisecond {
+					t.Errorf("survived = %v, want 399.999s", r.Inference.Survived)
+				}
+			},
+		},
+		{
+			name: "RST at expiry with nothing to answer",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+					rst(Server, 352*s, true)
+			},
+			want: []Kind{SilentPastTimeout, ResetAfterIdle},
+			check: func(t *testing.T, r *Result) {
+				ri := r.Flows[0].Findings[1].Evidence.Reset
+				if ri.TriggeredBy != nil {
+					t.Errorf("triggered by %+v, want nothing", ri.TriggeredBy)
+				}
+			},
+		},
+		{
+			name: "gaps below the threshold",
+			conv: func() *conv {
+				return newConv(cli, srv, 1000).handshake(0).exchange(s, 200, 900, 349*s)
+			},
+		},
+		{
+			name: "keepalives do not reset an ALB's timer",
+			cfg:  Config{Middlebox: mustPreset("aws-alb")},
+			conv: func() *conv {
+				c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond)
+				for at := 31 * s; at < 100*s; at += 30 * s {
+					c.probe(Client, at).probeAck(Server, at+time.Millisecond)
+				}
+				return c.send(Server, 100*s, 112).ack(Client, 100*s+time.Millisecond)
+			},
+			want: []Kind{SilentPastTimeout},
+			check: func(t *testing.T, r *Result) {
+				if r.Threshold != 60*s {
+					t.Errorf("threshold = %v, want the preset's 60s", r.Threshold)
+				}
+				if !strings.Contains(r.Flows[0].Findings[0].Fix, "do not reset") {
+					t.Errorf("fix = %q", r.Flows[0].Findings[0].Fix)
+				}
+			},
+		},
+		{
+			name: "sequence numbers wrap around during the flow",
+			conv: func() *conv {
+				c := newConv(cli, srv, 0xffffff00).handshake(0)
+				c.next[Server] = 0xfffffff0
+				c.exchange(s, 1000, 3000, 10*time.Millisecond)
+				for at := 61 * s; at < 500*s; at += 60 * s {
+					c.probe(Client, at).probeAck(Server, at+time.Millisecond)
+				}
+				return c
+			},
+			check: func(t *testing.T, r *Result) {
+				if len(r.Flows) != 0 {
+					t.Fatalf("findings: %v", kinds(r))
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(tt.cfg, tt.end, tt.conv())
+			if diff := cmp.Diff(tt.want, kinds(r)); diff != "" {
+				t.Fatalf("finding kinds (-want +got):\n%s", diff)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+func mustPreset(name string) *Middlebox {
+	m, ok := LookupMiddlebox(name)
+	if !ok {
+		panic("no preset " + name)
+	}
+	return m
+}
+
+func TestKeepaliveCounting(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name          string
+		conv          *conv
+		probes, acks  [2]int
+		zeroWinProbes [2]int
+		meanInterval  time.Duration
+	}{
+		{
+			name: "answered probes from both sides",
+			conv: func() *conv {
+				c := newConv(cli, srv, 5).handshake(0).exchange(s, 10, 10, time.Millisecond)
+				for i := range 3 {
+					at := time.Duration(60*(i+1)) * s
+					c.probe(Client, at).probeAck(Server, at+time.Millisecond)
+					c.probe(Server, at+30*s).probeAck(Client, at+30*s+time.Millisecond)
+				}
+				return c
+			}(),
+			probes: [2]int{3, 3}, acks: [2]int{3, 3}, meanInterval: 60 * s,
+		},
+		{
+			name: "Linux zero-window probes look like keepalives but are not",
+			conv: func() *conv {
+				c := newConv(cli, srv, 5).handshake(0).send(Client, s, 100).zeroWindow(Server, s+time.Millisecond)
+				for i := range 4 {
+					at := 2*s + time.Duration(i)*s
+					c.probe(Client, at).ack(Server, at+time.Millisecond)
+				}
+				return c.openWindow(Server, 10*s).send(Client, 10*s+time.Millisecond, 100)
+			}(),
+			zeroWinProbes: [2]int{4, 0},
+		},
+		{
+			name: "unanswered probes",
+			conv: func() *conv {
+				c := newConv(cli, srv, 5).handshake(0).exchange(s, 10, 10, time.Millisecond)
+				for i := range 5 {
+					c.probe(Client, 61*s+time.Duration(i)*75*s)
+				}
+				return c
+			}(),
+			probes: [2]int{5, 0}, meanInterval: 75 * s,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(Config{KeepAll: true, Idle: time.Hour}, 0, tt.conv)
+			if len(r.Flows) != 1 {
+				t.Fatalf("flows = %d", len(r.Flows))
+			}
+			k := r.Flows[0].Keepalive
+			got := struct{ P, A, Z [2]int }{[2]int{k[0].Probes, k[1].Probes}, [2]int{k[0].Acks, k[1].Acks}, [2]int{k[0].ZeroWindowProbes, k[1].ZeroWindowProbes}}
+			want := struct{ P, A, Z [2]int }{tt.probes, tt.acks, tt.zeroWinProbes}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("probes/acks/zero-window probes (-want +got):\n%s", diff)
+			}
+			if tt.meanInterval != 0 && k[Client].MeanInterval != tt.meanInterval {
+				t.Errorf("client mean interval = %v, want %v", k[Client].MeanInterval, tt.meanInterval)
+			}
+		})
+	}
+}
+
+func TestCaptureStartsMidIdle(t *testing.T) {
+	s := time.Second
+	c := newConv(cli, srv, 5000)
+	// No handshake, no data: the first packet is a keepalive probe. It
+	// cannot be recognised (as in Wireshark), but its ACK tells the
+	// client's next sequence number, so every later probe is.
+	for i := range 4 {
+		at := time.Duration(i) * 60 * s
+		c.probe(Client, at).probeAck(Server, at+time.Millisecond)
+	}
+	r := run(Config{KeepAll: true}, 0, c)
+	f := r.Flows[0]
+	if f.HandshakeSeen {
+		t.Error("handshake seen in a capture without one")
+	}
+	if got := f.Keepalive[Client].Probes; got != 3 {
+		t.Errorf("client probes = %d, want 3", got)
+	}
+	if f.Client.String() != cli {
+		t.Errorf("client = %v, want the ephemeral-port side %s", f.Client, cli)
+	}
+}
+
+func TestPortReuse(t *testing.T) {
+	s := time.Second
+	first := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 100, time.Millisecond).
+		fin(Client, 2*s).fin(Server, 2*s+time.Millisecond).ack(Client, 2*s+2*time.Millisecond)
+	second := newConv(cli, srv, 777777).handshake(10*s).exchange(11*s, 100, 100, time.Millisecond).
+		send(Client, 411*s, 100).rst(Server, 411*s+time.Millisecond, true)
+	r := run(Config{KeepAll: true}, 0, first, second)
+	if len(r.Flows) != 2 {
+		t.Fatalf("flows = %d, want 2", len(r.Flows))
+	}
+	if r.Flows[0].State != Closed || len(r.Flows[0].Findings) != 0 {
+		t.Errorf("first flow: state %v, findings %v", r.Flows[0].State, r.Flows[0].Findings)
+	}
+	if diff := cmp.Diff([]Kind{SilentPastTimeout, StaleConnectionReuse}, kinds(&Result{Flows: r.Flows[1:]})); diff != "" {
+		t.Errorf("second flow kinds (-want +got):\n%s", diff)
+	}
+	if r.Stats.Flows != 2 {
+		t.Errorf("stats flows = %d", r.Stats.Flows)
+	}
+}
+
+func TestDuplicatesIgnored(t *testing.T) {
+	s := time.Second
+	c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).send(Server, 401*s, 112)
+	// tcpdump -i any on a router: every packet again, 20µs later, one hop on.
+	var doubled []pcapio.Segment
+	for _, sg := range c.segs {
+		twin := sg
+		twin.Nanos += 20_000
+		twin.TTL--
+		doubled = append(doubled, sg, twin)
+	}
+	c.segs = doubled
+	r := run(Config{KeepAll: true}, 0, c)
+	f := r.Flows[0]
+	if r.Stats.Duplicates != 6 || f.Packets != 6 {
+		t.Errorf("duplicates = %d, packets = %d; want 6 and 6", r.Stats.Duplicates, f.Packets)
+	}
+	if f.Retransmitted[Server] != 0 {
+		t.Errorf("duplicates counted as retransmissions: %d", f.Retransmitted[Server])
+	}
+	if f.MaxGap != 400*s-time.Millisecond {
+		t.Errorf("max gap = %v", f.MaxGap)
+	}
+}
+
+func TestMaxFlowsEvicts(t *testing.T) {
+	var convs []*conv
+	for i := range 100 {
+		c := newConv("192.0.2.10:"+strconv.Itoa(40000+i), srv, uint32(i)).handshake(time.Duration(i) * time.Second)
+		convs = append(convs, c)
+	}
+	r := run(Config{MaxFlows: 16, KeepAll: true}, 0, convs...)
+	if r.Stats.Evicted == 0 || r.Stats.MaxLive > 16 {
+		t.Errorf("evicted %d, max live %d; want evictions and at most 16 live", r.Stats.Evicted, r.Stats.MaxLive)
+	}
+	if len(r.Flows) != 100 {
+		t.Errorf("flows kept = %d, want 100", len(r.Flows))
+	}
+}
