@@ -204,8 +204,8 @@ func (f *flow) resetInfo(p packetRef, seg *pcapio.Segment) *ResetInfo {
 	if ri.UsualTTL != 0 && seg != nil {
 		if ri.TTL != ri.UsualTTL {
 			middlebox += 2
-			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL is %d, but the %s's other packets arrive with TTL %d (%s away vs %s)",
-				ri.TTL, name, ri.UsualTTL, hops(ri.TTL), hops(ri.UsualTTL)))
+			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL is %d, but the %s's other packets arrive with TTL %d (sent %s away, the %s is %s away)",
+				ri.TTL, name, ri.UsualTTL, hops(ri.TTL), name, hops(ri.UsualTTL)))
 		} else {
 			endpoint++
 			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL %d matches the %s's other packets", ri.TTL, name))

@@ -115,6 +115,27 @@ type dirState struct {
 
 	sig      segSig
 	sigNanos int64
+
+	probeCandidate bool // its first segment may be a keepalive probe
+	candidateSeq   uint32
+	candidateAt    int64
+}
+
+// countProbe records a keepalive probe sent at now after idle of silence.
+func (d *dirState) countProbe(now, idle int64) {
+	if d.probes == 0 {
+		d.idleBeforeFirst = idle
+		d.firstProbeAt = now
+	} else {
+		iv := now - d.lastProbeAt
+		if d.probes == 1 || iv < d.minInterval {
+			d.minInterval = iv
+		}
+		d.maxInterval = max(d.maxInterval, iv)
+		d.sumInt += iv
+	}
+	d.probes++
+	d.lastProbeAt = now
 }
 
 // gapWatch follows what happens after a gap until the flow shows it
@@ -334,19 +355,7 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 			f.handshake = true
 		}
 	case kindProbe:
-		if fwd.probes == 0 {
-			fwd.idleBeforeFirst = now - f.last
-			fwd.firstProbeAt = now
-		} else {
-			iv := now - fwd.lastProbeAt
-			if fwd.probes == 1 || iv < fwd.minInterval {
-				fwd.minInterval = iv
-			}
-			fwd.maxInterval = max(fwd.maxInterval, iv)
-			fwd.sumInt += iv
-		}
-		fwd.probes++
-		fwd.lastProbeAt = now
+		fwd.countProbe(now, now-f.last)
 	case kindProbeAck:
 		fwd.probeAcks++
 	case kindZeroWinProbe:
@@ -357,6 +366,18 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 		f.lastData = int8(side)
 	}
 	fwd.lastProbe = kind == kindProbe
+
+	// A capture that begins with a keepalive probe cannot tell it from an
+	// ACK until the peer answers it with ack = seq + 1.
+	if rev.probeCandidate {
+		rev.probeCandidate = false
+		if kind == kindAck && seg.Ack == rev.candidateSeq+1 {
+			rev.countProbe(rev.candidateAt, 0)
+			fwd.probeAcks++
+		}
+	}
+	fwd.probeCandidate = fwd.packets == 1 && kind == kindAck && seg.PayloadLen <= 1 && !fwd.nextValid && !rev.ackValid
+	fwd.candidateSeq, fwd.candidateAt = seg.Seq, now
 
 	if kind != kindRst {
 		fwd.segs++

@@ -30,14 +30,14 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	switch kind {
 	case KeepaliveTooSlow:
 		fmt.Fprintf(&b, "%s sends TCP keepalive probes, but no packet crossed for %s (%s to %s), past the %s idle timeout",
-			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtDur(int64(th)))
+			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtSecs(int64(th)))
 		if end != nil && end.kind == kindProbe {
 			fmt.Fprintf(&b, ": the %s's probe came %s after the last traffic", end.side, fmtDur(gap))
 		}
 		b.WriteString(". The probes are spaced too far apart to keep a middlebox's idle timer from running out.")
 	default:
 		fmt.Fprintf(&b, "%s was silent for %s (%s to %s), past the %s idle timeout, with no packet in either direction",
-			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtDur(int64(th)))
+			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtSecs(int64(th)))
 		if a.probesCount || f.dirs[0].probes+f.dirs[1].probes == 0 {
 			b.WriteString(" and no TCP keepalive probes.")
 		} else {
@@ -134,7 +134,7 @@ func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 	waiter := fin.side.Other()
 	fd.Message = fmt.Sprintf("%s: after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
 		f.label(), fmtDur(w.duration), waiter, fin.side, clock(fin.nanos), frameName(&fin))
-	fd.Fix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtDur(recommendInterval(a.threshold)))
+	fd.Fix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(recommendInterval(a.threshold)))
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
@@ -154,7 +154,7 @@ func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
 // keepaliveFix says which side should send keepalives and how often, or
 // what to do instead when probes do not reset the middlebox's timer.
 func (a *Analyzer) keepaliveFix(waiting int8) string {
-	iv := fmtDur(recommendInterval(a.threshold))
+	iv := fmtSecs(recommendInterval(a.threshold))
 	if !a.probesCount {
 		return fmt.Sprintf("TCP keepalive probes do not reset this middlebox's idle timer; send application data at least every %s (or raise its idle timeout above the longest silence).", iv)
 	}
@@ -163,7 +163,7 @@ func (a *Analyzer) keepaliveFix(waiting int8) string {
 		who = "the server"
 	}
 	fix := fmt.Sprintf("Enable TCP keepalive on %s with an idle time and interval of at most %s (below the %s timeout), e.g. SO_KEEPALIVE with TCP_KEEPIDLE=%d and TCP_KEEPINTVL=%d; probes from either end keep the middlebox's entry alive.",
-		who, iv, fmtDur(a.threshold), int(recommendInterval(a.threshold)/1e9), int(recommendInterval(a.threshold)/1e9))
+		who, iv, fmtSecs(a.threshold), int(recommendInterval(a.threshold)/1e9), int(recommendInterval(a.threshold)/1e9))
 	if a.middlebox != nil && a.middlebox.Range != "" {
 		fix += fmt.Sprintf(" Or raise the %s idle timeout (%s).", a.middlebox.Title, a.middlebox.Range)
 	}
@@ -172,7 +172,7 @@ func (a *Analyzer) keepaliveFix(waiting int8) string {
 
 func (a *Analyzer) staleFix() string {
 	return fmt.Sprintf("Close pooled connections idle longer than %s (below the %s timeout), or enable TCP keepalive on them at most every %s, and retry idempotent requests once on \"connection reset\".",
-		fmtDur(recommendInterval(a.threshold)), fmtDur(a.threshold), fmtDur(recommendInterval(a.threshold)))
+		fmtSecs(recommendInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(recommendInterval(a.threshold)))
 }
 
 // recommendInterval is the keepalive interval to advise for a timeout: 60 s
@@ -203,6 +203,16 @@ func fmtDur(n int64) string {
 		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 	}
 	return fmt.Sprintf("%.0f s (%s)", d.Seconds(), d.Round(time.Second))
+}
+
+// fmtSecs prints a whole-second setting such as a timeout or an interval:
+// "350 s", "2 s"; fractions keep one decimal.
+func fmtSecs(n int64) string {
+	d := time.Duration(n)
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + " s"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 }
 
 // clock prints a capture time as hh:mm:ss.mmm UTC.

@@ -85,21 +85,15 @@ func LookupMiddlebox(name string) (*Middlebox, bool) {
 
 // matchPresets names the L4 presets whose timeout lies within the bracket
 // the gaps set: above the longest survived gap, at or below the shortest
-// fatal one. Without a survived gap the lower bound is half the fatal gap.
+// fatal one. Without both bounds nothing is matched: a fatal gap alone
+// bounds the timeout only from above.
 func matchPresets(inf Inference) []string {
-	if inf.Fatal == 0 {
+	if inf.Fatal == 0 || inf.Survived == 0 || inf.Survived >= inf.Fatal {
 		return nil
-	}
-	low := inf.Survived
-	if low == 0 { // no survived gap: only timeouts the fatal gap is not far above
-		low = inf.Fatal / 2
 	}
 	var names []string
 	for _, m := range Middleboxes {
-		if m.Expiry == L7Close {
-			continue
-		}
-		if m.Idle > low && m.Idle <= inf.Fatal {
+		if m.Expiry != L7Close && m.Idle > inf.Survived && m.Idle <= inf.Fatal {
 			names = append(names, m.Name)
 		}
 	}

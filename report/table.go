@@ -61,10 +61,16 @@ func Table(w io.Writer, r *Report) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
+		fixedAt := map[string]int{} // fix text -> number of the paragraph that gave it
 		for i, row := range rows {
 			fmt.Fprintf(ew, "\n%d. %s (%s)\n", i+1, row.f.Kind, row.f.Severity)
 			wrap(ew, "   ", row.f.Message)
-			if row.f.Fix != "" {
+			switch n, seen := fixedAt[row.f.Fix]; {
+			case row.f.Fix == "":
+			case seen:
+				wrap(ew, "   ", fmt.Sprintf("Fix: as in %d.", n))
+			default:
+				fixedAt[row.f.Fix] = i + 1
 				wrap(ew, "   ", "Fix: "+row.f.Fix)
 			}
 			wrap(ew, "   ", "Wireshark: "+WiresharkFilter(row.flow))
@@ -108,14 +114,19 @@ func flowTable(w io.Writer, res *analyze.Result) error {
 
 // bracket describes the timeout bracket in words.
 func bracket(inf analyze.Inference) string {
-	var parts []string
-	if inf.Survived > 0 {
-		parts = append(parts, fmt.Sprintf("flows survived gaps up to %s (%s)", seconds(inf.Survived), count(uint64(inf.SurvivedBy), "flow", "flows")))
+	var s string
+	switch {
+	case inf.Survived > 0 && inf.Fatal > inf.Survived:
+		s = fmt.Sprintf("the middlebox timeout lies between %s (the longest gap survived, %s) and %s (the shortest gap followed by a reset or black hole, %s)",
+			seconds(inf.Survived), count(uint64(inf.SurvivedBy), "flow", "flows"), seconds(inf.Fatal), count(uint64(inf.FatalBy), "flow", "flows"))
+	case inf.Fatal > 0:
+		s = fmt.Sprintf("the middlebox timeout is at most %s (the shortest gap followed by a reset or black hole, %s)", seconds(inf.Fatal), count(uint64(inf.FatalBy), "flow", "flows"))
+		if inf.Survived > 0 {
+			s += fmt.Sprintf("; a flow survived a gap of %s, so the evidence conflicts", seconds(inf.Survived))
+		}
+	default:
+		s = fmt.Sprintf("flows survived gaps up to %s (%s); no gap was followed by a reset or black hole", seconds(inf.Survived), count(uint64(inf.SurvivedBy), "flow", "flows"))
 	}
-	if inf.Fatal > 0 {
-		parts = append(parts, fmt.Sprintf("the shortest gap followed by a reset or black hole was %s (%s)", seconds(inf.Fatal), count(uint64(inf.FatalBy), "flow", "flows")))
-	}
-	s := strings.Join(parts, "; ")
 	if len(inf.Matches) > 0 {
 		s += "; consistent with " + strings.Join(inf.Matches, ", ")
 	}
