@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hangdiag/hangdiag/internal/expect"
+)
+
+// repoRoot is where testdata lives, relative to this package.
+const repoRoot = "../.."
+
+// TestExpectations runs the command on every capture of
+// testdata/pcaps/EXPECT.tsv and checks the exact set of finding kinds, the
+// flagged flows and the keepalive count. The lab's captures are checked the
+// same way, through the built binary, by the lab package.
+func TestExpectations(t *testing.T) {
+	rows, err := expect.Read(filepath.Join(repoRoot, "testdata/pcaps/EXPECT.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		t.Run(row.Name(), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"analyze", "--format", "json", "--all"}, row.Args...), row.Files...)
+			if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("hangdiag %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+			}
+			got, err := expect.Summarize(stdout.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := row.Mismatch(got); m != "" {
+				t.Error(m)
+			}
+		})
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	nokeepalive := filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap")
+	clean := filepath.Join(repoRoot, "testdata/pcaps/clean.pcap")
+	notCapture := filepath.Join(repoRoot, "go.mod")
+	tests := []struct {
+		name       string
+		args       []string
+		wantStatus int
+		wantStderr string // a substring of the one error line
+	}{
+		{"findings without --exit-code", []string{"analyze", nokeepalive}, exitOK, ""},
+		{"findings with --exit-code", []string{"analyze", "--exit-code", nokeepalive}, exitFindings, ""},
+		{"clean capture with --exit-code", []string{"analyze", "--exit-code", clean}, exitOK, ""},
+		{"not a capture", []string{"analyze", notCapture}, exitUsage, "go.mod: not a pcap or pcapng file"},
+		{"missing file", []string{"analyze", "no-such.pcap"}, exitUsage, "no-such.pcap: no such file or directory"},
+		{"no files", []string{"analyze"}, exitUsage, "no capture files given"},
+		{"bad idle", []string{"analyze", "--idle", "soon", clean}, exitUsage, `--idle "soon"`},
+		{"negative idle", []string{"analyze", "--idle", "-5s", clean}, exitUsage, "--idle must be positive"},
+		{"unknown middlebox", []string{"analyze", "--middlebox", "acme", clean}, exitUsage, `unknown middlebox "acme"`},
+		{"unknown format", []string{"analyze", "--format", "xml", clean}, exitUsage, `unknown format "xml"`},
+		{"unknown flag", []string{"analyze", "--frobnicate", clean}, exitUsage, "unknown flag: --frobnicate"},
+		{"unknown command", []string{"analyse-this"}, exitUsage, `unknown command "analyse-this"`},
+		{"help", []string{"analyze", "--help"}, exitOK, ""},
+		{"version", []string{"--version"}, exitOK, ""},
+		{"middleboxes", []string{"middleboxes"}, exitOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			var errLine bytes.Buffer
+			status := exitStatus(err, &errLine)
+			if status != tt.wantStatus {
+				t.Errorf("status = %d, want %d (err %v)", status, tt.wantStatus, err)
+			}
+			line := errLine.String()
+			if tt.wantStderr != "" && !strings.Contains(line, tt.wantStderr) {
+				t.Errorf("error line %q lacks %q", line, tt.wantStderr)
+			}
+			if strings.Count(line, "\n") > 1 || (line != "" && !strings.HasPrefix(line, "hangdiag: ")) {
+				t.Errorf("error output is not one line: %q", line)
+			}
+		})
+	}
+}
+
+func TestParseIdle(t *testing.T) {
+	for in, want := range map[string]float64{"350s": 350, "350": 350, "6m": 360, "1.5": 1.5, "1h": 3600} {
+		d, err := parseIdle(in)
+		if err != nil || d.Seconds() != want {
+			t.Errorf("parseIdle(%q) = %v, %v; want %vs", in, d, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "fast", "5 s"} {
+		if _, err := parseIdle(in); err == nil {
+			t.Errorf("parseIdle(%q) succeeded", in)
+		} else if !errors.As(err, new(*usageError)) {
+			t.Errorf("parseIdle(%q) error %v is not a usage error", in, err)
+		}
+	}
+}
+
+func TestOutputFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "report.json")
+	capture := filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"analyze", "--format", "json", "-o", out, capture}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout got %d bytes with -o", stdout.Len())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(data) || !bytes.Contains(data, []byte(`"schema": "hangdiag.report/v1"`)) {
+		t.Errorf("report file is not the JSON report: %.200s", data)
+	}
+}

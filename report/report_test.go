@@ -1,0 +1,140 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// goldenCases are real captures from testdata, rendered in every format.
+var goldenCases = []struct {
+	name  string
+	files []string
+	cfg   analyze.Config
+}{
+	{"long-request-nokeepalive", []string{"long-request-nokeepalive.pcap"}, analyze.Config{}},
+	{"keepalive-60s-all", []string{"long-request-keepalive-60s.pcap"}, analyze.Config{KeepAll: true}},
+	{"rotated", []string{"rotated-1.pcap", "rotated-2.pcap"}, analyze.Config{Middlebox: preset("aws-nlb")}},
+	{"lab-requests-nokeepalive-server", []string{"lab/requests-nokeepalive.server.pcap"}, analyze.Config{Idle: 5 * time.Second}},
+}
+
+func preset(name string) *analyze.Middlebox {
+	m, _ := analyze.LookupMiddlebox(name)
+	return m
+}
+
+// build analyses capture files from testdata/pcaps into a Report.
+func build(t *testing.T, cfg analyze.Config, files ...string) *Report {
+	t.Helper()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join("..", "testdata", "pcaps", f))
+	}
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	a := analyze.New(cfg)
+	var seg pcapio.Segment
+	for src.Next(&seg) {
+		a.Add(&seg)
+	}
+	st := src.Stats()
+	return &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last))}
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		r := build(t, tc.cfg, tc.files...)
+		for _, format := range FormatNames() {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				var buf bytes.Buffer
+				if err := Formats[format](&buf, r); err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", "golden", tc.name+"."+format)
+				if *update {
+					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./report -update)", err)
+				}
+				if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+					t.Errorf("%s differs (-want +got); if intended, run go test ./report -update:\n%s", golden, diff)
+				}
+			})
+		}
+	}
+}
+
+// TestJSONContract pins the field names DESIGN.md promises: they may gain
+// siblings, never lose or rename one.
+func TestJSONContract(t *testing.T) {
+	r := build(t, analyze.Config{}, "long-request-nokeepalive.pcap")
+	var buf bytes.Buffer
+	if err := JSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	requireKeys(t, "report", doc, "schema", "idle_threshold_seconds", "capture", "flows", "inference")
+	if doc["schema"] != Schema {
+		t.Errorf("schema = %v", doc["schema"])
+	}
+	requireKeys(t, "capture", doc["capture"], "files", "first_packet", "last_packet", "packets", "tcp_packets", "link_types", "skipped_packets", "warnings")
+	flows := doc["flows"].([]any)
+	if len(flows) == 0 {
+		t.Fatal("no flows in the report of a capture with findings")
+	}
+	flow := flows[0]
+	requireKeys(t, "flow", flow, "client", "server", "index", "first_seen", "last_seen", "handshake_seen", "state", "packets", "bytes", "max_gap_seconds", "idle_at_end_seconds", "keepalive", "findings")
+	fm := flow.(map[string]any)
+	requireKeys(t, "bytes", fm["bytes"], "client", "server")
+	requireKeys(t, "keepalive", fm["keepalive"], "client", "server")
+	requireKeys(t, "keepalive.client", fm["keepalive"].(map[string]any)["client"], "probes", "acks", "interval_seconds")
+	finding := fm["findings"].([]any)[0]
+	requireKeys(t, "finding", finding, "kind", "severity", "at", "gap_seconds", "message", "evidence")
+	requireKeys(t, "inference", doc["inference"], "timeout_survived_seconds", "timeout_fatal_seconds", "matches")
+}
+
+func requireKeys(t *testing.T, where string, v any, keys ...string) {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s is %T, want an object", where, v)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s lacks %q", where, k)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	var buf bytes.Buffer
+	wrap(&buf, "  ", strings.Repeat("word ", 40))
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if len(line) > textWidth || !strings.HasPrefix(line, "  word") {
+			t.Errorf("bad line %q", line)
+		}
+	}
+}
