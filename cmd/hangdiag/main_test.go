@@ -123,3 +123,25 @@ func TestOutputFile(t *testing.T) {
 		t.Errorf("report file is not the JSON report: %.200s", data)
 	}
 }
+
+func TestStdin(t *testing.T) {
+	f, err := os.Open(filepath.Join(repoRoot, "testdata/pcaps/gzip.pcap.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old }()
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"analyze", "--format", "json", "-"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	got, err := expect.Summarize(stdout.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := expect.Row{Kinds: []string{"reset-after-idle", "silent-past-timeout"}, FlaggedFlows: 1, Keepalives: 0}
+	if m := want.Mismatch(got); m != "" {
+		t.Error(m)
+	}
+}

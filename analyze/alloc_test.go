@@ -1,0 +1,46 @@
+package analyze
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// TestAddNoAllocs checks that a segment of a flow already in the table costs
+// no allocation.
+func TestAddNoAllocs(t *testing.T) {
+	c := newConv(cli, srv, 1000).handshake(0).exchange(time.Second, 100, 100, time.Millisecond)
+	a := New(Config{})
+	for i := range c.segs {
+		a.Add(&c.segs[i])
+	}
+	seg := c.segs[len(c.segs)-1]
+	allocs := testing.AllocsPerRun(1000, func() {
+		seg.Nanos += int64(time.Millisecond)
+		seg.Seq++ // a new segment each time, not a duplicate
+		a.Add(&seg)
+	})
+	if allocs != 0 {
+		t.Errorf("Add allocates %.1f times per segment, want 0", allocs)
+	}
+}
+
+// BenchmarkAdd measures the per-segment cost over many live flows.
+func BenchmarkAdd(b *testing.B) {
+	const flows = 10000
+	var segs []pcapio.Segment
+	for i := range flows {
+		c := newConv("192.0.2.10:"+strconv.Itoa(10000+i), srv, uint32(i)).handshake(time.Duration(i) * time.Microsecond)
+		segs = append(segs, c.segs...)
+	}
+	a := New(Config{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := &segs[i%len(segs)]
+		s.Nanos += int64(time.Second)
+		a.Add(s)
+	}
+}
