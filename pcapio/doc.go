@@ -10,8 +10,9 @@
 // # Damage
 //
 // A capture cut off or corrupted part-way is read up to the damage; the
-// damage is reported by [Source.Damage] with the byte offset and packet
-// number where reading stopped, and the run goes on with the other files.
+// damage is reported in [FileInfo].Damage, from [Source.Files], with the byte
+// offset and packet number where reading stopped, and the run goes on with
+// the other files.
 // A file that is not a capture at all is an error from [Open].
 //
 // # Sharp edges

@@ -144,7 +144,11 @@ func (p *pcapReader) next(pk *packet) error {
 	incl := p.order.Uint32(h[8:12])
 	orig := p.order.Uint32(h[12:16])
 	if incl > max(p.snaplen, 262144) || incl > maxRecord {
-		return damage("record at byte %d (packet %d) claims %d bytes, more than the snap length %d", at, p.packetNo, incl, p.snaplen)
+		limit := fmt.Sprintf("the snap length %d", p.snaplen)
+		if incl <= p.snaplen {
+			limit = fmt.Sprintf("the %d-byte limit", maxRecord)
+		}
+		return damage("record at byte %d (packet %d) claims %d bytes, more than %s", at, p.packetNo, incl, limit)
 	}
 	data, err := p.r.read(int(incl))
 	if err != nil {

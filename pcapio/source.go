@@ -210,7 +210,7 @@ func (s *Source) fill(f *sourceFile) {
 	f.ok = err == nil
 	if err == nil {
 		f.info.Packets++
-		if f.info.First == 0 {
+		if f.info.Packets == 1 { // not First == 0: a capture may start at the epoch
 			f.info.First = f.pending.nanos
 		}
 		f.info.Last = f.pending.nanos
@@ -247,13 +247,13 @@ func (s *Source) Next(seg *Segment) bool {
 		p := &f.pending
 		st := &s.stats
 		st.Packets++
-		if st.First == 0 || p.nanos < st.First {
+		if st.Packets == 1 || p.nanos < st.First {
 			st.First = p.nanos
 		}
-		if p.nanos > st.Last {
+		if st.Packets == 1 || p.nanos > st.Last {
 			st.Last = p.nanos
 		}
-		if p.nanos < s.prev {
+		if st.Packets > 1 && p.nanos < s.prev {
 			st.Backwards++
 		}
 		s.prev = p.nanos

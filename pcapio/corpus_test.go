@@ -1,0 +1,233 @@
+package pcapio
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// corpusDir holds real captures from public repositories, described by
+// MANIFEST.tsv with counts from tshark and capinfos.
+const corpusDir = "../../shared/pcaps/corpus"
+
+// corpusException explains why pcapio's count in one MANIFEST.tsv column
+// differs for one file, and pins pcapio's count.
+type corpusException struct {
+	file   string
+	column string // "packets" or "tcp_packets"
+	got    uint64 // what pcapio counts
+	why    string
+}
+
+const (
+	tsharkLink   = "tshark does not know this link type and counts no packets"
+	tsharkVer    = "tshark rejects the unusual version field; pcapio ignores it and reads the packet"
+	icmpQuotes   = "tshark counts the TCP headers quoted inside ICMP errors"
+	notDecodable = "link type pcapio does not decode"
+)
+
+var corpusExceptions = []corpusException{
+	{"gopacket__be__test901.pcapng", "packets", 3, "tshark stops at the second section, version 2.0; pcapio does not check section versions"},
+	{"gopacket__le__test901.pcapng", "packets", 3, "tshark stops at the second section, version 2.0; pcapio does not check section versions"},
+	{"libpcap__pcap-invalid-version-1.pcap", "packets", 1, tsharkVer},
+	{"libpcap__pcapng-invalid-vers-1.pcapng", "packets", 1, tsharkVer},
+	{"libpcap__filter__brcm-tag-stp.pcap", "packets", 4, tsharkLink + " (281, Broadcom tag)"},
+	{"tcpdump__brcm-tag-prepend.pcap", "packets", 15, tsharkLink + " (282)"},
+	{"tcpdump__dsa-high-vid.pcap", "packets", 4, tsharkLink + " (284, DSA tag)"},
+	{"tcpdump__edsa-high-vid.pcap", "packets", 4, tsharkLink + " (285, EDSA tag)"},
+	{"tcpdump__hoobr_juniper3.pcap", "packets", 1, tsharkLink + " (132)"},
+	{"tcpdump__juniper_es_oobr.pcap", "packets", 1, tsharkLink + " (132)"},
+	{"tcpdump__juniper_monitor_invalid_cookie_length.pcap", "packets", 1, tsharkLink + " (164)"},
+	{"tcpdump__kday6.pcap", "packets", 1, tsharkLink + " (182)"},
+	{"tcpdump__vtp_asan.pcap", "packets", 5, tsharkLink + " (182)"},
+	{"tcpdump__vtp_asan-2.pcap", "packets", 1, tsharkLink + " (182)"},
+	{"tcpdump__vtp_asan-3.pcap", "packets", 1, tsharkLink + " (182)"},
+
+	{"PcapPlusPlus__CiscoHDLC.pcap", "tcp_packets", 0, notDecodable + ": Cisco HDLC (104)"},
+	{"suricata-verify__decode-chdlc-01__hdlc-http_1tx.pcap", "tcp_packets", 0, notDecodable + ": Cisco HDLC (104)"},
+	{"nDPI__BGP_Cisco_hdlc_slarp.pcap", "tcp_packets", 0, notDecodable + ": PPP (9)"},
+	{"suricata-verify__defrag__bug-6887-defrag-ppp-ipv4-tcp-syn__frag-ppp-ip-tcp-syn.pcap", "tcp_packets", 0, notDecodable + ": PPP (9), and the TCP is in IP fragments"},
+	{"suricata-verify__defrag__bug-6887-defrag-ppp-ipv6-tcp__frag-ppp-ipv6-tcp.pcap", "tcp_packets", 0, notDecodable + ": PPP (9), and the TCP is in IPv6 fragments"},
+	{"arkime__80211http.pcap", "tcp_packets", 0, notDecodable + ": 802.11 with radiotap (127)"},
+	{"libpcap__filter__http_PPI.pcap", "tcp_packets", 0, notDecodable + ": PPI (192)"},
+	{"tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "tcp_packets", 0, notDecodable + ": ARCNET (129)"},
+	{"tcpdump__bgp-aigp.pcap", "tcp_packets", 0, notDecodable + ": Juniper Ethernet (178)"},
+	{"tcpdump__ipoib.pcap", "tcp_packets", 0, notDecodable + ": IP over InfiniBand (242)"},
+	{"zeek__llc.pcap", "tcp_packets", 0, notDecodable + ": FDDI (10)"},
+	{"zeek__nflog-http.pcap", "tcp_packets", 0, notDecodable + ": NFLOG (239)"},
+
+	{"PcapPlusPlus__Ftp.pcap", "tcp_packets", 8, "2 segments are IPv6 tunnelled in IPv4 (6in4, protocol 41)"},
+	{"suricata-verify__bug-5437-02__input.pcap", "tcp_packets", 0, "TCP tunnelled in GRE"},
+	{"zeek__erspan.pcap", "tcp_packets", 0, "TCP tunnelled in GRE (ERSPAN)"},
+	{"zeek__doc__advanced__devel__plugins__connkey-vxlan-fivetuple-plugin-src__Traces__vxlan-overlapping-http-get.pcap", "tcp_packets", 14, "28 segments are tunnelled in VXLAN"},
+	{"tcpdump__gso-ipv4-geneve-ipv6.pcap", "tcp_packets", 0, "TCP tunnelled in Geneve"},
+	{"nDPI__capwap_data.pcapng", "tcp_packets", 0, "TCP tunnelled in CAPWAP (UDP)"},
+	{"zeek__pppoe-over-qinq.pcap", "tcp_packets", 0, "TCP in PPPoE sessions (EtherType 0x8864)"},
+	{"zeek__vntag_vlan_sandwich_clean.pcap", "tcp_packets", 0, "TCP behind a VN-Tag (EtherType 0x8926)"},
+
+	{"arkime__ospf.pcap", "tcp_packets", 31, icmpQuotes + " (17 ICMPv6)"},
+	{"nDPI__gnutella.pcap", "tcp_packets", 2149, icmpQuotes + " (4)"},
+	{"nDPI__instagram.pcap", "tcp_packets", 828, icmpQuotes + " (5)"},
+	{"nDPI__fuzz-2006-09-29-28586.pcap", "tcp_packets", 114, "fuzzed IP headers (bad version, length, IHL) that tshark still labels TCP"},
+	{"suricata-verify__transform-base64-7296__input.pcap", "tcp_packets", 57, "2 segments claim a 60-byte TCP header in a 32-byte IP payload (malformed)"},
+	{"tcpdump__tcp_header_heapoverflow.pcap", "tcp_packets", 0, "the only segment has 12 bytes of TCP header captured (truncated)"},
+}
+
+// globFiles returns the files matching pattern and fails when there are
+// none: a test over no files proves nothing.
+func globFiles(t testing.TB, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no files match %s", pattern)
+	}
+	return files
+}
+
+// readManifest reads a tab-separated file with a header line into one map
+// of column to value per row, keyed by the "file" column.
+func readManifest(t *testing.T, path string) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	if !sc.Scan() {
+		t.Fatalf("%s: no header line", path)
+	}
+	header := strings.Split(sc.Text(), "\t")
+	for _, col := range []string{"file", "packets", "tcp_packets", "file_format", "link_type", "note"} {
+		if !slices.Contains(header, col) {
+			t.Fatalf("%s: no %q column", path, col)
+		}
+	}
+	rows := map[string]map[string]string{}
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		row := map[string]string{}
+		for i, col := range header {
+			if i < len(fields) {
+				row[col] = fields[i]
+			}
+		}
+		rows[row["file"]] = row
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+var linkTypeRE = regexp.MustCompile(`LINKTYPE (\d+)`)
+
+func TestCorpus(t *testing.T) {
+	if _, err := os.Stat(corpusDir); err != nil {
+		t.Skipf("no corpus of real captures at %s", corpusDir)
+	}
+	manifest := readManifest(t, filepath.Join(corpusDir, "MANIFEST.tsv"))
+	exceptions := map[[2]string]corpusException{}
+	for _, e := range corpusExceptions {
+		exceptions[[2]string{e.file, e.column}] = e
+	}
+	used := map[[2]string]bool{}
+
+	for _, path := range globFiles(t, filepath.Join(corpusDir, "*")) {
+		name := filepath.Base(path)
+		if name == "MANIFEST.tsv" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			row, ok := manifest[name]
+			if !ok {
+				t.Fatal("not in MANIFEST.tsv")
+			}
+			format := row["file_format"]
+			isCapture := strings.HasPrefix(format, "pcap ") || strings.HasPrefix(format, "pcapng ") || strings.HasPrefix(format, "pcap-modified")
+			s, err := Open(path)
+			if !isCapture {
+				if err == nil {
+					s.Close()
+					t.Fatalf("Open succeeded on a %s file", format)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("Open error is not one line: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			var seg Segment
+			for n := 0; s.Next(&seg); n++ {
+				if n > 1e7 {
+					t.Fatal("Next does not stop")
+				}
+			}
+			st := s.Stats()
+			note := row["note"]
+			damaged := strings.Contains(note, "cut short") || strings.Contains(note, "corrupt")
+			if d := s.Files()[0].Damage; damaged != (d != "") {
+				t.Errorf("Damage = %q; the manifest note says %q", d, note)
+			}
+
+			check := func(column string, got uint64) {
+				t.Helper()
+				want, err := strconv.ParseUint(row[column], 10, 64)
+				if err != nil {
+					return // no count in the manifest
+				}
+				key := [2]string{name, column}
+				e, explained := exceptions[key]
+				used[key] = true
+				switch {
+				case got == want && explained:
+					t.Errorf("%s = %d as in the manifest; remove the exception %q", column, got, e.why)
+				case got != want && !explained:
+					t.Errorf("%s = %d, manifest says %d: unexplained (note: %q)", column, got, want, note)
+				case explained && got != e.got:
+					t.Errorf("%s = %d, the exception (%s) says pcapio counts %d", column, got, e.why, e.got)
+				}
+			}
+			if !damaged {
+				check("packets", st.Packets)
+			}
+			check("tcp_packets", st.TCP())
+
+			// Where tshark read the file, it noted timestamps going backwards.
+			if !strings.Contains(note, "tshark error") {
+				noted := strings.Contains(note, "timestamps not in chronological order")
+				if noted != (st.Backwards > 0) {
+					t.Errorf("Backwards = %d; the manifest note says %q", st.Backwards, note)
+				}
+			}
+			// Every link type seen is one the manifest names.
+			var named []uint16
+			for _, m := range linkTypeRE.FindAllStringSubmatch(row["link_type"], -1) {
+				n, _ := strconv.Atoi(m[1])
+				named = append(named, uint16(n))
+			}
+			for _, l := range st.Links {
+				if !slices.Contains(named, l.LinkType) {
+					t.Errorf("link type %d seen; the manifest names %q", l.LinkType, row["link_type"])
+				}
+			}
+		})
+	}
+	for _, e := range corpusExceptions {
+		if !used[[2]string{e.file, e.column}] {
+			t.Errorf("exception for %s %s is for no file read", e.file, e.column)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package pcapio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func FuzzDecode(f *testing.F) {
+	for _, tt := range decodeTests {
+		f.Add(tt.link, tt.frame)
+	}
+	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		wireLen := uint32(len(data))
+		seg := Segment{Nanos: 1, File: 2, Frame: 3}
+		r := Decode(link, data, wireLen, &seg)
+		if r >= numSkipReasons {
+			t.Fatalf("Decode returned %d", r)
+		}
+		if r != Decoded {
+			return
+		}
+		if seg.Nanos != 1 || seg.File != 2 || seg.Frame != 3 {
+			t.Errorf("Decode changed the reader's fields: %+v", seg)
+		}
+		// The payload length comes from the IP header: at most 64 KB, or the
+		// wire length when the header says 0.
+		if seg.PayloadLen > max(65535, wireLen) {
+			t.Errorf("PayloadLen = %d for a %d-byte frame", seg.PayloadLen, wireLen)
+		}
+		if !seg.Src.IsValid() || !seg.Dst.IsValid() || seg.Src.Addr().Is4() != seg.Dst.Addr().Is4() {
+			t.Errorf("addresses %v > %v", seg.Src, seg.Dst)
+		}
+		if seg.Src.Addr().Is6() && seg.IPID != 0 {
+			t.Errorf("IPv6 segment has IPID %d", seg.IPID)
+		}
+		if seg.WScale < -1 || seg.WScale > 14 {
+			t.Errorf("WScale = %d", seg.WScale)
+		}
+		if !seg.HasTS && (seg.TSVal != 0 || seg.TSEcr != 0) {
+			t.Errorf("timestamps %d/%d without HasTS", seg.TSVal, seg.TSEcr)
+		}
+		// Cutting the frame shorter, as a snap length does, may lose the
+		// segment but never changes where it is in the sequence space.
+		if len(data) > 512 {
+			return
+		}
+		for n := range len(data) {
+			var cut Segment
+			if Decode(link, data[:n], wireLen, &cut) != Decoded {
+				continue
+			}
+			if cut.Src != seg.Src || cut.Dst != seg.Dst || cut.Seq != seg.Seq || cut.Ack != seg.Ack || cut.PayloadLen != seg.PayloadLen || cut.Flags != seg.Flags {
+				t.Fatalf("frame cut to %d bytes decodes differently:\n%+v\n%+v", n, cut, seg)
+			}
+		}
+	})
+}
+
+// fuzzSeedLimit bounds the size of the corpus files used as seeds.
+const fuzzSeedLimit = 20 << 10
+
+// maxReadAlloc bounds what reading one input may allocate: two 1 MiB read
+// buffers when gzipped, and one record or block of at most maxRecord.
+const maxReadAlloc = 2*readBufferSize + maxRecord + 4<<20
+
+func FuzzReader(f *testing.F) {
+	for _, path := range globFiles(f, "testdata/pcaps/*.pcap*") {
+		addSeedFile(f, path)
+	}
+	if _, err := os.Stat(corpusDir); err == nil {
+		paths, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
+		for _, path := range paths {
+			if st, err := os.Stat(path); err == nil && st.Size() <= fuzzSeedLimit && filepath.Base(path) != "MANIFEST.tsv" {
+				addSeedFile(f, path)
+			}
+		}
+	}
+	le, be := binary.LittleEndian, binary.BigEndian
+	f.Add(pcapFile(be, magicNano, LinkRaw, pcapRec{sec: base, frac: 1, data: seqPacket(1)}))
+	f.Add(pcapFile(le, magicModified, LinkEthernet, pcapRec{sec: base, data: seqFrame(1)}))
+	w := newNg(le).idb(LinkEthernet, (&ngFile{order: le}).opt(ngOptionTsresol, []byte{0x80 | 20})).epb(0, 1, seqFrame(1)).spb(seqFrame(2))
+	f.Add(w.section(be).idb(LinkRaw).block(0xbad, nil).obsolete(0, 2, seqPacket(3)).b)
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Add([]byte{})
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s, err := NewReader("fuzz", bytes.NewReader(data))
+		if err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, "fuzz: ") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q is not one line naming the input", msg)
+			}
+			return
+		}
+		defer s.Close()
+		var seg Segment
+		var segments uint64
+		for s.Next(&seg) {
+			// Every packet takes at least 12 bytes of input, gzip at most
+			// multiplies it by about a thousand.
+			if segments++; segments > uint64(len(data))*1100 {
+				t.Fatalf("Next does not stop after %d segments", segments)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > maxReadAlloc {
+			t.Errorf("reading %d bytes allocated %d bytes", len(data), n)
+		}
+		st := s.Stats()
+		var skipped, linked uint64
+		for _, n := range st.Skipped {
+			skipped += n
+		}
+		for _, l := range st.Links {
+			linked += l.Packets
+		}
+		if st.TCP() != segments || skipped != st.Packets || linked != st.Packets {
+			t.Errorf("Stats do not add up: %d segments, %+v", segments, st)
+		}
+		if fi := s.Files()[0]; fi.Packets != st.Packets || strings.Contains(fi.Damage, "\n") {
+			t.Errorf("Files()[0] = %+v; Stats().Packets = %d", fi, st.Packets)
+		}
+	})
+}
+
+func addSeedFile(f *testing.F, path string) {
+	f.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+}
