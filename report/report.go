@@ -65,6 +65,14 @@ func (r *Report) Warnings() []string {
 			ws = append(ws, fmt.Sprintf("%s of link type %s (%d) skipped: not supported", count(l.Packets, "packet", "packets"), pcapio.LinkName(l.LinkType), l.LinkType))
 		}
 	}
+	if st.Packets > 0 && st.TCP() == 0 {
+		var parts []string
+		for _, r := range st.SkipReasons() {
+			parts = append(parts, fmt.Sprintf("%d %s", st.Skipped[r], r))
+		}
+		ws = append(ws, fmt.Sprintf("no TCP segment in %s (%s); TCP inside tunnels (GRE, VXLAN, Geneve, PPPoE) is not decoded",
+			count(st.Packets, "packet", "packets"), strings.Join(parts, ", ")))
+	}
 	if n := st.Skipped[pcapio.Fragment]; n > 0 {
 		ws = append(ws, count(n, "IP fragment", "IP fragments")+" skipped: TCP is not reassembled from fragments")
 	}
