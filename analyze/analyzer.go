@@ -36,7 +36,40 @@ type Config struct {
 	MaxFlows int
 	// KeepAll keeps every flow in the Result, not only flows with findings.
 	KeepAll bool
+	// Trace, when set, is called with every packet of the flows whose
+	// Index is in TraceFlows, as classified. Reports use it in a second
+	// pass over a capture to draw the timelines of flagged flows: flow
+	// indexes are the same in every pass over the same segments.
+	Trace      func(flowIndex int, p Packet)
+	TraceFlows map[int]bool
 }
+
+// Packet is one classified segment of a traced flow.
+type Packet struct {
+	PacketRef
+	Kind PacketKind
+	Len  uint32 // payload bytes
+	Seq  uint32
+	Ack  uint32
+	TTL  uint8
+}
+
+// PacketKind says what a segment did to the connection.
+type PacketKind string
+
+// Packet kinds, as Trace reports them.
+const (
+	PacketAck             PacketKind = "ack"
+	PacketData            PacketKind = "data"
+	PacketRetransmission  PacketKind = "retransmission"
+	PacketKeepalive       PacketKind = "keepalive"
+	PacketKeepaliveAck    PacketKind = "keepalive-ack"
+	PacketZeroWindowProbe PacketKind = "zero-window-probe"
+	PacketSyn             PacketKind = "syn"
+	PacketFin             PacketKind = "fin"
+	PacketRst             PacketKind = "rst"
+	PacketDuplicate       PacketKind = "duplicate"
+)
 
 // Analyzer rebuilds TCP flows from segments given in time order and
 // diagnoses idle-timeout failures. It does no I/O and reads no clock. It is
@@ -47,6 +80,8 @@ type Analyzer struct {
 	middlebox   *Middlebox
 	maxFlows    int
 	keepAll     bool
+	trace       func(int, Packet)
+	traceFlows  map[int]bool
 	flows       map[flowKey]*flow
 	done        []Flow
 	stats       Stats
@@ -64,6 +99,8 @@ func New(cfg Config) *Analyzer {
 		middlebox:   cfg.Middlebox,
 		maxFlows:    cfg.MaxFlows,
 		keepAll:     cfg.KeepAll,
+		trace:       cfg.Trace,
+		traceFlows:  cfg.TraceFlows,
 		flows:       make(map[flowKey]*flow),
 	}
 	if mb := cfg.Middlebox; mb != nil {

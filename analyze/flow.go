@@ -77,6 +77,23 @@ func (p packetRef) what() string {
 	return "an ACK"
 }
 
+var packetKinds = [...]PacketKind{
+	kindAck: PacketAck, kindData: PacketData, kindRetransmit: PacketRetransmission, kindProbe: PacketKeepalive,
+	kindProbeAck: PacketKeepaliveAck, kindZeroWinProbe: PacketZeroWindowProbe, kindSyn: PacketSyn, kindFin: PacketFin, kindRst: PacketRst,
+}
+
+func tracePacket(seg *pcapio.Segment, side Side, kind segKind, duplicate bool, now int64) Packet {
+	p := Packet{
+		PacketRef: PacketRef{File: seg.File, Frame: seg.Frame, Time: nanoTime(now), Side: side},
+		Kind:      packetKinds[kind], Len: seg.PayloadLen, Seq: seg.Seq, Ack: seg.Ack, TTL: seg.TTL,
+	}
+	if duplicate {
+		p.Kind = PacketDuplicate
+	}
+	p.What = string(p.Kind)
+	return p
+}
+
 func nanoTime(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // segSig is what two copies of the same captured packet share.
@@ -245,12 +262,18 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
 	sig := segSig{seq: seg.Seq, ack: seg.Ack, tsval: seg.TSVal, length: seg.PayloadLen, window: seg.Window, ipid: seg.IPID, flags: seg.Flags}
-	if fwd.packets > 0 && sig == fwd.sig && now-fwd.sigNanos <= duplicateWindow {
+	duplicate := fwd.packets > 0 && sig == fwd.sig && now-fwd.sigNanos <= duplicateWindow
+	var kind segKind
+	if !duplicate {
+		fwd.sig, fwd.sigNanos = sig, now
+		kind = classify(seg, fwd, rev)
+	}
+	if a.trace != nil && a.traceFlows[f.index] {
+		a.trace(f.index, tracePacket(seg, side, kind, duplicate, now))
+	}
+	if duplicate {
 		return addedDuplicate
 	}
-	fwd.sig, fwd.sigNanos = sig, now
-
-	kind := classify(seg, fwd, rev)
 	ref := packetRef{nanos: now, frame: seg.Frame, file: int32(seg.File), len: seg.PayloadLen, side: side, kind: kind}
 
 	if a.resetsTimer(kind) {
