@@ -134,7 +134,7 @@ func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 	waiter := fin.side.Other()
 	fd.Message = fmt.Sprintf("%s: after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
 		f.label(), fmtDur(w.duration), waiter, fin.side, clock(fin.nanos), frameName(&fin))
-	fd.Fix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(recommendInterval(a.threshold)))
+	fd.Fix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
@@ -154,7 +154,7 @@ func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
 // keepaliveFix says which side should send keepalives and how often, or
 // what to do instead when probes do not reset the middlebox's timer.
 func (a *Analyzer) keepaliveFix(waiting int8) string {
-	iv := fmtSecs(recommendInterval(a.threshold))
+	iv := fmtSecs(RecommendedInterval(a.threshold))
 	if !a.probesCount {
 		return fmt.Sprintf("TCP keepalive probes do not reset this middlebox's idle timer; send application data at least every %s (or raise its idle timeout above the longest silence).", iv)
 	}
@@ -163,7 +163,7 @@ func (a *Analyzer) keepaliveFix(waiting int8) string {
 		who = "the server"
 	}
 	fix := fmt.Sprintf("Enable TCP keepalive on %s with an idle time and interval of at most %s (below the %s timeout), e.g. SO_KEEPALIVE with TCP_KEEPIDLE=%d and TCP_KEEPINTVL=%d; probes from either end keep the middlebox's entry alive.",
-		who, iv, fmtSecs(a.threshold), int(recommendInterval(a.threshold)/1e9), int(recommendInterval(a.threshold)/1e9))
+		who, iv, fmtSecs(a.threshold), int(RecommendedInterval(a.threshold)/1e9), int(RecommendedInterval(a.threshold)/1e9))
 	if a.middlebox != nil && a.middlebox.Range != "" {
 		fix += fmt.Sprintf(" Or raise the %s idle timeout (%s).", a.middlebox.Title, a.middlebox.Range)
 	}
@@ -172,13 +172,13 @@ func (a *Analyzer) keepaliveFix(waiting int8) string {
 
 func (a *Analyzer) staleFix() string {
 	return fmt.Sprintf("Close pooled connections idle longer than %s (below the %s timeout), or enable TCP keepalive on them at most every %s, and retry idempotent requests once on \"connection reset\".",
-		fmtSecs(recommendInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(recommendInterval(a.threshold)))
+		fmtSecs(RecommendedInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(RecommendedInterval(a.threshold)))
 }
 
 // recommendInterval is the keepalive interval to advise for a timeout: 60 s
 // (curl's default) for timeouts above two minutes, else half the timeout,
 // in whole seconds.
-func recommendInterval(threshold int64) int64 {
+func RecommendedInterval(threshold int64) int64 {
 	if threshold > int64(2*time.Minute) {
 		return int64(time.Minute)
 	}

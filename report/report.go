@@ -22,6 +22,9 @@ type Report struct {
 	Files   []pcapio.FileInfo
 	Capture pcapio.Stats
 	Result  *analyze.Result
+	// Timelines holds every packet of each flagged flow, by flow Index, as
+	// a second pass over the capture traced them; nil when not collected.
+	Timelines map[int][]analyze.Packet
 }
 
 // Formats maps each --format name to its renderer, all of one signature.
