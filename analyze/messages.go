@@ -175,9 +175,10 @@ func (a *Analyzer) staleFix() string {
 		fmtSecs(RecommendedInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(RecommendedInterval(a.threshold)))
 }
 
-// recommendInterval is the keepalive interval to advise for a timeout: 60 s
-// (curl's default) for timeouts above two minutes, else half the timeout,
-// in whole seconds.
+// RecommendedInterval is the keepalive idle time and interval to advise for
+// a middlebox timeout, both in nanoseconds: 60 s (curl's default) for
+// timeouts above two minutes, else half the timeout in whole seconds, at
+// least 1 s.
 func RecommendedInterval(threshold int64) int64 {
 	if threshold > int64(2*time.Minute) {
 		return int64(time.Minute)
