@@ -418,3 +418,37 @@ func TestMaxFlowsEvicts(t *testing.T) {
 		t.Errorf("flows kept = %d, want 100", len(r.Flows))
 	}
 }
+
+func TestCopiesNeedProof(t *testing.T) {
+	s := time.Second
+	// A host with no socket answers two segments in flight with two RSTs
+	// alike in every field (IP ID 0, same TTL): both count.
+	c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 10).send(Client, s+time.Millisecond, 10)
+	c.rst(Server, s+2*time.Millisecond, false)
+	c.rst(Server, s+2*time.Millisecond+100*time.Microsecond, false)
+	for i := len(c.segs) - 2; i < len(c.segs); i++ {
+		c.segs[i].IPID, c.segs[i].Seq = 0, 5
+	}
+	// tcpdump -i any: one packet seen at two points (packet types), same
+	// TTL and IP ID 0, interleaved with a copy of the ACK before it.
+	d := newConv("192.0.2.11:40000", srv, 1).handshake(0)
+	ack := d.segs[len(d.segs)-1]
+	d.rst(Client, 2*time.Millisecond, false)
+	rst := d.segs[len(d.segs)-1]
+	rst.IPID, ack.IPID = 0, 0
+	d.segs = d.segs[:len(d.segs)-2]
+	for i, sg := range []pcapio.Segment{ack, rst} {
+		for point := range uint32(3) {
+			sg.Point = point
+			sg.Nanos += int64(i*10 + int(point))
+			d.segs = append(d.segs, sg)
+		}
+	}
+	r := run(Config{KeepAll: true}, 0, c, d)
+	if got := r.Flows[0].Resets[Server]; got != 2 {
+		t.Errorf("identical RSTs without proof of copying: counted %d, want 2", got)
+	}
+	if got := r.Flows[1].Resets[Client]; got != 1 {
+		t.Errorf("one RST seen at three points: counted %d, want 1", got)
+	}
+}

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"fmt"
 	"net/netip"
 	"time"
 
@@ -175,6 +174,7 @@ func (f *flow) summary(captureEnd int64) Flow {
 			k.MaxInterval = time.Duration(d.maxInterval)
 			k.MeanInterval = time.Duration(d.sumInt / int64(d.probes-1))
 		}
+		k.Settings = d.keepaliveSettings()
 		out.Keepalive[s] = k
 	}
 	return out
@@ -185,59 +185,4 @@ func (f *flow) addr(s Side) netip.AddrPort {
 		return f.key.lo
 	}
 	return f.key.hi
-}
-
-// resetInfo weighs the evidence on who sent a RST.
-func (f *flow) resetInfo(p packetRef, seg *pcapio.Segment) *ResetInfo {
-	claimed := p.side
-	d := &f.dirs[claimed]
-	ri := &ResetInfo{Packet: *p.export(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
-	if seg != nil {
-		ri.TTL, ri.HasTS = seg.TTL, seg.HasTS
-	}
-	if t := f.watch.trigger; t.kind != kindRst && t.side != claimed {
-		ri.TriggeredBy = t.export()
-		ri.After = time.Duration(p.nanos - t.nanos)
-	}
-	name := claimed.String()
-	middlebox, endpoint := 0, 0
-	if ri.UsualTTL != 0 && seg != nil {
-		if ri.TTL != ri.UsualTTL {
-			middlebox += 2
-			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL is %d, but the %s's other packets arrive with TTL %d (sent %s away, the %s is %s away)",
-				ri.TTL, name, ri.UsualTTL, hops(ri.TTL), name, hops(ri.UsualTTL)))
-		} else {
-			endpoint++
-			ri.Reasons = append(ri.Reasons, fmt.Sprintf("its TTL %d matches the %s's other packets", ri.TTL, name))
-		}
-	}
-	if ri.TSInUse && seg != nil {
-		if !ri.HasTS {
-			middlebox++
-			ri.Reasons = append(ri.Reasons, fmt.Sprintf("it carries no TCP timestamps option, although the %s put one in every other segment", name))
-		} else {
-			endpoint++
-			ri.Reasons = append(ri.Reasons, "it carries the TCP timestamps option, like the "+name+"'s other segments")
-		}
-	}
-	switch {
-	case middlebox >= 2 || (middlebox > 0 && endpoint == 0):
-		ri.Verdict = "middlebox"
-	case endpoint > 0 && middlebox == 0:
-		ri.Verdict = "endpoint"
-	default:
-		ri.Verdict = "unknown"
-	}
-	return ri
-}
-
-// hops describes how far away a sender is, from the TTL left when its packet
-// arrived and the nearest common initial TTL above it.
-func hops(ttl uint8) string {
-	for _, initial := range []int{64, 128, 255} {
-		if int(ttl) <= initial {
-			return plural(initial-int(ttl), "hop")
-		}
-	}
-	return "? hops"
 }

@@ -96,12 +96,42 @@ func tracePacket(seg *pcapio.Segment, side Side, kind segKind, duplicate bool, n
 
 func nanoTime(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// recentSeg remembers a segment for spotting copies of it.
+type recentSeg struct {
+	sig   segSig
+	nanos int64
+	point uint32
+	ttl   uint8
+}
+
 // segSig is what two copies of the same captured packet share.
 type segSig struct {
 	seq, ack, tsval uint32
 	length          uint32
 	window, ipid    uint16
 	flags           uint8
+}
+
+func signature(seg *pcapio.Segment) segSig {
+	return segSig{seq: seg.Seq, ack: seg.Ack, tsval: seg.TSVal, length: seg.PayloadLen, window: seg.Window, ipid: seg.IPID, flags: seg.Flags}
+}
+
+// isCopy reports whether seg is a second capture of one of the side's last
+// two segments: identical within duplicateWindow, and provably the same
+// packet — an IPv4 ID that is not 0, a TTL one router lower, or another
+// point of capture (interface, packet type). Two RSTs a host sends with IP
+// ID 0 to two segments in flight are identical too, and both count.
+func (d *dirState) isCopy(seg *pcapio.Segment, now int64) bool {
+	if d.packets == 0 {
+		return false
+	}
+	sig := signature(seg)
+	for _, r := range d.recent {
+		if r.sig == sig && now-r.nanos <= duplicateWindow && (seg.IPID != 0 || seg.TTL != r.ttl || seg.Point != r.point) {
+			return true
+		}
+	}
+	return false
 }
 
 // dirState is what one side has sent so far.
@@ -118,6 +148,7 @@ type dirState struct {
 	lastProbe   bool // its last segment was a keepalive probe
 	ttl         uint8
 	lastIPID    uint16
+	ipidNonZero uint32 // IPv4 segments with an IP ID that is non-zero and new
 	segs        uint64 // non-RST segments
 	segsTS      uint64 // of which carrying the timestamps option
 	packets     uint64
@@ -130,8 +161,13 @@ type dirState struct {
 	idleBeforeFirst                  int64
 	minInterval, maxInterval, sumInt int64
 
-	sig      segSig
-	sigNanos int64
+	recent [2]recentSeg // its last two segments, newest first, to spot copies
+
+	keepIdleMin  int64 // shortest silence before a probe that follows other traffic (≈ TCP_KEEPIDLE)
+	keepIntvlMin int64 // shortest spacing of back-to-back unanswered probes (≈ TCP_KEEPINTVL)
+	keepRun      int   // unanswered probes in a row so far
+	keepMaxRun   int   // most unanswered probes in a row (≈ TCP_KEEPCNT when it gave up)
+	keepGaveUp   bool  // it sent a RST right after unanswered probes
 
 	probeCandidate bool // its first segment may be a keepalive probe
 	candidateSeq   uint32
@@ -194,6 +230,11 @@ type flow struct {
 
 	maxSurvived time.Duration
 	minFatal    time.Duration
+	fatalEnding Expiry // how the shortest fatal gap ended
+
+	synAt, synAckAt, hsAckAt int64   // handshake times, for round trips
+	prevSide                 Side    // sender of the previous packet
+	prevKind                 segKind // and what it was
 }
 
 func newFlow(index int, key flowKey, seg *pcapio.Segment, srcIsLo bool, now int64) *flow {
@@ -261,11 +302,11 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	side := f.sideOf(srcIsLo)
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
-	sig := segSig{seq: seg.Seq, ack: seg.Ack, tsval: seg.TSVal, length: seg.PayloadLen, window: seg.Window, ipid: seg.IPID, flags: seg.Flags}
-	duplicate := fwd.packets > 0 && sig == fwd.sig && now-fwd.sigNanos <= duplicateWindow
+	duplicate := fwd.isCopy(seg, now)
 	var kind segKind
 	if !duplicate {
-		fwd.sig, fwd.sigNanos = sig, now
+		fwd.recent[1] = fwd.recent[0]
+		fwd.recent[0] = recentSeg{sig: signature(seg), nanos: now, point: seg.Point, ttl: seg.TTL}
 		kind = classify(seg, fwd, rev)
 	}
 	if a.trace != nil && a.traceFlows[f.index] {
@@ -372,13 +413,23 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	case kindRst:
 		fwd.resets++
 		f.state = Reset
+		if f.prevSide == side && f.prevKind == kindProbe {
+			fwd.keepGaveUp = true // the sender's keepalive timer gave up
+		}
 	case kindSyn:
 		fwd.synSeen, fwd.isn = true, seg.Seq
+		if !seg.Has(pcapio.ACK) && f.synAt == 0 {
+			f.synAt = now
+		}
 		if seg.Has(pcapio.ACK) && rev.synSeen {
 			f.handshake = true
+			if f.synAckAt == 0 {
+				f.synAckAt = now
+			}
 		}
 	case kindProbe:
 		fwd.countProbe(now, now-f.last)
+		fwd.noteProbe(now, now-f.last, f.prevSide == side && f.prevKind == kindProbe)
 	case kindProbeAck:
 		fwd.probeAcks++
 	case kindZeroWinProbe:
@@ -402,7 +453,13 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	fwd.probeCandidate = fwd.packets == 1 && kind == kindAck && seg.PayloadLen <= 1 && !fwd.nextValid && !rev.ackValid
 	fwd.candidateSeq, fwd.candidateAt = seg.Seq, now
 
+	if kind == kindAck && side == Client && f.synAckAt != 0 && f.hsAckAt == 0 {
+		f.hsAckAt = now
+	}
 	if kind != kindRst {
+		if seg.IPID != 0 && seg.IPID != fwd.lastIPID {
+			fwd.ipidNonZero++
+		}
 		fwd.segs++
 		if seg.HasTS {
 			fwd.segsTS++
@@ -439,6 +496,7 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 		}
 	}
 	f.last = now
+	f.prevSide, f.prevKind = side, kind
 }
 
 // waiting returns the side with a request outstanding: the client when the

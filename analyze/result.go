@@ -122,6 +122,7 @@ type KeepaliveStats struct {
 	MinInterval      time.Duration // shortest spacing between two probes; 0 with fewer than two
 	MaxInterval      time.Duration // longest spacing between two probes
 	MeanInterval     time.Duration // mean spacing between probes
+	Settings         KeepaliveSettings
 }
 
 // Flow is the summary of one TCP connection.

@@ -45,6 +45,7 @@ type Segment struct {
 	HasTS      bool           // the TCP timestamps option is present
 	TSVal      uint32         // timestamps option value, when HasTS
 	TSEcr      uint32         // timestamps option echo reply, when HasTS
+	Point      uint32         // where it was captured: the pcapng interface and the Linux cooked header's interface and packet type; two copies of one packet taken at two points differ here
 	File       int            // index of the capture file in the list given to Open
 	Frame      uint64         // 1-based packet number within that file, as Wireshark counts
 }
@@ -82,6 +83,7 @@ func (r SkipReason) String() string {
 // malformed input; it returns Decoded when seg was filled.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
 	var ethType uint16
+	seg.Point = 0
 	switch linkType {
 	case LinkEthernet:
 		if len(data) < 14 {
@@ -95,6 +97,7 @@ func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReas
 			return Truncated
 		}
 		ethType = binary.BigEndian.Uint16(data[14:16])
+		seg.Point = uint32(binary.BigEndian.Uint16(data[0:2])) // packet type
 		data = data[16:]
 		wireLen -= min(wireLen, 16)
 	case LinkSLL2:
@@ -102,6 +105,7 @@ func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReas
 			return Truncated
 		}
 		ethType = binary.BigEndian.Uint16(data[0:2])
+		seg.Point = binary.BigEndian.Uint32(data[4:8])<<8 | uint32(data[10]) // interface index, packet type
 		data = data[20:]
 		wireLen -= min(wireLen, 20)
 	case LinkRaw, LinkRaw12, LinkRaw14, LinkIPv4, LinkIPv6:
@@ -283,4 +287,52 @@ func decodeTCP(b []byte, ipPayload int, src, dst netip.Addr, seg *Segment) SkipR
 		opts = opts[opts[1]:]
 	}
 	return Decoded
+}
+
+// Offsets locates the headers of a frame that [Decode] turns into a
+// segment: ip is the offset of the IP header in data and payload the offset
+// of the TCP payload, that is the end of the TCP header (at most len(data),
+// when the snap length cut the header short). ok is false, and the offsets
+// 0, when Decode would not return Decoded. Like Decode, Offsets never
+// allocates and never panics.
+func Offsets(linkType uint16, data []byte, wireLen uint32) (ip, payload int, ok bool) {
+	var seg Segment
+	if Decode(linkType, data, wireLen, &seg) != Decoded {
+		return 0, 0, false
+	}
+	// Decode has checked every length and field read below.
+	var ethType uint16
+	switch linkType {
+	case LinkEthernet:
+		ip, ethType = 14, binary.BigEndian.Uint16(data[12:14])
+	case LinkSLL:
+		ip, ethType = 16, binary.BigEndian.Uint16(data[14:16])
+	case LinkSLL2:
+		ip, ethType = 20, binary.BigEndian.Uint16(data[0:2])
+	case LinkNull, LinkLoop:
+		ip = 4
+	}
+	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
+		ethType = binary.BigEndian.Uint16(data[ip+2 : ip+4])
+		ip += 4
+	}
+	b := data[ip:]
+	tcp := int(b[0]&0x0f) * 4
+	if b[0]>>4 == 6 {
+		tcp = 40
+		for next := b[6]; next != 6; {
+			h := b[tcp:]
+			next, tcp = h[0], tcp+ipv6ExtLen(h, next)
+		}
+	}
+	hlen := int(b[tcp+12]>>4) * 4
+	return ip, min(ip+tcp+hlen, len(data)), true
+}
+
+// ipv6ExtLen is the length of the IPv6 extension header h of type typ.
+func ipv6ExtLen(h []byte, typ uint8) int {
+	if typ == 51 { // authentication header
+		return (int(h[1]) + 2) * 4
+	}
+	return (int(h[1]) + 1) * 8
 }

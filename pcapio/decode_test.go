@@ -242,8 +242,8 @@ var decodeTests = []struct {
 	{name: "QinQ 0x9100", link: LinkEthernet, frame: eth(0x9100, vlanTag(0x8100, vlanTag(0x0800, data4))), want: Decoded, seg: data4Seg},
 	{name: "SLL IPv4", link: LinkSLL, frame: sll(0x0800, syn4), want: Decoded, seg: syn4Seg},
 	{name: "SLL IPv6", link: LinkSLL, frame: sll(0x86dd, ack6), want: Decoded, seg: ack6Seg},
-	{name: "SLL2 IPv4", link: LinkSLL2, frame: sll2(0x0800, data4), want: Decoded, seg: data4Seg},
-	{name: "SLL2 IPv6", link: LinkSLL2, frame: sll2(0x86dd, ack6), want: Decoded, seg: ack6Seg},
+	{name: "SLL2 IPv4", link: LinkSLL2, frame: sll2(0x0800, data4), want: Decoded, seg: atPoint(data4Seg, 2<<8|4)},
+	{name: "SLL2 IPv6", link: LinkSLL2, frame: sll2(0x86dd, ack6), want: Decoded, seg: atPoint(ack6Seg, 2<<8|4)},
 	{name: "raw 101 IPv4", link: LinkRaw, frame: syn4, want: Decoded, seg: syn4Seg},
 	{name: "raw 101 IPv6", link: LinkRaw, frame: ack6, want: Decoded, seg: ack6Seg},
 	{name: "raw 12", link: LinkRaw12, frame: data4, want: Decoded, seg: data4Seg},
@@ -306,7 +306,7 @@ var decodeTests = []struct {
 		name: "IPv6 payload length 0 takes the wire length", link: LinkSLL2, want: Decoded,
 		frame:   sll2(0x86dd, patch(ack6[:40+20], 4, 0, 0)),
 		wireLen: 20 + 40 + 20 + 5000,
-		seg:     Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 2, PayloadLen: 5000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1},
+		seg:     Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 2, PayloadLen: 5000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, Point: 2<<8 | 4},
 	},
 	{
 		// tcpdump -s 54: the payload is cut, the length comes from the IP header.
@@ -534,4 +534,11 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// atPoint returns seg as captured at a Linux cooked header's interface and
+// packet type.
+func atPoint(seg Segment, point uint32) Segment {
+	seg.Point = point
+	return seg
 }

@@ -24,6 +24,7 @@ type packet struct {
 	link    uint16
 	data    []byte
 	wireLen uint32
+	iface   uint32 // pcapng interface; 0 in classic pcap
 }
 
 // recordReader yields the packets of one capture format.
@@ -259,7 +260,7 @@ func (p *pcapngReader) next(pk *packet) error {
 			ifc := &p.ifaces[id]
 			pk.nanos = ifc.nanos(ts)
 			p.lastTime = pk.nanos
-			pk.link, pk.data, pk.wireLen = ifc.link, body[20:20+caplen], max(orig, caplen)
+			pk.link, pk.data, pk.wireLen, pk.iface = ifc.link, body[20:20+caplen], max(orig, caplen), uint32(id)
 			return nil
 		case ngSimplePacket:
 			p.packetNo++
@@ -272,7 +273,7 @@ func (p *pcapngReader) next(pk *packet) error {
 				caplen = min(caplen, s)
 			}
 			pk.nanos = p.lastTime // simple packets carry no timestamp
-			pk.link, pk.data, pk.wireLen = p.ifaces[0].link, body[4:4+caplen], orig
+			pk.link, pk.data, pk.wireLen, pk.iface = p.ifaces[0].link, body[4:4+caplen], orig, 0
 			return nil
 		}
 		// Other blocks (statistics, name resolution, custom) are skipped.

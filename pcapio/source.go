@@ -263,6 +263,7 @@ func (s *Source) Next(seg *Segment) bool {
 		if reason == Decoded {
 			seg.Nanos = p.nanos
 			seg.File = f.index
+			seg.Point ^= p.iface << 24
 			seg.Frame = f.info.Packets
 			return true
 		}
@@ -300,4 +301,24 @@ func (s *Source) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Raw is a captured frame as a file holds it.
+type Raw struct {
+	Nanos    int64  // capture time, Unix nanoseconds
+	LinkType uint16 // LINKTYPE_ value of the frame
+	Data     []byte // the captured bytes
+	WireLen  uint32 // the frame's length on the wire; at least len(Data) when read by a Source
+}
+
+// Raw returns the frame behind the segment most recently returned by Next,
+// and false when there is none (before the first call, and once Next has
+// returned false). Data aliases the Source's read buffer: it is valid until
+// the next call to Next and must not be modified.
+func (s *Source) Raw() (Raw, bool) {
+	if s.advance == nil {
+		return Raw{}, false
+	}
+	p := &s.advance.pending
+	return Raw{Nanos: p.nanos, LinkType: p.link, Data: p.data, WireLen: p.wireLen}, true
 }

@@ -1,0 +1,107 @@
+package analyze
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// Evidence weights: a strong sign alone decides; weak signs need company,
+// because a Linux endpoint answering a segment it has no socket for sends a
+// RST with no options, window 0 and IP ID 0, exactly like a middlebox.
+const (
+	strongSign = 2
+	weakSign   = 1
+)
+
+// resetInfo weighs the evidence on who sent a RST: the TTL against the
+// claimed sender's usual one, how fast it came against the claimed sender's
+// round trip, the timestamps option, the IP ID, the sequence number.
+func (f *flow) resetInfo(p packetRef, seg *pcapio.Segment) *ResetInfo {
+	claimed := p.side
+	d := &f.dirs[claimed]
+	ri := &ResetInfo{Packet: *p.export(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
+	if t := f.watch.trigger; t.kind != kindRst && t.side != claimed {
+		ri.TriggeredBy = t.export()
+		ri.After = time.Duration(p.nanos - t.nanos)
+	}
+	if seg == nil {
+		ri.Verdict = "unknown"
+		return ri
+	}
+	ri.TTL, ri.HasTS = seg.TTL, seg.HasTS
+	name := claimed.String()
+	middlebox, endpoint := 0, 0
+	add := func(toMiddlebox bool, weight int, format string, args ...any) {
+		if toMiddlebox {
+			middlebox += weight
+		} else {
+			endpoint += weight
+		}
+		ri.Reasons = append(ri.Reasons, fmt.Sprintf(format, args...))
+	}
+
+	if ri.UsualTTL != 0 {
+		if ri.TTL != ri.UsualTTL {
+			add(true, strongSign, "its TTL is %d, but the %s's other packets arrive with TTL %d (sent %s away, the %s is %s away)",
+				ri.TTL, name, ri.UsualTTL, hops(ri.TTL), name, hops(ri.UsualTTL))
+		} else {
+			add(false, strongSign, "its TTL %d matches the %s's other packets", ri.TTL, name)
+		}
+	}
+	if rtt := f.rttToward(claimed); ri.TriggeredBy != nil && rtt > int64(time.Millisecond) && int64(ri.After) < rtt/2 {
+		add(true, strongSign, "it came %s after the %s's packet, faster than a round trip to the %s (%s): something closer answered",
+			fmtDur(int64(ri.After)), claimed.Other(), name, fmtDur(rtt))
+	}
+	if ri.TSInUse {
+		if !ri.HasTS {
+			add(true, weakSign, "it carries no TCP timestamps option, although the %s put one in every other segment", name)
+		} else {
+			add(false, weakSign, "it carries the TCP timestamps option, like the %s's other segments", name)
+		}
+	}
+	if seg.Src.Addr().Is4() && seg.IPID == 0 && d.ipidRunning() {
+		add(true, weakSign, "its IP ID is 0, while the %s's packets carry a running IP ID (last %d)", name, d.lastIPID)
+	}
+	if d.nextValid && seg.Seq != d.nextSeq && seg.Seq != d.nextSeq-1 {
+		add(true, weakSign, "its sequence number %d is not the %s's next one (%d)", seg.Seq, name, d.nextSeq)
+	}
+	switch {
+	case middlebox >= strongSign && middlebox > endpoint:
+		ri.Verdict = "middlebox"
+	case endpoint >= strongSign && middlebox == 0:
+		ri.Verdict = "endpoint"
+	default:
+		ri.Verdict = "unknown"
+	}
+	return ri
+}
+
+// ipidRunning reports whether the side's IPv4 packets carry a non-zero,
+// changing IP ID, as Linux does for connected sockets.
+func (d *dirState) ipidRunning() bool { return d.ipidNonZero >= 3 }
+
+// rttToward is the round-trip time from this vantage point to a side, from
+// the handshake: SYN to SYN-ACK for the server, SYN-ACK to ACK for the
+// client; 0 when the handshake was not seen in full.
+func (f *flow) rttToward(s Side) int64 {
+	if f.synAt == 0 || f.synAckAt < f.synAt || f.hsAckAt < f.synAckAt {
+		return 0
+	}
+	if s == Server {
+		return f.synAckAt - f.synAt
+	}
+	return f.hsAckAt - f.synAckAt
+}
+
+// hops describes how far away a sender is, from the TTL left when its packet
+// arrived and the nearest common initial TTL above it.
+func hops(ttl uint8) string {
+	for _, initial := range []int{64, 128, 255} {
+		if int(ttl) <= initial {
+			return plural(initial-int(ttl), "hop")
+		}
+	}
+	return "? hops"
+}
