@@ -88,7 +88,8 @@ type Analyzer struct {
 	lastNanos   int64
 	sinceSweep  int
 	nextIndex   int
-	inference   Inference
+	survived    []time.Duration // per flow, the longest gap it survived
+	fatal       []fatalGap      // per flow, the shortest gap that killed it
 }
 
 // New returns an Analyzer for cfg.
@@ -224,9 +225,9 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		CaptureEnd: time.Unix(0, endNanos).UTC(),
 		Flows:      a.done,
 		Stats:      a.stats,
-		Inference:  a.inference,
+		Inference:  a.infer(),
 	}
-	r.Inference.Matches = matchPresets(r.Inference)
+	r.Inference = a.infer()
 	return r
 }
 
@@ -242,24 +243,4 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		return
 	}
 	a.done = append(a.done, f.summary(captureEnd))
-}
-
-func (a *Analyzer) noteInference(f *flow) {
-	inf := &a.inference
-	if s := f.maxSurvived; s > 0 {
-		switch {
-		case s > inf.Survived:
-			inf.Survived, inf.SurvivedBy = s, 1
-		case s == inf.Survived:
-			inf.SurvivedBy++
-		}
-	}
-	if d := f.minFatal; d > 0 {
-		switch {
-		case inf.Fatal == 0 || d < inf.Fatal:
-			inf.Fatal, inf.FatalBy = d, 1
-		case d == inf.Fatal:
-			inf.FatalBy++
-		}
-	}
 }

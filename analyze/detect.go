@@ -88,21 +88,29 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	w := &f.watch
 	w.active = false
 	gap := time.Duration(w.duration)
-	if out == Survived {
+	var ri *ResetInfo
+	switch out {
+	case Survived:
 		f.maxSurvived = max(f.maxSurvived, gap)
+	case Blackholed:
+		f.noteFatal(gap, SilentDrop)
+	case WasReset:
+		ri = f.resetInfo(p, seg)
+		if ri.Verdict == "middlebox" {
+			if ri.TriggeredBy == nil {
+				f.noteFatal(gap, ResetBoth)
+			} else {
+				f.noteFatal(gap, ResetNextPacket)
+			}
+		}
 	}
 	if !w.long {
 		return
 	}
 	f.gaps[w.gapIndex].Outcome = out
-	if out == WasReset || out == Blackholed {
-		if f.minFatal == 0 || gap < f.minFatal {
-			f.minFatal = gap
-		}
-	}
 	switch out {
 	case WasReset:
-		f.addReset(a, p, seg)
+		f.addReset(a, p, ri)
 	case Blackholed:
 		f.addBlackhole(a, p)
 	case WasClosed:

@@ -229,8 +229,7 @@ type flow struct {
 	idleAtEnd  int64
 
 	maxSurvived time.Duration
-	minFatal    time.Duration
-	fatalEnding Expiry // how the shortest fatal gap ended
+	minFatal    fatalGap
 
 	synAt, synAckAt, hsAckAt int64   // handshake times, for round trips
 	prevSide                 Side    // sender of the previous packet

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hangdiag/hangdiag/pcapio"
 )
 
 // addCause adds the finding that names a long gap itself: keepalives too
@@ -35,6 +33,11 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 			fmt.Fprintf(&b, ": the %s's probe came %s after the last traffic", end.side, fmtDur(gap))
 		}
 		b.WriteString(". The probes are spaced too far apart to keep a middlebox's idle timer from running out.")
+		for side := Client; side <= Server; side++ {
+			if d := f.dirs[side].keepaliveSettings().describe(side, th); d != "" {
+				b.WriteString(" " + d)
+			}
+		}
 	default:
 		fmt.Fprintf(&b, "%s was silent for %s (%s to %s), past the %s idle timeout, with no packet in either direction",
 			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtSecs(int64(th)))
@@ -75,14 +78,13 @@ func (f *flow) consequence(kind Kind, at int64) *Finding {
 	return &f.findings[len(f.findings)-1]
 }
 
-func (f *flow) addReset(a *Analyzer, p packetRef, seg *pcapio.Segment) {
+func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 	w := &f.watch
 	kind := ResetAfterIdle
 	if w.waiting < 0 && w.trigger.kind != kindRst {
 		kind = StaleConnectionReuse
 	}
 	fd := f.consequence(kind, p.nanos)
-	ri := f.resetInfo(p, seg)
 	fd.Evidence.Reset = ri
 	claimed := ri.ClaimedBy.String()
 

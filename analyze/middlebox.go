@@ -82,20 +82,3 @@ func LookupMiddlebox(name string) (*Middlebox, bool) {
 	}
 	return nil, false
 }
-
-// matchPresets names the L4 presets whose timeout lies within the bracket
-// the gaps set: above the longest survived gap, at or below the shortest
-// fatal one. Without both bounds nothing is matched: a fatal gap alone
-// bounds the timeout only from above.
-func matchPresets(inf Inference) []string {
-	if inf.Fatal == 0 || inf.Survived == 0 || inf.Survived >= inf.Fatal {
-		return nil
-	}
-	var names []string
-	for _, m := range Middleboxes {
-		if m.Expiry != L7Close && m.Idle > inf.Survived && m.Idle <= inf.Fatal {
-			names = append(names, m.Name)
-		}
-	}
-	return names
-}

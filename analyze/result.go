@@ -185,11 +185,15 @@ type Result struct {
 	Inference  Inference
 }
 
-// Inference brackets the middlebox timeout from the gaps of all flows.
+// Inference brackets the middlebox timeout from the gaps of all flows, at
+// any threshold: a gap a flow survived bounds the timeout from below, a gap
+// followed by a middlebox's RST or a black hole bounds it from above.
 type Inference struct {
 	Survived   time.Duration // the longest gap after which a flow carried on normally; 0 when none
-	SurvivedBy int           // flows that survived a gap that long
-	Fatal      time.Duration // the shortest gap followed by a reset, black hole or close; 0 when none
-	FatalBy    int           // flows whose fatal gap was that short
-	Matches    []string      // preset names whose timeout lies in the bracket
+	SurvivedBy int           // flows that survived a gap within 10 % of that
+	Fatal      time.Duration // the shortest gap followed by a middlebox's RST or a black hole; 0 when none
+	FatalBy    int           // flows that died after a gap within 10 % of that
+	Endings    []Expiry      // how the fatal gaps ended on the wire, in a fixed order
+	Matches    []string      // presets whose timeout lies in the bracket and whose behaviour fits the endings
+	Conflict   string        // how the evidence contradicts the threshold under test; empty when it does not
 }
