@@ -47,11 +47,12 @@ type Config struct {
 // Packet is one classified segment of a traced flow.
 type Packet struct {
 	PacketRef
-	Kind PacketKind
-	Len  uint32 // payload bytes
-	Seq  uint32
-	Ack  uint32
-	TTL  uint8
+	Kind  PacketKind
+	Len   uint32 // payload bytes
+	Seq   uint32
+	Ack   uint32
+	TTL   uint8
+	Flags uint8 // TCP flags as on the wire
 }
 
 // PacketKind says what a segment did to the connection.

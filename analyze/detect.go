@@ -173,6 +173,7 @@ func (f *flow) summary(captureEnd int64) Flow {
 		out.Bytes[s] = d.bytes
 		out.Retransmitted[s] = d.retrans
 		out.Resets[s] = d.resets
+		out.ISN[s], out.SYNSeen[s] = d.isn, d.synSeen
 		k := KeepaliveStats{Probes: d.probes, Acks: f.dirs[s.Other()].probeAcks, ZeroWindowProbes: d.zeroWinProbes}
 		if d.probes > 0 {
 			k.IdleBeforeFirst = time.Duration(d.idleBeforeFirst)

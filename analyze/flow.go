@@ -85,7 +85,7 @@ var packetKinds = [...]PacketKind{
 func tracePacket(seg *pcapio.Segment, side Side, kind segKind, duplicate bool, now int64) Packet {
 	p := Packet{
 		PacketRef: PacketRef{File: seg.File, Frame: seg.Frame, Time: nanoTime(now), Side: side},
-		Kind:      packetKinds[kind], Len: seg.PayloadLen, Seq: seg.Seq, Ack: seg.Ack, TTL: seg.TTL,
+		Kind:      packetKinds[kind], Len: seg.PayloadLen, Seq: seg.Seq, Ack: seg.Ack, TTL: seg.TTL, Flags: seg.Flags,
 	}
 	if duplicate {
 		p.Kind = PacketDuplicate

@@ -142,7 +142,9 @@ type Flow struct {
 	Keepalive      [2]KeepaliveStats
 	Gaps           []Gap // every gap at or above the threshold
 	Findings       []Finding
-	Evicted        bool // dropped from the flow table early (see Config.MaxFlows)
+	Evicted        bool      // dropped from the flow table early (see Config.MaxFlows)
+	ISN            [2]uint32 // initial sequence numbers, indexed by Side, when SYNSeen
+	SYNSeen        [2]bool   // the side's SYN (or SYN-ACK) was captured
 }
 
 // Outcome is what followed a long gap.

@@ -1,0 +1,88 @@
+package analyze_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// analyzeFile runs an analysis over one capture; with trace set, it
+// collects the packets of the flows named.
+func analyzeFile(t *testing.T, path string, trace map[int]bool) (*analyze.Result, map[int][]analyze.Packet) {
+	t.Helper()
+	src, err := pcapio.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	packets := map[int][]analyze.Packet{}
+	cfg := analyze.Config{KeepAll: true, Idle: 5 * time.Second}
+	if trace != nil {
+		cfg.TraceFlows = trace
+		cfg.Trace = func(i int, p analyze.Packet) { packets[i] = append(packets[i], p) }
+	}
+	a := analyze.New(cfg)
+	var seg pcapio.Segment
+	for src.Next(&seg) {
+		a.Add(&seg)
+	}
+	return a.Finish(time.Time{}), packets
+}
+
+func TestCompareVantages(t *testing.T) {
+	lab := filepath.Join("..", "testdata", "pcaps", "lab")
+	tests := []struct {
+		scenario string
+		want     []string // substrings of the discrepancy messages, in order
+	}{
+		// The client's FIN at 12 s and the RST it met come after the
+		// server capture's last packet, so they cannot be judged.
+		{"requests-nokeepalive", []string{
+			"The server sent 140 bytes of data", "the client never received it",
+			"A RST carrying the client's address reached the server", "0.102 ms after the server's 140 bytes", "the client never sent it",
+		}},
+		{"requests-keepalive", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			files := [2]string{filepath.Join(lab, tt.scenario+".client.pcap"), filepath.Join(lab, tt.scenario+".server.pcap")}
+			var results [2]*analyze.Result
+			for i, f := range files {
+				results[i], _ = analyzeFile(t, f, nil)
+			}
+			pairs := analyze.MatchFlows(results[0], results[1])
+			if len(pairs) != 1 {
+				t.Fatalf("matched %d flows, want 1", len(pairs))
+			}
+			var v [2]analyze.Vantage
+			for i, f := range files {
+				r, packets := analyzeFile(t, f, map[int]bool{pairs[0].Index[i]: true})
+				v[i] = analyze.Vantage{Name: filepath.Base(f), Packets: packets[pairs[0].Index[i]], CaptureEnd: r.CaptureEnd}
+			}
+			c := analyze.Compare(pairs[0], v)
+			if c.Near != [2]int{0, 1} {
+				t.Errorf("near = %v (%s), want the client capture nearer the client", c.Near, c.NearBy)
+			}
+			var msgs []string
+			for _, d := range c.Discrepancies {
+				msgs = append(msgs, d.Message)
+			}
+			all := strings.Join(msgs, "\n")
+			rest := all
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("discrepancies lack %q (in order):\n%s", w, all)
+				}
+				rest = rest[i+len(w):]
+			}
+			if tt.want == nil && len(msgs) > 0 {
+				t.Errorf("discrepancies in a healthy flow:\n%s", all)
+			}
+		})
+	}
+}
