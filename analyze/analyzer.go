@@ -36,6 +36,9 @@ type Config struct {
 	MaxFlows int
 	// KeepAll keeps every flow in the Result, not only flows with findings.
 	KeepAll bool
+	// WarnAt is the share of the threshold at which Tick first warns about
+	// a silent flow; 0 means DefaultWarnAt.
+	WarnAt float64
 	// Trace, when set, is called with every packet of the flows whose
 	// Index is in TraceFlows, as classified. Reports use it in a second
 	// pass over a capture to draw the timelines of flagged flows: flow
@@ -89,6 +92,9 @@ type Analyzer struct {
 	lastNanos   int64
 	sinceSweep  int
 	nextIndex   int
+	warnAt      float64
+	ticking     bool            // Tick has been called: live mode
+	pending     []Alert         // findings of flows finished between two Ticks
 	survived    []time.Duration // per flow, the longest gap it survived
 	fatal       []fatalGap      // per flow, the shortest gap that killed it
 }
@@ -116,6 +122,10 @@ func New(cfg Config) *Analyzer {
 	}
 	if a.maxFlows <= 0 {
 		a.maxFlows = DefaultMaxFlows
+	}
+	a.warnAt = cfg.WarnAt
+	if a.warnAt <= 0 || a.warnAt >= 1 {
+		a.warnAt = DefaultWarnAt
 	}
 	return a
 }
@@ -240,6 +250,9 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		f.judgeCaptureEnd(a, captureEnd)
 	}
 	a.noteInference(f)
+	if a.ticking && f.alerted < len(f.findings) && captureEnd == 0 {
+		a.pending = f.newFindingAlerts(nanoTime(f.last), a.pending)
+	}
 	if len(f.findings) == 0 && !a.keepAll {
 		return
 	}

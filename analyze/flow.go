@@ -231,6 +231,10 @@ type flow struct {
 	maxSurvived time.Duration
 	minFatal    fatalGap
 
+	alertGap   int64 // live mode: the gap (by its start) alerts were raised for
+	alertLevel uint8 // and the highest level raised
+	alerted    int   // findings already alerted
+
 	synAt, synAckAt, hsAckAt int64   // handshake times, for round trips
 	prevSide                 Side    // sender of the previous packet
 	prevKind                 segKind // and what it was

@@ -1,0 +1,94 @@
+package analyze
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultWarnAt is the share of the threshold at which Tick first warns
+// about a silent flow.
+const DefaultWarnAt = 0.8
+
+// AlertLevel grades an alert.
+type AlertLevel string
+
+// Alert levels, in the order a dying flow raises them.
+const (
+	AlertWarning AlertLevel = "warning" // silent for WarnAt of the threshold: the middlebox will forget it soon
+	AlertExpired AlertLevel = "expired" // silent for the whole threshold: the middlebox has likely forgotten it
+	AlertFinding AlertLevel = "finding" // a finding was made: a reset, a black hole, a close after idle
+)
+
+// Alert is something a person watching a live capture should know now.
+type Alert struct {
+	Time    time.Time // when it was raised (the clock given to Tick)
+	Level   AlertLevel
+	Client  string
+	Server  string
+	Idle    time.Duration // silence so far, for warning and expired
+	Kind    Kind          // the finding's kind, for AlertFinding
+	Message string
+}
+
+// Tick tells the Analyzer the time is now (live mode, where the clock runs
+// between packets) and returns what became true since the last call: flows
+// whose silence crossed WarnAt of the threshold or the threshold itself, and
+// findings made since. Each gap raises each level once. Tick visits every
+// tracked flow; call it about once a second.
+func (a *Analyzer) Tick(now time.Time) []Alert {
+	n := now.UnixNano()
+	a.ticking = true
+	alerts := a.pending
+	a.pending = nil
+	warnAt := int64(float64(a.threshold) * a.warnAt)
+	for _, f := range a.flows {
+		alerts = f.newFindingAlerts(now, alerts)
+		if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
+			continue
+		}
+		idle := n - f.lastRef.nanos
+		level := uint8(0)
+		switch {
+		case idle >= a.threshold:
+			level = 2
+		case idle >= warnAt:
+			level = 1
+		}
+		if level == 0 {
+			continue
+		}
+		if f.alertGap != f.lastRef.nanos {
+			f.alertGap, f.alertLevel = f.lastRef.nanos, 0
+		}
+		if level <= f.alertLevel {
+			continue
+		}
+		f.alertLevel = level
+		al := Alert{Time: now, Client: f.addr(Client).String(), Server: f.addr(Server).String(), Idle: time.Duration(idle)}
+		waiting := ""
+		if w := f.waiting(); w >= 0 {
+			waiting = fmt.Sprintf(" with the %s waiting", Side(w))
+		}
+		if level == 1 {
+			al.Level = AlertWarning
+			al.Message = fmt.Sprintf("%s has been silent for %s%s; a middlebox with a %s idle timeout forgets it in %s unless a packet crosses",
+				f.label(), fmtDur(idle), waiting, fmtSecs(a.threshold), fmtDur(a.threshold-idle))
+		} else {
+			al.Level = AlertExpired
+			al.Message = fmt.Sprintf("%s has been silent for %s%s, past the %s idle timeout: a middlebox has likely forgotten it, and the next packet will be reset or dropped",
+				f.label(), fmtDur(idle), waiting, fmtSecs(a.threshold))
+		}
+		alerts = append(alerts, al)
+	}
+	return alerts
+}
+
+// newFindingAlerts appends an alert for each finding not yet alerted.
+func (f *flow) newFindingAlerts(now time.Time, alerts []Alert) []Alert {
+	for _, fd := range f.findings[f.alerted:] {
+		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
+			Kind: fd.Kind, Message: fd.Message})
+	}
+	f.alerted = len(f.findings)
+	return alerts
+}
