@@ -15,33 +15,42 @@ type FlowPair struct {
 }
 
 // MatchFlows pairs the flows of two vantage points' results that are one
-// connection: the same 4-tuple, or, when a NAT or load balancer rewrote the
-// addresses, the same initial sequence numbers of both sides. Results must
-// hold every flow (Config.KeepAll).
+// connection: the same 4-tuple first, then, when a NAT or load balancer
+// rewrote the addresses, the same initial sequence numbers of both sides.
+// No flow is paired twice. Results must hold every flow (Config.KeepAll).
 func MatchFlows(a, b *Result) []FlowPair {
 	type isns struct{ c, s uint32 }
 	byTuple := map[[2]netip.AddrPort]int{}
-	byISN := map[isns]int{}
+	byISN := map[isns][]int{}
 	for _, f := range b.Flows {
 		byTuple[[2]netip.AddrPort{f.Client, f.Server}] = f.Index
 		if f.SYNSeen[Client] && f.SYNSeen[Server] {
-			byISN[isns{f.ISN[Client], f.ISN[Server]}] = f.Index
+			k := isns{f.ISN[Client], f.ISN[Server]}
+			byISN[k] = append(byISN[k], f.Index)
 		}
 	}
+	used := map[int]bool{}
 	var pairs []FlowPair
-	for _, f := range a.Flows {
-		if f.SYNSeen[Client] && f.SYNSeen[Server] {
-			if j, ok := byISN[isns{f.ISN[Client], f.ISN[Server]}]; ok {
-				by := "initial sequence numbers"
-				if j2, ok := byTuple[[2]netip.AddrPort{f.Client, f.Server}]; ok && j2 == j {
-					by = "4-tuple"
-				}
-				pairs = append(pairs, FlowPair{Index: [2]int{f.Index, j}, MatchedBy: by})
-				continue
-			}
-		}
-		if j, ok := byTuple[[2]netip.AddrPort{f.Client, f.Server}]; ok {
+	var unmatched []*Flow
+	for i := range a.Flows {
+		f := &a.Flows[i]
+		if j, ok := byTuple[[2]netip.AddrPort{f.Client, f.Server}]; ok && !used[j] {
+			used[j] = true
 			pairs = append(pairs, FlowPair{Index: [2]int{f.Index, j}, MatchedBy: "4-tuple"})
+			continue
+		}
+		unmatched = append(unmatched, f)
+	}
+	for _, f := range unmatched {
+		if !f.SYNSeen[Client] || !f.SYNSeen[Server] {
+			continue
+		}
+		for _, j := range byISN[isns{f.ISN[Client], f.ISN[Server]}] {
+			if !used[j] {
+				used[j] = true
+				pairs = append(pairs, FlowPair{Index: [2]int{f.Index, j}, MatchedBy: "initial sequence numbers"})
+				break
+			}
 		}
 	}
 	return pairs

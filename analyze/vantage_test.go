@@ -46,6 +46,12 @@ func TestCompareVantages(t *testing.T) {
 			"A RST carrying the client's address reached the server", "0.102 ms after the server's 140 bytes", "the client never sent it",
 		}},
 		{"requests-keepalive", nil},
+		// Through NAT: the client talks to 203.0.113.10:80, the server
+		// sees 198.51.100.1:200xx; the ISNs tie the two together.
+		{"nat-requests-nokeepalive", []string{
+			"The server sent 140 bytes of data", "the client never received it",
+			"A RST carrying the client's address reached the server", "the client never sent it",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -57,6 +63,13 @@ func TestCompareVantages(t *testing.T) {
 			pairs := analyze.MatchFlows(results[0], results[1])
 			if len(pairs) != 1 {
 				t.Fatalf("matched %d flows, want 1", len(pairs))
+			}
+			wantBy := "4-tuple"
+			if strings.HasPrefix(tt.scenario, "nat-") {
+				wantBy = "initial sequence numbers"
+			}
+			if pairs[0].MatchedBy != wantBy {
+				t.Errorf("matched by %s, want %s", pairs[0].MatchedBy, wantBy)
 			}
 			var v [2]analyze.Vantage
 			for i, f := range files {
@@ -84,5 +97,24 @@ func TestCompareVantages(t *testing.T) {
 				t.Errorf("discrepancies in a healthy flow:\n%s", all)
 			}
 		})
+	}
+}
+
+// TestMatchFlowsPrefersTuples: the router sees the NATed connection twice,
+// once per side, with the same ISNs; each other capture pairs with the flow
+// of its own addresses, and no flow is paired twice.
+func TestMatchFlowsPrefersTuples(t *testing.T) {
+	lab := filepath.Join("..", "testdata", "pcaps", "lab")
+	router, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive.router.pcap"), nil)
+	for _, end := range []string{"client", "server"} {
+		other, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive."+end+".pcap"), nil)
+		pairs := analyze.MatchFlows(other, router)
+		if len(pairs) != 1 || pairs[0].MatchedBy != "4-tuple" {
+			t.Errorf("%s vs router: pairs %+v, want one by 4-tuple", end, pairs)
+		}
+		pairs = analyze.MatchFlows(router, other)
+		if len(pairs) != 1 || pairs[0].MatchedBy != "4-tuple" {
+			t.Errorf("router vs %s: pairs %+v, want one by 4-tuple", end, pairs)
+		}
 	}
 }

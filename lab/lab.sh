@@ -11,6 +11,10 @@
 # The router forwards with conntrack; its established-flow timeout is T
 # seconds and a TCP packet conntrack calls INVALID (a flow it forgot) is
 # answered with a RST ("reset" mode, like an AWS NLB) or dropped ("drop").
+# The nat-* scenarios add NAT like a load balancer: the client connects to
+# the virtual address 203.0.113.10:80 on the router, which DNATs it to the
+# server and SNATs the source to 198.51.100.1:20000-20099, so the client and
+# the server see the same connection under different 4-tuples.
 # Each scenario writes OUTDIR/<scenario>.{client,server,router}.pcap.
 # See lab/README.md.
 set -euo pipefail
@@ -29,6 +33,8 @@ SCENARIOS=(
 	go-keepalive
 	drop-nokeepalive
 	hung-at-capture-end
+	nat-requests-nokeepalive
+	nat-requests-keepalive
 )
 
 CLIENT_IP=192.0.2.2
@@ -37,6 +43,14 @@ ROUTER_SERVER_IP=198.51.100.1
 SERVER_IP=198.51.100.2
 PORT=8080
 URL=http://$SERVER_IP:$PORT
+# NAT scenarios: the client's destination, a virtual address on the router's
+# client side, and the source addresses the router gives the server. The
+# port range lies below the ephemeral range (32768-60999), so the source
+# port is always rewritten.
+VIP=203.0.113.10
+VIP_PORT=80
+VIP_URL=http://$VIP:$VIP_PORT
+NAT_PORTS=20000-20099
 
 usage() {
 	cat >&2 <<EOF
@@ -158,9 +172,10 @@ sleep_until() {
 echo "building lab/goclient" >&2
 (cd "$REPO_ROOT" && go build -buildvcs=false -o "$WORK/goclient" ./lab/goclient) || die "go build ./lab/goclient failed"
 
-# setup_net NAME MODE: create the three namespaces and the middlebox.
+# setup_net NAME MODE NAT: create the three namespaces and the middlebox;
+# with NAT=yes the router also NATs like a load balancer.
 setup_net() {
-	local name=$1 mode=$2 id
+	local name=$1 mode=$2 nat=$3 id
 	id=hdlab-$$-$name
 	NS_C=$id-client NS_R=$id-router NS_S=$id-server
 	for ns in "$NS_C" "$NS_R" "$NS_S"; do
@@ -187,6 +202,21 @@ setup_net() {
 	local target=(REJECT --reject-with tcp-reset)
 	[[ $mode == drop ]] && target=(DROP)
 	ip netns exec "$NS_R" iptables -A FORWARD -p tcp -m conntrack --ctstate INVALID -j "${target[@]}"
+	if [[ $nat == yes ]]; then
+		# The router owns the virtual address and DNATs it to the server;
+		# the server sees the router's address and a port from NAT_PORTS.
+		# A late packet of a forgotten flow is INVALID and conntrack does
+		# not NAT it, so it stays addressed to the router itself (the VIP,
+		# or 198.51.100.1:NAT port) and goes to INPUT, not FORWARD: the
+		# same rule there sends the RST (without it the router's own TCP
+		# stack would answer the segment for a closed port).
+		ip -n "$NS_R" addr add "$VIP/32" dev rtr-cli
+		ip netns exec "$NS_R" iptables -t nat -A PREROUTING -i rtr-cli -d "$VIP" -p tcp --dport "$VIP_PORT" \
+			-j DNAT --to-destination "$SERVER_IP:$PORT"
+		ip netns exec "$NS_R" iptables -t nat -A POSTROUTING -o rtr-srv -d "$SERVER_IP" -p tcp --dport "$PORT" \
+			-j SNAT --to-source "$ROUTER_SERVER_IP:$NAT_PORTS"
+		ip netns exec "$NS_R" iptables -A INPUT -p tcp -m conntrack --ctstate INVALID -j "${target[@]}"
+	fi
 	# loose=0: a mid-stream packet of a forgotten flow stays INVALID. With
 	# the default (1) conntrack picks the flow up again and forwards it.
 	ip netns exec "$NS_R" sysctl -qw \
@@ -248,19 +278,35 @@ stop_captures() {
 	done
 }
 
-# check_conntrack: the router must track the flow, as ESTABLISHED with a
-# timeout of at most T seconds.
+# check_conntrack PORT [PATTERN]: the router must track the flow to PORT,
+# as ESTABLISHED with a timeout of at most T seconds (and an entry matching
+# the extended regular expression PATTERN, if given).
 check_conntrack() {
-	local i out
+	local port=$1 pattern=${2:-.} i out
 	for ((i = 0; i < 30; i++)); do
-		out=$(ip netns exec "$NS_R" conntrack -L -p tcp --dport "$PORT" 2>/dev/null | grep ESTABLISHED || true)
+		out=$(ip netns exec "$NS_R" conntrack -L -p tcp --dport "$port" 2>/dev/null | grep ESTABLISHED | grep -E -- "$pattern" || true)
 		if [[ -n $out ]]; then
 			log "router conntrack: $(head -n1 <<<"$out")"
 			return 0
 		fi
 		sleep 0.1
 	done
+	ip netns exec "$NS_R" conntrack -L -p tcp >&2 2>/dev/null || true
 	die "conntrack does not track the forwarded flow in $NS_R"
+}
+
+# reject_count CHAIN: packets the INVALID rule of CHAIN in the router matched.
+reject_count() {
+	ip netns exec "$NS_R" iptables -L "$1" -v -n -x | awk '/INVALID/ { print $1; exit }'
+}
+
+# log_handshake VANTAGE FILE: the SYN and SYN-ACK with absolute sequence
+# numbers, i.e. the addresses and the ISNs seen there.
+log_handshake() {
+	local line
+	while IFS= read -r line; do
+		log "$1: $line"
+	done < <(tcpdump -S -nn -r "$2" 'tcp[tcpflags] & tcp-syn != 0' 2>/dev/null)
 }
 
 count_rst() {
@@ -281,9 +327,12 @@ count_packets() {
 #   min_end_ms  capture at least this long after the client started
 #   stop_at_ms  stop capturing this long after the client started
 #   beat        yes: a second connection requests / every second meanwhile
+#   nat         yes: the router NATs (client -> VIP_URL, server sees the
+#               router's address); with want_rst=yes the RST must also
+#               reach the server and come from the router's INPUT rule
 run_scenario() {
 	local name=$1
-	local mode=reset expect=fail want_rst=yes tail_ms=1000 min_end_ms=0 stop_at_ms=0 beat=no
+	local mode=reset expect=fail want_rst=yes tail_ms=1000 min_end_ms=0 stop_at_ms=0 beat=no nat=no
 	local client=()
 	local req=("$PY" "$LAB_DIR/reqclient.py")
 	case $name in
@@ -328,11 +377,21 @@ run_scenario() {
 		client=("${req[@]}" get "$URL/sleep/$((6 * T))" --timeout $((8 * T)))
 		expect=waiting want_rst=no stop_at_ms=$(((T + 4) * 1000)) beat=yes
 		;;
+	nat-requests-nokeepalive)
+		# requests-nokeepalive through NAT.
+		client=("${req[@]}" get "$VIP_URL/sleep/$((2 * T))" --timeout $((2 * T + 2)))
+		nat=yes
+		;;
+	nat-requests-keepalive)
+		# requests-keepalive through NAT: the probes keep the entry alive.
+		client=("${req[@]}" get "$VIP_URL/sleep/$((2 * T))" --timeout $((3 * T)) --keepalive "$H,$H,3")
+		expect=ok want_rst=no nat=yes
+		;;
 	*) die "no such scenario $name" ;;
 	esac
 
-	log "== $name (T=${T}s, router $mode mode)"
-	setup_net "$name" "$mode"
+	log "== $name (T=${T}s, router $mode mode$([[ $nat == yes ]] && echo ", NAT $VIP:$VIP_PORT -> $SERVER_IP:$PORT from $ROUTER_SERVER_IP:$NAT_PORTS"))"
+	setup_net "$name" "$mode" "$nat"
 	rm -f "$WORK"/*.pcap "$WORK"/*.log
 	start_server
 	declare -gA CAP_PIDS=()
@@ -351,7 +410,13 @@ run_scenario() {
 	ip netns exec "$NS_C" timeout -k 2 $((10 * T)) "${client[@]}" >"$WORK/client.log" 2>&1 &
 	local client_pid=$! rc=0 result
 	PIDS+=("$client_pid")
-	check_conntrack
+	if [[ $nat == yes ]]; then
+		# The reply direction must show the server answering the router
+		# at a port from NAT_PORTS (the pattern matches 20000-20099).
+		check_conntrack "$VIP_PORT" "dst=$ROUTER_SERVER_IP sport=$PORT dport=200[0-9][0-9] "
+	else
+		check_conntrack "$PORT"
+	fi
 
 	if ((stop_at_ms > 0)); then
 		sleep_until "$stop_at_ms"
@@ -370,6 +435,11 @@ run_scenario() {
 	if [[ -f $WORK/beat.log ]]; then
 		log "second connection: $(grep -c '^ok' "$WORK/beat.log" || true) requests answered"
 	fi
+	local rej_in=0 rej_fwd=0
+	if [[ $nat == yes ]]; then
+		rej_fwd=$(reject_count FORWARD) rej_in=$(reject_count INPUT)
+		log "router INVALID rule matched: FORWARD $rej_fwd, INPUT $rej_in packets"
+	fi
 	cleanup
 
 	[[ $result == "$expect" ]] || die "$name: client result $result, expected $expect"
@@ -380,9 +450,18 @@ run_scenario() {
 	elif [[ $want_rst == no ]] && ((rsts > 0)); then
 		die "$name: expected no RST, saw $rsts"
 	fi
+	local v
+	if [[ $nat == yes ]]; then
+		if [[ $want_rst == yes ]]; then
+			((rej_in > 0)) || die "$name: the router's INPUT rule rejected nothing"
+			(($(count_rst "$WORK/server.pcap") > 0)) || die "$name: no RST reached the server"
+		fi
+		for v in client server router; do
+			log_handshake "$v" "$WORK/$v.pcap"
+		done
+	fi
 
 	mkdir -p "$OUTDIR"
-	local v
 	for v in client server router; do
 		mv "$WORK/$v.pcap" "$OUTDIR/$name.$v.pcap"
 		echo "$OUTDIR/$name.$v.pcap ($(count_packets "$OUTDIR/$name.$v.pcap") packets)"
