@@ -16,11 +16,11 @@ const DefaultMaxFlows = 1 << 20
 const duplicateWindow = int64(time.Millisecond)
 
 // sweepEvery is how many segments pass between sweeps of long-closed flows.
-const sweepEvery = 1 << 16
+const sweepEvery = 1 << 12
 
 // closedLinger is how long a closed flow stays in the table after its last
 // packet, for late ACKs and retransmitted FINs.
-const closedLinger = int64(2 * time.Minute)
+const closedLinger = int64(30 * time.Second)
 
 // Config sets up an Analyzer. The zero value uses the defaults.
 type Config struct {
@@ -93,6 +93,8 @@ type Analyzer struct {
 	sinceSweep  int
 	nextIndex   int
 	warnAt      float64
+	closed      []*flow         // flows in the order they closed, for sweep
+	closedHead  int             // first live entry of closed
 	ticking     bool            // Tick has been called: live mode
 	pending     []Alert         // findings of flows finished between two Ticks
 	survived    []time.Duration // per flow, the longest gap it survived
@@ -170,8 +172,13 @@ func (a *Analyzer) Add(seg *pcapio.Segment) {
 		a.stats.Flows++
 		a.stats.MaxLive = max(a.stats.MaxLive, len(a.flows))
 	}
+	wasOpen := f.state == Open
 	if f.add(a, seg, srcIsLo, now) == addedDuplicate {
 		a.stats.Duplicates++
+	}
+	if wasOpen && f.state != Open {
+		f.queuedAt = f.last
+		a.closed = append(a.closed, f)
 	}
 	if a.sinceSweep++; a.sinceSweep >= sweepEvery {
 		a.sinceSweep = 0
@@ -182,11 +189,31 @@ func (a *Analyzer) Add(seg *pcapio.Segment) {
 // sweep finishes flows that closed long ago, so that memory follows the
 // flows alive at once rather than the capture's length.
 func (a *Analyzer) sweep(now int64) {
-	for k, f := range a.flows {
-		if f.state != Open && now-f.last > closedLinger && !f.watch.active {
-			a.finish(f, 0)
-			delete(a.flows, k)
+	// The queue holds flows in the order they closed; a flow that has had
+	// packets since goes to the back, so the front is always the oldest.
+	for a.closedHead < len(a.closed) {
+		f := a.closed[a.closedHead]
+		if a.flows[f.key] != f { // finished already (port reuse, eviction)
+			a.closedHead++
+			continue
 		}
+		if now-f.last <= closedLinger {
+			if f.queuedAt == f.last {
+				break
+			}
+			f.queuedAt = f.last
+			a.closed = append(a.closed, f)
+			a.closedHead++
+			continue
+		}
+		a.closedHead++
+		a.finish(f, 0)
+		delete(a.flows, f.key)
+	}
+	if a.closedHead > len(a.closed)/2 {
+		n := copy(a.closed, a.closed[a.closedHead:])
+		clear(a.closed[n:])
+		a.closed, a.closedHead = a.closed[:n], 0
 	}
 }
 

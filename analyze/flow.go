@@ -231,6 +231,7 @@ type flow struct {
 	maxSurvived time.Duration
 	minFatal    fatalGap
 
+	queuedAt   int64 // f.last when it last entered the Analyzer's closed queue
 	alertGap   int64 // live mode: the gap (by its start) alerts were raised for
 	alertLevel uint8 // and the highest level raised
 	alerted    int   // findings already alerted

@@ -60,7 +60,8 @@ func (d *dirState) keepaliveSettings() KeepaliveSettings {
 		return KeepaliveSettings{}
 	}
 	for _, p := range keepaliveProfiles {
-		if close(k.Idle, p.idle) && close(k.Interval, p.interval) && (k.Idle != 0 || k.Interval != 0) {
+		compared := (k.Idle != 0 && p.idle != 0) || (k.Interval != 0 && p.interval != 0)
+		if compared && close(k.Idle, p.idle) && close(k.Interval, p.interval) {
 			k.Matches = append(k.Matches, p.name)
 		}
 	}
