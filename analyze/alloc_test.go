@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -43,4 +44,31 @@ func BenchmarkAdd(b *testing.B) {
 		s.Nanos += int64(time.Second)
 		a.Add(s)
 	}
+}
+
+// TestFlowHoldsNoPointers keeps flow state out of the garbage collector's
+// way: a million flows must not be a million objects to scan.
+func TestFlowHoldsNoPointers(t *testing.T) {
+	for _, v := range []any{flow{}, flowKey{}} {
+		if p := pointerField(reflect.TypeOf(v), ""); p != "" {
+			t.Errorf("%T holds a pointer at %s", v, p)
+		}
+	}
+}
+
+// pointerField names the first field of t that is or holds a pointer.
+func pointerField(t reflect.Type, path string) string {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.String, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return path
+	case reflect.Array:
+		return pointerField(t.Elem(), path+"[]")
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if p := pointerField(t.Field(i).Type, path+"."+t.Field(i).Name); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }

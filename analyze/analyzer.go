@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"time"
@@ -93,6 +94,8 @@ type Analyzer struct {
 	sinceSweep  int
 	nextIndex   int
 	warnAt      float64
+	notes       []flowNotes     // gaps and findings of the flows that have them; see notesOf
+	freeSlots   []int32         // slots of notes free for reuse
 	closed      []*flow         // flows in the order they closed, for sweep
 	closedHead  int             // first live entry of closed
 	ticking     bool            // Tick has been called: live mode
@@ -133,16 +136,49 @@ func New(cfg Config) *Analyzer {
 }
 
 // flowKey identifies a flow by its 4-tuple, smaller endpoint first, so that
-// both directions find the same entry.
+// both directions find the same entry. It holds no pointers, so neither the
+// table nor the flows cost the garbage collector a scan.
 type flowKey struct {
-	lo, hi netip.AddrPort
+	lo, hi endpoint
+}
+
+// endpoint is an address and port in a comparable, pointer-free form.
+type endpoint struct {
+	ip   [16]byte // IPv4 as IPv4-mapped IPv6
+	port uint16
+	v4   bool
+}
+
+func endpointOf(ap netip.AddrPort) endpoint {
+	a := ap.Addr()
+	return endpoint{ip: a.As16(), port: ap.Port(), v4: a.Is4()}
+}
+
+// addrPort turns an endpoint back into the address and port it came from.
+func (e endpoint) addrPort() netip.AddrPort {
+	a := netip.AddrFrom16(e.ip)
+	if e.v4 {
+		a = a.Unmap()
+	}
+	return netip.AddrPortFrom(a, e.port)
+}
+
+func (e endpoint) less(o endpoint) bool {
+	if c := bytes.Compare(e.ip[:], o.ip[:]); c != 0 {
+		return c < 0
+	}
+	if e.port != o.port {
+		return e.port < o.port
+	}
+	return !e.v4 && o.v4
 }
 
 func keyOf(src, dst netip.AddrPort) (k flowKey, srcIsLo bool) {
-	if src.Compare(dst) <= 0 {
-		return flowKey{src, dst}, true
+	s, d := endpointOf(src), endpointOf(dst)
+	if !d.less(s) {
+		return flowKey{s, d}, true
 	}
-	return flowKey{dst, src}, false
+	return flowKey{d, s}, false
 }
 
 // Add analyses one segment. Segments must come in capture order; a segment
@@ -277,11 +313,50 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		f.judgeCaptureEnd(a, captureEnd)
 	}
 	a.noteInference(f)
-	if a.ticking && f.alerted < len(f.findings) && captureEnd == 0 {
-		a.pending = f.newFindingAlerts(nanoTime(f.last), a.pending)
+	if a.ticking && f.alerted < len(a.findingsOf(f)) && captureEnd == 0 {
+		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
-	if len(f.findings) == 0 && !a.keepAll {
-		return
+	if len(a.findingsOf(f)) > 0 || a.keepAll {
+		a.done = append(a.done, f.summary(a, captureEnd))
 	}
-	a.done = append(a.done, f.summary(captureEnd))
+	a.freeNotes(f)
+}
+
+// flowNotes holds what only some flows have: long gaps and findings. It
+// lives outside the flow so that flows hold no pointers.
+type flowNotes struct {
+	gaps     []Gap
+	findings []Finding
+}
+
+// notesOf returns the flow's notes, making them on first use. The pointer
+// is valid until the next call.
+func (a *Analyzer) notesOf(f *flow) *flowNotes {
+	if f.notes == 0 {
+		if n := len(a.freeSlots); n > 0 {
+			f.notes = a.freeSlots[n-1]
+			a.freeSlots = a.freeSlots[:n-1]
+		} else {
+			a.notes = append(a.notes, flowNotes{})
+			f.notes = int32(len(a.notes))
+		}
+	}
+	return &a.notes[f.notes-1]
+}
+
+// findingsOf returns the flow's findings without making notes.
+func (a *Analyzer) findingsOf(f *flow) []Finding {
+	if f.notes == 0 {
+		return nil
+	}
+	return a.notes[f.notes-1].findings
+}
+
+// freeNotes gives a finished flow's notes slot back.
+func (a *Analyzer) freeNotes(f *flow) {
+	if f.notes != 0 {
+		a.notes[f.notes-1] = flowNotes{}
+		a.freeSlots = append(a.freeSlots, f.notes)
+		f.notes = 0
+	}
 }

@@ -32,8 +32,9 @@ func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.
 		}
 	}
 	if w.long {
-		w.gapIndex = len(f.gaps)
-		f.gaps = append(f.gaps, Gap{
+		n := a.notesOf(f)
+		w.gapIndex = len(n.gaps)
+		n.gaps = append(n.gaps, Gap{
 			Start: nanoTime(w.start.nanos), End: nanoTime(trigger.nanos), Duration: time.Duration(gap),
 			EndedBy: trigger.kind.endedBy(), Outcome: Unresolved,
 		})
@@ -107,7 +108,7 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	if !w.long {
 		return
 	}
-	f.gaps[w.gapIndex].Outcome = out
+	a.notesOf(f).gaps[w.gapIndex].Outcome = out
 	switch out {
 	case WasReset:
 		f.addReset(a, p, ri)
@@ -133,7 +134,8 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 	if waiting >= 0 {
 		out = Hung
 	}
-	f.gaps = append(f.gaps, Gap{
+	n := a.notesOf(f)
+	n.gaps = append(n.gaps, Gap{
 		Start: nanoTime(f.lastRef.nanos), End: nanoTime(end), Duration: time.Duration(idle),
 		EndedBy: "capture-end", Outcome: out,
 	})
@@ -144,7 +146,7 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 }
 
 // summary exports the flow.
-func (f *flow) summary(captureEnd int64) Flow {
+func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	out := Flow{
 		Index:         f.index,
 		Client:        f.addr(Client),
@@ -155,9 +157,12 @@ func (f *flow) summary(captureEnd int64) Flow {
 		State:         f.state,
 		Packets:       f.packets,
 		MaxGap:        time.Duration(f.maxGap),
-		Gaps:          f.gaps,
-		Findings:      f.findings,
-		Evicted:       f.evicted,
+
+		Evicted: f.evicted,
+	}
+	if f.notes != 0 {
+		n := &a.notes[f.notes-1]
+		out.Gaps, out.Findings = n.gaps, n.findings
 	}
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
@@ -191,7 +196,7 @@ func (f *flow) summary(captureEnd int64) Flow {
 
 func (f *flow) addr(s Side) netip.AddrPort {
 	if (s == Client) == f.clientIsLo {
-		return f.key.lo
+		return f.key.lo.addrPort()
 	}
-	return f.key.hi
+	return f.key.hi.addrPort()
 }

@@ -223,8 +223,7 @@ type flow struct {
 	maxGapAt   int64
 	lastData   int8 // side that sent the latest new payload, or -1
 	watch      gapWatch
-	gaps       []Gap
-	findings   []Finding
+	notes      int32 // 1 + index of its flowNotes in the Analyzer; 0 when none
 	evicted    bool
 	idleAtEnd  int64
 
@@ -249,7 +248,7 @@ func newFlow(index int, key flowKey, seg *pcapio.Segment, srcIsLo bool, now int6
 	case seg.Has(pcapio.SYN | pcapio.ACK):
 		f.clientIsLo = !srcIsLo
 	default:
-		f.clientIsLo = !isServerPort(key.lo.Port(), key.hi.Port())
+		f.clientIsLo = !isServerPort(key.lo.port, key.hi.port)
 	}
 	f.lastRef = packetRef{nanos: now}
 	return f

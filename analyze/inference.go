@@ -9,13 +9,17 @@ import (
 // fatalGap is a gap after which a flow died, and how.
 type fatalGap struct {
 	gap    time.Duration
-	ending Expiry
+	ending uint8 // index in endings
 }
+
+// endings are the behaviours at expiry a fatal gap can show, indexed so
+// that flow state holds no strings.
+var endings = [...]Expiry{ResetNextPacket, ResetBoth, SilentDrop}
 
 // noteFatal keeps the flow's shortest fatal gap.
 func (f *flow) noteFatal(gap time.Duration, ending Expiry) {
 	if f.minFatal.gap == 0 || gap < f.minFatal.gap {
-		f.minFatal = fatalGap{gap, ending}
+		f.minFatal = fatalGap{gap, uint8(slices.Index(endings[:], ending))}
 	}
 }
 
@@ -40,8 +44,8 @@ func (a *Analyzer) infer() Inference {
 		if inf.Fatal == 0 || f.gap < inf.Fatal {
 			inf.Fatal = f.gap
 		}
-		if !slices.Contains(inf.Endings, f.ending) {
-			inf.Endings = append(inf.Endings, f.ending)
+		if e := endings[f.ending]; !slices.Contains(inf.Endings, e) {
+			inf.Endings = append(inf.Endings, e)
 		}
 	}
 	slices.Sort(inf.Endings)

@@ -42,7 +42,7 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 	a.pending = nil
 	warnAt := int64(float64(a.threshold) * a.warnAt)
 	for _, f := range a.flows {
-		alerts = f.newFindingAlerts(now, alerts)
+		alerts = a.newFindingAlerts(f, now, alerts)
 		if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
 			continue
 		}
@@ -84,11 +84,12 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 }
 
 // newFindingAlerts appends an alert for each finding not yet alerted.
-func (f *flow) newFindingAlerts(now time.Time, alerts []Alert) []Alert {
-	for _, fd := range f.findings[f.alerted:] {
+func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Alert {
+	findings := a.findingsOf(f)
+	for _, fd := range findings[f.alerted:] {
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
 			Kind: fd.Kind, Message: fd.Message})
 	}
-	f.alerted = len(f.findings)
+	f.alerted = len(findings)
 	return alerts
 }

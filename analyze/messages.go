@@ -60,22 +60,24 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	} else {
 		b.WriteString(" The capture ended with the flow still silent.")
 	}
-	f.findings = append(f.findings, Finding{
+	n := a.notesOf(f)
+	n.findings = append(n.findings, Finding{
 		Kind: kind, Severity: Warning, At: nanoTime(at), Gap: time.Duration(gap),
 		Message: b.String(), Fix: a.keepaliveFix(waiting), Evidence: ev,
 	})
 }
 
 // consequence starts a finding about what a long gap led to.
-func (f *flow) consequence(kind Kind, at int64) *Finding {
+func (f *flow) consequence(a *Analyzer, kind Kind, at int64) *Finding {
 	w := &f.watch
 	ev := Evidence{GapStart: w.start.export(), GapEnd: w.trigger.export(), EndedBy: w.trigger.kind.endedBy(),
 		Probes: f.dirs[0].probes + f.dirs[1].probes}
 	if w.waiting >= 0 {
 		ev.Waiting = Side(w.waiting).String()
 	}
-	f.findings = append(f.findings, Finding{Kind: kind, Severity: Error, At: nanoTime(at), Gap: time.Duration(w.duration), Evidence: ev})
-	return &f.findings[len(f.findings)-1]
+	n := a.notesOf(f)
+	n.findings = append(n.findings, Finding{Kind: kind, Severity: Error, At: nanoTime(at), Gap: time.Duration(w.duration), Evidence: ev})
+	return &n.findings[len(n.findings)-1]
 }
 
 func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
@@ -84,7 +86,7 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 	if w.waiting < 0 && w.trigger.kind != kindRst {
 		kind = StaleConnectionReuse
 	}
-	fd := f.consequence(kind, p.nanos)
+	fd := f.consequence(a, kind, p.nanos)
 	fd.Evidence.Reset = ri
 	claimed := ri.ClaimedBy.String()
 
@@ -121,7 +123,7 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 
 func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 	w := &f.watch
-	fd := f.consequence(BlackholedAfterIdle, last.nanos)
+	fd := f.consequence(a, BlackholedAfterIdle, last.nanos)
 	fd.Evidence.Retransmitted = w.retrans
 	fd.Evidence.Unacked = w.trigger.export()
 	t := w.trigger
@@ -132,7 +134,7 @@ func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 
 func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 	w := &f.watch
-	fd := f.consequence(ClosedAfterIdle, fin.nanos)
+	fd := f.consequence(a, ClosedAfterIdle, fin.nanos)
 	waiter := fin.side.Other()
 	fd.Message = fmt.Sprintf("%s: after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
 		f.label(), fmtDur(w.duration), waiter, fin.side, clock(fin.nanos), frameName(&fin))
@@ -147,7 +149,8 @@ func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
 	}
 	msg := fmt.Sprintf("%s: at the capture end (%s) the %s's %s for %s, with no packet in either direction since %s (%s): the connection hangs. If a middlebox forgot the flow, the answer was dropped or reset on its way and the %s waits until its own timeout.",
 		f.label(), clock(end), waiting, what, fmtDur(idle), clock(f.lastRef.nanos), frameName(&f.lastRef), waiting)
-	f.findings = append(f.findings, Finding{
+	n := a.notesOf(f)
+	n.findings = append(n.findings, Finding{
 		Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle),
 		Message: msg, Fix: a.keepaliveFix(int8(waiting)), Evidence: ev,
 	})

@@ -1,0 +1,86 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+var tableServer = netip.MustParseAddrPort("192.0.2.1:443")
+
+// tableSeg fills seg with a segment of flow i of a table of synthetic
+// flows: clients 10.0.0.0/8 port 40000, server 192.0.2.1:443. step 0 is the
+// client's SYN, 1 the server's SYN-ACK, and any later step an ACK from the
+// client.
+func tableSeg(seg *pcapio.Segment, i, step int, nanos int64) {
+	cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
+	srv := tableServer
+	*seg = pcapio.Segment{Nanos: nanos, Src: cli, Dst: srv, Seq: 1001, Ack: 5001, Flags: pcapio.ACK,
+		Window: 502, TTL: 60, IPID: uint16(step), WScale: -1, HasTS: true, TSVal: uint32(step), Frame: uint64(3*i + step + 1)}
+	switch step {
+	case 0:
+		seg.Seq, seg.Ack, seg.Flags = 1000, 0, pcapio.SYN
+	case 1:
+		seg.Src, seg.Dst, seg.Seq, seg.Ack, seg.Flags = srv, cli, 5000, 1001, pcapio.SYN|pcapio.ACK
+	}
+}
+
+// BenchmarkFlowTable measures a segment of a flow already in a table of
+// 1,000 to 1,000,000 open flows, visited in a scattered order, as in a
+// capture of many flows: the flow table's look-up, the flow's cache misses
+// and the periodic sweep of the table.
+func BenchmarkFlowTable(b *testing.B) {
+	for _, n := range []int{1000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			a := New(Config{})
+			var seg pcapio.Segment
+			now := base.UnixNano()
+			for step := range 3 {
+				for i := range n {
+					now += 1000
+					tableSeg(&seg, i, step, now)
+					a.Add(&seg)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i = (i + 7919) % n // a prime stride: neighbours in time are not neighbours in memory
+				now += 1000
+				tableSeg(&seg, i, 2, now)
+				seg.Seq++ // not a copy of the previous segment
+				a.Add(&seg)
+			}
+		})
+	}
+}
+
+// BenchmarkNewFlow measures a segment that opens a flow, and reports the
+// heap each live flow holds (B/flow) and the size of the flow struct
+// (struct-B).
+func BenchmarkNewFlow(b *testing.B) {
+	a := New(Config{})
+	var seg pcapio.Segment
+	now := base.UnixNano()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		now += 1000
+		tableSeg(&seg, i, 0, now)
+		a.Add(&seg)
+		i++
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(i), "B/flow")
+	b.ReportMetric(float64(unsafe.Sizeof(flow{})), "struct-B")
+	runtime.KeepAlive(a)
+}
