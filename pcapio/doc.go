@@ -4,8 +4,23 @@
 // micro- or nanosecond timestamps, the modified pcap variant, and pcapng with
 // any number of interfaces), gzip compression, link-layer framings (Ethernet
 // with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP, BSD NULL and
-// LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it sees raw
-// bytes: a [Source] yields [Segment] values.
+// LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it needs
+// those layouts: a [Source] yields [Segment] values.
+//
+// # Writing
+//
+// To copy packets out of a capture (the evidence a report points at),
+// [Source.Raw] gives the frame behind the last segment, [Offsets] where its
+// headers end, [MapAddrs] rewrites its IP addresses, and a [Writer] writes
+// frames as classic pcap or, for several interfaces, pcapng.
+//
+// # Speed
+//
+// Each file is read in 1 MiB chunks, parsed and decoded a few batches ahead
+// of [Source.Next] on a goroutine of its own, and a gzip layer is removed on
+// another, so that reading overlaps the caller's work on a second core; a
+// packet costs no allocation. [Source.Close] stops the goroutines, and
+// [Source.Progress] tells how far reading has got, for a progress bar.
 //
 // # Damage
 //

@@ -1,7 +1,6 @@
 package pcapio
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,51 +30,6 @@ type packet struct {
 type recordReader interface {
 	next(p *packet) error // io.EOF at a clean end; wraps errDamaged at damage
 	format() string
-}
-
-// byteReader reads from a buffered stream and counts the bytes consumed.
-type byteReader struct {
-	br  *bufio.Reader
-	off int64
-	buf []byte
-}
-
-// read returns the next n bytes, valid until the next call. At the end of
-// the stream it returns io.EOF when nothing was read and
-// io.ErrUnexpectedEOF when the stream ended part-way.
-func (r *byteReader) read(n int) ([]byte, error) {
-	if n <= r.br.Size() {
-		b, err := r.br.Peek(n)
-		if err != nil {
-			if len(b) == 0 && err == io.EOF {
-				return nil, io.EOF
-			}
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			r.off += int64(len(b))
-			r.br.Discard(len(b))
-			return nil, err
-		}
-		r.br.Discard(n)
-		r.off += int64(n)
-		return b, nil
-	}
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
-	}
-	m, err := io.ReadFull(r.br, r.buf[:n])
-	r.off += int64(m)
-	return r.buf[:n], err
-}
-
-func (r *byteReader) skip(n int) error {
-	m, err := r.br.Discard(n)
-	r.off += int64(m)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // damage builds the error for a record that could not be read.

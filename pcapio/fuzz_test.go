@@ -64,9 +64,11 @@ func FuzzDecode(f *testing.F) {
 // fuzzSeedLimit bounds the size of the corpus files used as seeds.
 const fuzzSeedLimit = 20 << 10
 
-// maxReadAlloc bounds what reading one input may allocate: two 1 MiB read
-// buffers when gzipped, and one record or block of at most maxRecord.
-const maxReadAlloc = 2*readBufferSize + maxRecord + 4<<20
+// maxReadAlloc bounds what reading one input may allocate: the read chunks
+// in flight (one per queued batch, plus those of the batch being read, the
+// batch being consumed and the current one), the gzip goroutine's four
+// chunks, and one record or block of at most maxRecord.
+const maxReadAlloc = (queueLen+3)*readBufferSize + 4*aheadSize + maxRecord + 4<<20
 
 func FuzzReader(f *testing.F) {
 	for _, path := range globFiles(f, "testdata/pcaps/*.pcap*") {

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
+	"sync/atomic"
 )
-
-// readBufferSize is the buffered reader's size: large enough that nearly
-// every record is handed out without a copy.
-const readBufferSize = 1 << 20
 
 // FileInfo describes one capture file of a Source.
 type FileInfo struct {
@@ -61,6 +59,8 @@ func (s *Stats) SkipReasons() []SkipReason {
 // so a flow that spans files is one flow. A Source is not safe for
 // concurrent use.
 type Source struct {
+	read    atomic.Int64 // bytes read from the files, for Progress
+	size    int64        // their total size; -1 when one is unknown
 	files   []*sourceFile
 	stats   Stats
 	prev    int64
@@ -69,12 +69,17 @@ type Source struct {
 }
 
 type sourceFile struct {
-	index   int
-	closer  io.Closer
-	rr      recordReader
-	pending packet
-	ok      bool // pending holds a packet
-	info    *FileInfo
+	index  int
+	closer io.Closer
+	info   *FileInfo
+	br     *byteReader // nil once the file has ended
+	rr     recordReader
+	pool   *chunkPool
+	cur    *batch      // batch holding the pending packet
+	pos    int         // index of the pending packet in cur
+	ok     bool        // cur.entries[pos] is the pending packet
+	queue  chan *batch // batches read ahead; nil until the goroutine starts
+	spare  chan *batch // consumed batches, for reuse
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
@@ -87,7 +92,7 @@ func Open(paths ...string) (*Source, error) {
 	}
 	s := &Source{infos: make([]FileInfo, len(paths))}
 	for i, path := range paths {
-		f, err := openFile(path, &s.infos[i])
+		f, err := s.openFile(path, &s.infos[i])
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -101,9 +106,9 @@ func Open(paths ...string) (*Source, error) {
 
 // NewReader reads a capture from r, named name in messages.
 func NewReader(name string, r io.Reader) (*Source, error) {
-	s := &Source{infos: make([]FileInfo, 1)}
+	s := &Source{infos: make([]FileInfo, 1), size: -1}
 	s.infos[0].Name = name
-	f, err := openStream(io.NopCloser(r), &s.infos[0])
+	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -112,9 +117,11 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 	return s, nil
 }
 
-func openFile(path string, info *FileInfo) (*sourceFile, error) {
+// openFile opens one file and adds its size to the total.
+func (s *Source) openFile(path string, info *FileInfo) (*sourceFile, error) {
 	info.Name = path
 	var rc io.ReadCloser = os.Stdin
+	size := int64(-1)
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -124,13 +131,22 @@ func openFile(path string, info *FileInfo) (*sourceFile, error) {
 			}
 			return nil, err
 		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
+		st, err := f.Stat()
+		if err == nil && st.IsDir() {
 			f.Close()
 			return nil, errors.New("is a directory")
 		}
+		if err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 		rc = f
 	}
-	sf, err := openStream(rc, info)
+	if size < 0 || s.size < 0 {
+		s.size = -1
+	} else {
+		s.size += size
+	}
+	sf, err := openStream(&countingReader{r: rc, n: &s.read, c: rc}, info)
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -139,21 +155,21 @@ func openFile(path string, info *FileInfo) (*sourceFile, error) {
 }
 
 func openStream(rc io.ReadCloser, info *FileInfo) (*sourceFile, error) {
-	br := bufio.NewReaderSize(rc, readBufferSize)
-	magic, _ := br.Peek(4)
+	pool := newChunkPool()
+	r := &byteReader{src: rc, pool: pool}
+	magic := r.peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
+		gz, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
 		if err != nil {
 			return nil, fmt.Errorf("damaged gzip header: %w", err)
 		}
 		info.Gzip = true
-		br = bufio.NewReaderSize(gz, readBufferSize)
-		magic, _ = br.Peek(4)
+		r = &byteReader{src: newReadAhead(gz, firstChunkSize, pool.done), pool: pool}
+		magic = r.peek(4)
 	}
 	if len(magic) == 0 {
 		return nil, errors.New("empty file")
 	}
-	r := &byteReader{br: br}
 	var rr recordReader
 	switch {
 	case isPcapMagic(magic):
@@ -165,10 +181,12 @@ func openStream(rc io.ReadCloser, info *FileInfo) (*sourceFile, error) {
 	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
 		rr = newPcapngReader(r)
 	default:
-		return nil, errors.New(unknownFormat(br))
+		return nil, errors.New(unknownFormat(r.peek(8)))
 	}
 	info.Format = rr.format()
-	return &sourceFile{closer: rc, rr: rr, info: info}, nil
+	f := &sourceFile{closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
+	f.produce(f.cur)
+	return f, nil
 }
 
 func isPcapMagic(m []byte) bool {
@@ -187,8 +205,7 @@ func isPcapMagic(m []byte) bool {
 
 // unknownFormat names the format of a file that is not pcap or pcapng, when
 // it is a common one, with what to do about it.
-func unknownFormat(br *bufio.Reader) string {
-	head, _ := br.Peek(8)
+func unknownFormat(head []byte) string {
 	switch {
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return "zstd-compressed; decompress it first (zstd -d)"
@@ -204,25 +221,61 @@ func unknownFormat(br *bufio.Reader) string {
 	return "not a pcap or pcapng file"
 }
 
-// fill reads the next packet of f into f.pending.
+// fill moves f to its next packet.
 func (s *Source) fill(f *sourceFile) {
-	err := f.rr.next(&f.pending)
-	f.ok = err == nil
-	if err == nil {
-		f.info.Packets++
-		if f.info.Packets == 1 { // not First == 0: a capture may start at the epoch
-			f.info.First = f.pending.nanos
+	f.pos++
+	for f.pos >= len(f.cur.entries) {
+		if !f.nextBatch() {
+			f.ok = false
+			return
 		}
-		f.info.Last = f.pending.nanos
-		return
 	}
-	if err != io.EOF {
+	f.ok = true
+	nanos := f.cur.entries[f.pos].pkt.nanos
+	f.info.Packets++
+	if f.info.Packets == 1 { // not First == 0: a capture may start at the epoch
+		f.info.First = nanos
+	}
+	f.info.Last = nanos
+}
+
+// nanos is the capture time of f's pending packet.
+func (f *sourceFile) nanos() int64 { return f.cur.entries[f.pos].pkt.nanos }
+
+// nextBatch releases the consumed batch and waits for the next one,
+// starting the reading goroutine when it is not running yet. At the end of
+// the file it records any damage, lets go of the buffers and returns false.
+func (f *sourceFile) nextBatch() bool {
+	err := f.cur.err
+	f.release(f.cur) // from here on, the goroutine may reuse it
+	if err == nil && f.queue == nil && runtime.GOMAXPROCS(0) == 1 {
+		f.produce(f.cur) // one core: nothing to overlap with, so read in place
+		f.pos = 0
+		return true
+	}
+	if err == nil && f.queue == nil {
+		f.queue, f.spare = make(chan *batch, queueLen), make(chan *batch, queueLen+2)
+		go f.run(f.queue, f.spare)
+	}
+	if err == nil {
+		select {
+		case f.cur = <-f.queue:
+			f.pos = 0
+			return true
+		case <-f.pool.done:
+			err = errClosed
+		}
+	}
+	if err != io.EOF && err != errClosed {
 		msg := err.Error()
 		if errors.Is(err, errDamaged) {
 			msg = msg[len(errDamaged.Error())+2:]
 		}
 		f.info.Damage = msg
 	}
+	// The goroutine, if any, has sent its last batch and returned.
+	f.cur, f.br, f.rr, f.queue, f.spare = &batch{err: err}, nil, nil, nil, nil
+	return false
 }
 
 // Next fills seg with the next TCP segment in time order and reports whether
@@ -236,7 +289,7 @@ func (s *Source) Next(seg *Segment) bool {
 		}
 		var f *sourceFile
 		for _, c := range s.files {
-			if c.ok && (f == nil || c.pending.nanos < f.pending.nanos) {
+			if c.ok && (f == nil || c.nanos() < f.nanos()) {
 				f = c
 			}
 		}
@@ -244,7 +297,8 @@ func (s *Source) Next(seg *Segment) bool {
 			return false
 		}
 		s.advance = f
-		p := &f.pending
+		e := &f.cur.entries[f.pos]
+		p := &e.pkt
 		st := &s.stats
 		st.Packets++
 		if st.Packets == 1 || p.nanos < st.First {
@@ -258,9 +312,9 @@ func (s *Source) Next(seg *Segment) bool {
 		}
 		s.prev = p.nanos
 		s.countLink(p.link)
-		reason := Decode(p.link, p.data, p.wireLen, seg)
-		st.Skipped[reason]++
-		if reason == Decoded {
+		st.Skipped[e.reason]++
+		if e.reason == Decoded {
+			*seg = e.seg
 			seg.Nanos = p.nanos
 			seg.File = f.index
 			seg.Point ^= p.iface << 24
@@ -291,11 +345,13 @@ func (s *Source) Stats() Stats {
 // are as far as reading has gone.
 func (s *Source) Files() []FileInfo { return slices.Clone(s.infos) }
 
-// Close closes every file. It is safe to call more than once.
+// Close closes every file and stops reading ahead. It is safe to call more
+// than once.
 func (s *Source) Close() error {
 	var errs []error
 	for _, f := range s.files {
 		if f.closer != nil {
+			close(f.pool.done)
 			errs = append(errs, f.closer.Close())
 			f.closer = nil
 		}
@@ -303,12 +359,40 @@ func (s *Source) Close() error {
 	return errors.Join(errs...)
 }
 
+// Progress returns the bytes read from the capture files so far and their
+// total size, or -1 for the total when a size is unknown (standard input, a
+// pipe). A gzip-compressed file counts its compressed bytes. Reading runs a
+// little ahead of Next. Progress, unlike the other methods, is safe to call
+// while another goroutine calls Next.
+func (s *Source) Progress() (read, total int64) { return s.read.Load(), s.size }
+
+// countingReader counts the bytes read from r in n; c closes it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+	c io.Closer
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+func (r *countingReader) Close() error {
+	if r.c == nil {
+		return nil
+	}
+	return r.c.Close()
+}
+
 // Raw is a captured frame as a file holds it.
 type Raw struct {
-	Nanos    int64  // capture time, Unix nanoseconds
-	LinkType uint16 // LINKTYPE_ value of the frame
-	Data     []byte // the captured bytes
-	WireLen  uint32 // the frame's length on the wire; at least len(Data) when read by a Source
+	Nanos     int64  // capture time, Unix nanoseconds
+	LinkType  uint16 // LINKTYPE_ value of the frame
+	Interface uint32 // pcapng interface it was captured on; 0 in classic pcap
+	Data      []byte // the captured bytes
+	WireLen   uint32 // the frame's length on the wire; at least len(Data) when read by a Source
 }
 
 // Raw returns the frame behind the segment most recently returned by Next,
@@ -319,6 +403,6 @@ func (s *Source) Raw() (Raw, bool) {
 	if s.advance == nil {
 		return Raw{}, false
 	}
-	p := &s.advance.pending
-	return Raw{Nanos: p.nanos, LinkType: p.link, Data: p.data, WireLen: p.wireLen}, true
+	p := &s.advance.cur.entries[s.advance.pos].pkt
+	return Raw{Nanos: p.nanos, LinkType: p.link, Interface: p.iface, Data: p.data, WireLen: p.wireLen}, true
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+func generate(t *testing.T, cfg Config) ([]byte, Summary) {
+	t.Helper()
+	var buf bytes.Buffer
+	sum, err := Generate(&buf, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(buf.Len()) != sum.Bytes {
+		t.Fatalf("Summary.Bytes = %d, wrote %d", sum.Bytes, buf.Len())
+	}
+	return buf.Bytes(), sum
+}
+
+func TestDeterministic(t *testing.T) {
+	cfg := Config{Mix: Realistic, Size: 2 << 20, Seed: 7}
+	a, _ := generate(t, cfg)
+	b, _ := generate(t, cfg)
+	if !bytes.Equal(a, b) {
+		t.Error("two runs with the same seed differ")
+	}
+	cfg.Seed = 8
+	if c, _ := generate(t, cfg); bytes.Equal(a, c) {
+		t.Error("two seeds give the same capture")
+	}
+}
+
+// TestCapture reads generated captures back and checks what the package
+// comment promises of them.
+func TestCapture(t *testing.T) {
+	tests := []struct {
+		name             string
+		cfg              Config
+		perPacket        [2]float64 // bounds on bytes per record
+		perFlow          [2]float64 // bounds on packets per flow
+		sizeLo, sizeHi   int64
+		span             time.Duration
+		vlan, v6, nonTCP bool
+	}{
+		{name: "realistic", cfg: Config{Mix: Realistic, Size: 16 << 20, Seed: 1},
+			perPacket: [2]float64{300, 450}, perFlow: [2]float64{70, 130},
+			sizeLo: 14 << 20, sizeHi: 18 << 20, span: 1000 * time.Second, vlan: true, v6: true, nonTCP: true},
+		{name: "small", cfg: Config{Mix: Small, Flows: 20000, Seed: 1},
+			perPacket: [2]float64{90, 130}, perFlow: [2]float64{3.3, 3.9},
+			span: 300 * time.Second, vlan: true, v6: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, sum := generate(t, tt.cfg)
+			if tt.sizeHi > 0 && (int64(len(b)) < tt.sizeLo || int64(len(b)) > tt.sizeHi) {
+				t.Errorf("size %d, want %d to %d", len(b), tt.sizeLo, tt.sizeHi)
+			}
+			if tt.cfg.Flows > 0 && sum.Flows != tt.cfg.Flows {
+				t.Errorf("%d flows, want %d", sum.Flows, tt.cfg.Flows)
+			}
+			if d := sum.Span - tt.span; d > 0 || d < -tt.span/50 {
+				t.Errorf("span %s, want just under %s", sum.Span, tt.span)
+			}
+			per := float64(len(b)) / float64(sum.Packets)
+			flows := float64(sum.Packets) / float64(sum.Flows)
+			if per < tt.perPacket[0] || per > tt.perPacket[1] || flows < tt.perFlow[0] || flows > tt.perFlow[1] {
+				t.Errorf("%.0f bytes a record, %.1f packets a flow; want %v and %v", per, flows, tt.perPacket, tt.perFlow)
+			}
+
+			src, err := pcapio.NewReader("gen", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seg pcapio.Segment
+			var vlan, v6, rst, syn, fin bool
+			for src.Next(&seg) {
+				raw, _ := src.Raw()
+				vlan = vlan || binary.BigEndian.Uint16(raw.Data[12:]) == 0x8100
+				v6 = v6 || seg.Src.Addr().Is6()
+				rst = rst || seg.Has(pcapio.RST)
+				syn = syn || seg.Has(pcapio.SYN)
+				fin = fin || seg.Has(pcapio.FIN)
+			}
+			st := src.Stats()
+			if d := src.Files()[0].Damage; d != "" || st.Packets != sum.Packets || st.Backwards != 0 {
+				t.Errorf("read %d of %d packets, %d out of order, damage %q", st.Packets, sum.Packets, st.Backwards, d)
+			}
+			if nonTCP := st.Packets > st.TCP(); nonTCP != tt.nonTCP || st.Skipped[pcapio.Malformed]+st.Skipped[pcapio.Truncated] > 0 {
+				t.Errorf("skipped packets: %v", st.Skipped)
+			}
+			if vlan != tt.vlan || v6 != tt.v6 || !rst || !syn || !fin {
+				t.Errorf("VLAN %v, IPv6 %v, RST %v, SYN %v, FIN %v", vlan, v6, rst, syn, fin)
+			}
+		})
+	}
+}
+
+// TestLength checks that -length scales the span and the flows alike.
+func TestLength(t *testing.T) {
+	_, one := generate(t, Config{Mix: Small, Flows: 4000, Seed: 3})
+	_, four := generate(t, Config{Mix: Small, Flows: 4000, Length: 4, Seed: 3})
+	if four.Flows != 4*one.Flows {
+		t.Errorf("flows %d at length 4, %d at length 1", four.Flows, one.Flows)
+	}
+	if r := float64(four.Span) / float64(one.Span); r < 3.9 || r > 4.1 {
+		t.Errorf("span %s at length 4, %s at length 1", four.Span, one.Span)
+	}
+}
+
+// TestStreaming checks that memory does not grow with the capture: eight
+// times the bytes allocate about as much.
+func TestStreaming(t *testing.T) {
+	alloc := func(size int64) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if _, err := Generate(io.Discard, Config{Mix: Realistic, Size: size, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := alloc(8<<20), alloc(64<<20)
+	if large > 2*small+(4<<20) {
+		t.Errorf("writing 64 MiB allocated %d bytes, 8 MiB %d", large, small)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	good := map[string]int64{"1GiB": 1 << 30, "256MiB": 256 << 20, "500MB": 500e6, "1.5G": 3 << 29, "4096": 4096, "64K": 64 << 10}
+	for s, want := range good {
+		if got, err := parseSize(s); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "GiB", "-1MB", "lots"} {
+		if _, err := parseSize(s); err == nil {
+			t.Errorf("parseSize(%q) succeeded", s)
+		}
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-size", "1MiB"}, "-o is required"},
+		{[]string{"-size", "1MiB", "-flows", "10", "-o", "-"}, "not both"},
+		{[]string{"-mix", "odd", "-o", "-"}, "unknown mix"},
+		{[]string{"-length", "0", "-o", "-"}, "must be positive"},
+		{[]string{"-o", "-", "extra"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		err := run(tt.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("run(%q) = %v, want an error saying %q", tt.args, err, tt.err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-flows", "100", "-o", "-"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), " 100 flows,") || stdout.Len() == 0 {
+		t.Errorf("summary %q, %d bytes written", stderr.String(), stdout.Len())
+	}
+}

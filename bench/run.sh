@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# bench/run.sh times hangdiag against cat, tshark and tcptrace on large
+# generated captures and checks the performance targets.
+#
+# Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
+#
+#   -fast        skip tshark and tcptrace (tshark takes minutes on 1 GiB)
+#   -runs N      time cat and hangdiag N times and report medians (default 5);
+#                tshark and tcptrace run once
+#   -timeout S   bound each run (default 900 s)
+#   -only NAME   measure one capture: 1gib, 1m-flows, len1 or len4
+#
+# It builds hangdiag and bench/gen into bench/out/, generates the captures
+# there when missing (about 2.7 GB in all; bench/out/ is not committed),
+# warms the page cache, and prints one table row per tool and capture:
+# wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'), packets
+# per second, each tool's time as a multiple of cat's ("x cat"), and
+# tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"). Then PASS or FAIL per target. Run it from anywhere in the
+# repository, on an otherwise idle machine when you can: other work on the
+# same cores shows up in the times.
+set -euo pipefail
+
+fast=0 runs=5 limit=900 only=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-fast) fast=1 ;;
+	-runs) runs="$2"; shift ;;
+	-timeout) limit="$2"; shift ;;
+	-only) only="$2"; shift ;;
+	*) echo "usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/bench/out"
+mkdir -p "$out"
+cd "$root"
+
+if [ ! -x /usr/bin/time ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get install -y -qq time >/dev/null
+	else
+		echo "bench/run.sh: /usr/bin/time is missing; install it (apt-get install time)" >&2
+		exit 1
+	fi
+fi
+for tool in tshark tcptrace capinfos; do
+	if [ "$fast" = 0 ] && ! command -v "$tool" >/dev/null; then
+		echo "bench/run.sh: $tool is missing; install it or use -fast" >&2
+		exit 1
+	fi
+done
+
+go build -o "$out/hangdiag" ./cmd/hangdiag
+go build -o "$out/gen" ./bench/gen
+
+# The captures: name, file, generator flags.
+captures=(
+	"1gib     realistic-1GiB.pcap -size 1GiB"
+	"1m-flows flows-1M.pcap       -flows 1000000"
+	"len1     len1.pcap           -size 256MiB"
+	"len4     len4.pcap           -size 256MiB -length 4"
+)
+
+# gen writes NAME.txt beside each capture: its summary line, with the
+# packet and flow counts.
+for c in "${captures[@]}"; do
+	read -r name file flags <<<"$c"
+	[ -n "$only" ] && [ "$only" != "$name" ] && continue
+	if [ ! -s "$out/$file" ] || [ ! -s "$out/$file.txt" ]; then
+		echo "generating $file ($flags)" >&2
+		# shellcheck disable=SC2086
+		"$out/gen" $flags -o "$out/$file" 2>"$out/$file.txt"
+	fi
+done
+
+# measure N CMD... runs CMD N times under /usr/bin/time and timeout, with
+# stdout to /dev/null, and prints "median-seconds median-KB", or
+# "timeout -" when a run did not finish.
+measure() {
+	local n="$1" tmp times="" rss="" line
+	shift
+	tmp=$(mktemp)
+	for _ in $(seq "$n"); do
+		timeout "$limit" /usr/bin/time -f '%e %M' -o "$tmp" "$@" >/dev/null 2>&1 || true
+		line=$(tail -n 1 "$tmp")
+		if ! [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]]; then
+			rm -f "$tmp"
+			echo "timeout -"
+			return
+		fi
+		read -r t m <<<"$line"
+		times="$times $t" rss="$rss $m"
+	done
+	rm -f "$tmp"
+	# shellcheck disable=SC2086
+	echo "$(median $times) $(median $rss)"
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
+}
+
+# ratio A B prints A/B with two decimals, or "-".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "-"}'; }
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+printf '%-9s %-9s %9s %9s %11s %8s %10s   (medians of %s runs; tshark and tcptrace once)\n' \
+	capture tool seconds 'peak MB' 'packets/s' 'x cat' 'x hangdiag' "$runs"
+for c in "${captures[@]}"; do
+	read -r name file _ <<<"$c"
+	[ -n "$only" ] && [ "$only" != "$name" ] && continue
+	f="$out/$file"
+	packets=$(sed -n 's/.* \([0-9]*\) packets,.*/\1/p' "$f.txt")
+	flows=$(sed -n 's/.* \([0-9]*\) flows,.*/\1/p' "$f.txt")
+	cat "$f" >/dev/null # warm the page cache
+
+	read -r cat_s cat_kb < <(measure "$runs" cat "$f")
+	read -r hd_s hd_kb < <(measure "$runs" "$out/hangdiag" analyze --format json -o /dev/null "$f")
+	ts_s=- ts_kb=- tt_s=- tt_kb=-
+	if [ "$fast" = 0 ]; then
+		read -r ts_s ts_kb < <(measure 1 tshark -r "$f" -q -z conv,tcp)
+		read -r tt_s tt_kb < <(measure 1 tcptrace -l -n "$f")
+	fi
+	echo "$name $packets $flows $cat_s $cat_kb $hd_s $hd_kb $ts_s $ts_kb $tt_s $tt_kb" >>"$results"
+	for row in "cat $cat_s $cat_kb" "hangdiag $hd_s $hd_kb" "tshark $ts_s $ts_kb" "tcptrace $tt_s $tt_kb"; do
+		read -r tool s kb <<<"$row"
+		[ "$s" = - ] && [ "$fast" = 1 ] && continue
+		pps=$(awk -v p="$packets" -v s="$s" 'BEGIN {if (s+0 > 0) printf "%.2fM", p/s/1e6; else print "-"}')
+		mb=$(awk -v k="$kb" 'BEGIN {if (k+0 > 0) printf "%.1f", k/1024; else print "-"}')
+		vs_hd=-
+		case "$tool" in tshark | tcptrace) vs_hd=$(ratio "$s" "$hd_s") ;; esac
+		printf '%-9s %-9s %9s %9s %11s %8s %10s\n' "$name" "$tool" "$s" "$mb" "$pps" "$(ratio "$s" "$cat_s")" "$vs_hd"
+	done
+done
+
+echo
+echo "targets:"
+# get NAME COLUMN prints a column of a capture's results; check WHAT 1|0|-
+# prints PASS, FAIL or n/a; cond EXPR evaluates an awk condition.
+get() { awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results"; }
+check() {
+	local what="$1" ok="$2"
+	case "$ok" in
+	1) echo "  PASS  $what" ;;
+	0) echo "  FAIL  $what" ;;
+	*) echo "  n/a   $what" ;;
+	esac
+}
+cond() { awk "BEGIN {$1}" 2>/dev/null || echo "-"; }
+if [ -n "$(get 1gib 1)" ]; then
+	p=$(get 1gib 2) hs=$(get 1gib 6) cs=$(get 1gib 4) ts=$(get 1gib 8)
+	check "1 GiB: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
+		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0")"
+	check "1 GiB: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0")"
+	if [ "$ts" != - ] && [ "$ts" != timeout ]; then
+		check "1 GiB: >= 100x faster than tshark ($(ratio "$ts" "$hs")x)" "$(cond "print ($ts >= 100*$hs) ? 1 : 0")"
+	else
+		check "1 GiB: >= 100x faster than tshark (not measured: -fast or timeout)" "-"
+	fi
+	check "1 GiB ($(get 1gib 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get 1gib 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
+		"$(cond "print ($(get 1gib 7) <= 64*1024) ? 1 : 0")"
+fi
+if [ -n "$(get 1m-flows 1)" ]; then
+	p=$(get 1m-flows 2) hs=$(get 1m-flows 6) kb=$(get 1m-flows 7)
+	check "1M flows: >= 3 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
+		"$(cond "print ($p/$hs >= 3e6) ? 1 : 0")"
+	check "1M flows: peak RSS <= 256 MB ($(awk -v k="$kb" 'BEGIN {printf "%.1f MB", k/1024}'))" \
+		"$(cond "print ($kb <= 256*1024) ? 1 : 0")"
+fi
+for n in len1 len4; do
+	if [ -n "$(get $n 1)" ]; then
+		check "$n ($(get $n 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get $n 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
+			"$(cond "print ($(get $n 7) <= 64*1024) ? 1 : 0")"
+	fi
+done
+if [ -n "$(get len1 1)" ] && [ -n "$(get len4 1)" ]; then
+	a=$(get len1 7) b=$(get len4 7)
+	check "4x as long: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
+		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0")"
+fi

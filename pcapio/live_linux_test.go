@@ -1,0 +1,387 @@
+package pcapio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// testNetns creates a network namespace for the test, with lo up, and
+// removes it at the end; it skips the test where that cannot be done. No
+// packet of the live tests leaves it.
+func testNetns(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("live capture tests need root (network namespaces, CAP_NET_RAW); run go test as root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("ip not found (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("hdlive-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add does not work here: %s", strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ipCmd(t, "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// inNetns runs f on an OS thread moved into the namespace ns; sockets f
+// opens stay there. The thread is thrown away afterwards.
+func inNetns(t *testing.T, ns string, f func()) {
+	t.Helper()
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Setns(fd, unix.CLONE_NEWNET)
+			unix.Close(fd)
+		}
+		if err == nil {
+			f()
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("enter namespace %s: %v", ns, err)
+	}
+}
+
+// tcpPair returns a connected pair of TCP connections on 127.0.0.1 of the
+// current namespace, and the server's port.
+func tcpPair(t *testing.T) (client, server net.Conn, port int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server, ln.Addr().(*net.TCPAddr).Port
+}
+
+// collect reads segments until want have been seen or 5 s have passed.
+func collect(t *testing.T, l *Live, want int) []Segment {
+	t.Helper()
+	var segs []Segment
+	deadline := time.Now().Add(5 * time.Second)
+	for len(segs) < want && time.Now().Before(deadline) {
+		var seg Segment
+		ok, err := l.Next(&seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			segs = append(segs, seg)
+		}
+	}
+	return segs
+}
+
+func TestLiveCapture(t *testing.T) {
+	ns := testNetns(t)
+	for _, tt := range []struct {
+		iface string
+		link  uint16
+	}{
+		{"lo", LinkEthernet},
+		{"any", LinkSLL2},
+	} {
+		t.Run(tt.iface, func(t *testing.T) {
+			var (
+				l               *Live
+				err             error
+				c1, s1, c2, s2  net.Conn
+				port, otherPort int
+			)
+			inNetns(t, ns, func() {
+				c1, s1, port = tcpPair(t)
+				c2, s2, otherPort = tcpPair(t)
+				l, err = OpenLive(tt.iface, &LiveConfig{Filter: "tcp port " + strconv.Itoa(port), Timeout: 50 * time.Millisecond})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if l.LinkType() != tt.link {
+				t.Errorf("link type %d, want %d", l.LinkType(), tt.link)
+			}
+			start := time.Now()
+			// 3 segments per message and answer at most (data, data, ACK)
+			for range 5 {
+				c2.Write([]byte("not captured"))
+				c1.Write([]byte("hello"))
+				io.ReadFull(s1, make([]byte, 5))
+				s1.Write([]byte("world"))
+				io.ReadFull(c1, make([]byte, 5))
+				io.ReadFull(s2, make([]byte, 12))
+			}
+			segs := collect(t, l, 10)
+			if len(segs) < 10 {
+				t.Fatalf("captured %d segments, want at least 10", len(segs))
+			}
+			payload := 0
+			for i, s := range segs {
+				if s.Src.Port() != uint16(port) && s.Dst.Port() != uint16(port) {
+					t.Errorf("segment %d %v > %v: the filter lets port %d through", i, s.Src, s.Dst, otherPort)
+				}
+				if ts := time.Unix(0, s.Nanos); ts.Before(start.Add(-time.Second)) || ts.After(time.Now()) {
+					t.Errorf("segment %d: timestamp %v outside the test", i, ts)
+				}
+				if s.Frame != uint64(i+1) {
+					t.Errorf("segment %d: frame %d", i, s.Frame)
+				}
+				payload += int(s.PayloadLen)
+			}
+			// loopback packets are seen once, not once out and once in
+			if payload > 50 {
+				t.Errorf("payload %d bytes in %d segments, want at most 50: packets counted twice?", payload, len(segs))
+			}
+			raw, ok := l.Raw()
+			if !ok || raw.LinkType != tt.link || len(raw.Data) == 0 || raw.WireLen < uint32(len(raw.Data)) {
+				t.Errorf("Raw() = %+v, %v", raw, ok)
+			}
+			ks, err := l.KernelStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ks.Received < uint64(len(segs)) || ks.Dropped != 0 {
+				t.Errorf("kernel stats %+v after %d segments", ks, len(segs))
+			}
+			st := l.Stats()
+			if st.TCP() != uint64(len(segs)) || st.Packets != st.TCP() {
+				t.Errorf("stats: %d packets, %d TCP; want %d", st.Packets, st.TCP(), len(segs))
+			}
+		})
+	}
+}
+
+func TestLiveTimeout(t *testing.T) {
+	ns := testNetns(t)
+	var l *Live
+	var err error
+	inNetns(t, ns, func() { l, err = OpenLive("lo", &LiveConfig{Timeout: 50 * time.Millisecond}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Now()
+	var seg Segment
+	ok, err := l.Next(&seg)
+	if ok || err != nil {
+		t.Fatalf("Next = %v, %v with no traffic", ok, err)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond || d > 2*time.Second {
+		t.Errorf("Next returned after %v, want about 50 ms", d)
+	}
+	if _, ok := l.Raw(); ok {
+		t.Error("Raw after a timeout reports a packet")
+	}
+	l.Close()
+	if _, err := l.Next(&seg); err == nil {
+		t.Error("Next after Close: no error")
+	}
+}
+
+func TestLiveErrors(t *testing.T) {
+	t.Run("no such interface", func(t *testing.T) {
+		_, err := OpenLive("eth9nosuch", nil)
+		if !errors.Is(err, ErrNoInterface) || err.Error() != "no such interface eth9nosuch" {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("filter", func(t *testing.T) {
+		_, err := OpenLive("lo", &LiveConfig{Filter: "vlan and tcp"})
+		if !errors.Is(err, ErrFilterUnsupported) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("snap length", func(t *testing.T) {
+		if _, err := OpenLive("lo", &LiveConfig{Snaplen: 20}); err == nil {
+			t.Error("snap length 20 accepted")
+		}
+	})
+	t.Run("permission", func(t *testing.T) {
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if os.Geteuid() == 0 {
+				// As root, give up root on this thread only: its
+				// effective capabilities go with the effective user.
+				runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+				if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), 65534, ^uintptr(0)); e != 0 {
+					err = e
+					return
+				}
+			}
+			_, err = OpenLive("lo", nil)
+		}()
+		<-done
+		if errors.Is(err, unix.EPERM) && !strings.Contains(err.Error(), "CAP_NET_RAW") {
+			t.Fatalf("setresuid: %v", err)
+		}
+		if err == nil {
+			t.Skip("this process may capture without root (it has CAP_NET_RAW)")
+		}
+		if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+			t.Errorf("err = %v, want a permission error naming CAP_NET_RAW", err)
+		}
+	})
+	t.Run("down", func(t *testing.T) {
+		ns := testNetns(t)
+		ipCmd(t, "-n", ns, "link", "add", "hd0", "type", "veth", "peer", "name", "hd1")
+		var err error
+		inNetns(t, ns, func() { _, err = OpenLive("hd0", nil) })
+		if !errors.Is(err, ErrInterfaceDown) || !strings.Contains(err.Error(), "interface hd0 is down") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+// TestLiveRate measures how many packets per second the capture keeps up
+// with: one connection on loopback sends small segments as fast as it can
+// for a second while the capture reads them.
+func TestLiveRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no rate measurement")
+	}
+	ns := testNetns(t)
+	var l *Live
+	var err error
+	var c, s net.Conn
+	inNetns(t, ns, func() {
+		c, s, _ = tcpPair(t)
+		l, err = OpenLive("lo", &LiveConfig{Timeout: 50 * time.Millisecond})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c.(*net.TCPConn).SetNoDelay(true)
+	go io.Copy(io.Discard, s)
+	stop := make(chan struct{})
+	go func() {
+		msg := make([]byte, 100)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Write(msg)
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+	}()
+	start := time.Now()
+	n := 0
+	for time.Since(start) < time.Second {
+		var seg Segment
+		ok, err := l.Next(&seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			n++
+		}
+	}
+	close(stop)
+	elapsed := time.Since(start)
+	ks, err := l.KernelStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("captured %d segments in %v (%.0f per second); kernel: %d received, %d dropped", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), ks.Received, ks.Dropped)
+	if rate := float64(n) / elapsed.Seconds(); rate < 2000 {
+		t.Errorf("%.0f segments per second, want at least a few thousand", rate)
+	}
+}
+
+// TestLiveCooked captures on a named interface without Ethernet headers
+// (a tun device): it must be read cooked, as LINUX_SLL2, and decode.
+func TestLiveCooked(t *testing.T) {
+	ns := testNetns(t)
+	if out, err := exec.Command("ip", "-n", ns, "tuntap", "add", "dev", "hdtun0", "mode", "tun").CombinedOutput(); err != nil {
+		t.Skipf("no tun device here: %s", strings.TrimSpace(string(out)))
+	}
+	var (
+		l   *Live
+		err error
+	)
+	inNetns(t, ns, func() {
+		// Attach to the device, so that it has a carrier and sends.
+		fd, e := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if e != nil {
+			err = e
+			return
+		}
+		ifr, e := unix.NewIfreq("hdtun0")
+		if e != nil {
+			err = e
+			return
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			return
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+	})
+	if err != nil {
+		t.Skipf("cannot attach to the tun device: %v", err)
+	}
+	ipCmd(t, "-n", ns, "addr", "add", "10.9.0.1/24", "dev", "hdtun0")
+	ipCmd(t, "-n", ns, "link", "set", "hdtun0", "up")
+	inNetns(t, ns, func() {
+		l, err = OpenLive("hdtun0", &LiveConfig{Filter: "dst port 80", Timeout: 50 * time.Millisecond})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LinkType() != LinkSLL2 {
+		t.Errorf("link type %d, want LINUX_SLL2 (%d)", l.LinkType(), LinkSLL2)
+	}
+	inNetns(t, ns, func() {
+		// The SYN leaves through the tun device; nobody answers.
+		d := net.Dialer{Timeout: 300 * time.Millisecond}
+		d.Dial("tcp", "10.9.0.2:80")
+	})
+	segs := collect(t, l, 1)
+	if len(segs) == 0 {
+		t.Fatal("no segment captured")
+	}
+	s := segs[0]
+	if s.Dst.String() != "10.9.0.2:80" || s.Flags&SYN == 0 {
+		t.Errorf("captured %v > %v flags %#x, want the SYN to 10.9.0.2:80", s.Src, s.Dst, s.Flags)
+	}
+	raw, _ := l.Raw()
+	if len(raw.Data) < sll2HeaderLen || raw.Data[0] != 0x08 || raw.Data[1] != 0x00 || raw.Data[10] != unix.PACKET_OUTGOING {
+		t.Errorf("SLL2 header % x: want protocol 0800 and packet type outgoing", raw.Data[:min(len(raw.Data), sll2HeaderLen)])
+	}
+}

@@ -1,0 +1,404 @@
+package pcapio
+
+import (
+	"errors"
+	"io"
+)
+
+// Reading a file runs in two stages. The first batch of packets of each
+// file is read and decoded when the file is opened. Once the caller has
+// consumed it, a goroutine of the file's own reads, parses and decodes
+// batches of packets ahead, while Next hands them out: the reading and
+// decoding of one core overlaps the caller's work on the other. A gzip
+// layer is removed on a further goroutine, in large chunks. A file that
+// fits in its first batch never starts a goroutine, nor does any file when
+// GOMAXPROCS is 1, and the goroutines of rotated files run one after the
+// other as the merge reaches each file.
+//
+// Packets alias the chunks the file was read into; a chunk is reused only
+// after the batch that retired it, and so every packet in it, has been
+// consumed.
+
+const (
+	// readBufferSize is the size of the chunks a file is read into once
+	// it outgrows its first chunk: a read system call each.
+	readBufferSize = 1 << 20
+	// firstChunkSize is the size of a file's first chunk: enough for the
+	// headers and the first batch of most captures, small enough that
+	// hundreds of rotated files cost little before their turn.
+	firstChunkSize = 64 << 10
+	// batchLen is the most packets in a batch.
+	batchLen = 512
+	// queueLen is the most batches read ahead of Next.
+	queueLen = 4
+	// aheadSize is the size of the chunks the gzip goroutine hands over.
+	aheadSize = 256 << 10
+)
+
+// errClosed ends reading when the Source is closed under a goroutine.
+var errClosed = errors.New("source closed")
+
+// byteReader reads a stream into chunks and hands out slices of them. A
+// chunk's bytes are never moved while packets may alias them: when a read
+// does not fit in the rest of the current chunk, the unread bytes move to a
+// fresh chunk and the old one is retired, to be reused once the batch it was
+// retired in has been consumed. A read longer than a chunk goes to a
+// separate buffer, of which there is one.
+type byteReader struct {
+	src     io.Reader
+	buf     []byte // current chunk; buf[r:w] is buffered and not yet read
+	r, w    int
+	off     int64 // bytes consumed from the stream
+	err     error // the stream's error, once it has returned one
+	pool    *chunkPool
+	retired [][]byte // chunks retired since the producer last took them
+	big     []byte   // buffer for reads longer than a chunk; nil when a batch holds it
+	lastBig bool     // the last read returned a slice of big
+}
+
+// read returns the next n bytes, valid until the chunk holding them is
+// released. At the end of the stream it returns io.EOF when nothing was
+// read and io.ErrUnexpectedEOF when the stream ended part-way.
+func (r *byteReader) read(n int) ([]byte, error) {
+	r.lastBig = false
+	if r.w-r.r < n {
+		if n > readBufferSize {
+			return r.readBig(n)
+		}
+		r.fill(n)
+		if r.w-r.r < n {
+			return nil, r.short()
+		}
+	}
+	b := r.buf[r.r : r.r+n : r.r+n]
+	r.r += n
+	r.off += int64(n)
+	return b, nil
+}
+
+// peek returns up to n buffered bytes without consuming them.
+func (r *byteReader) peek(n int) []byte {
+	r.fill(n)
+	return r.buf[r.r:min(r.w, r.r+n)]
+}
+
+// short consumes what is left of a stream that could not satisfy a read
+// and says why.
+func (r *byteReader) short() error {
+	left := r.w - r.r
+	r.off += int64(left)
+	r.r = r.w
+	switch {
+	case r.err == io.EOF && left == 0:
+		return io.EOF
+	case r.err == io.EOF:
+		return io.ErrUnexpectedEOF
+	}
+	return r.err
+}
+
+// fill buffers at least n bytes, n at most readBufferSize, unless the
+// stream ends or fails first.
+func (r *byteReader) fill(n int) {
+	for empty := 0; r.w-r.r < n && r.err == nil; {
+		if len(r.buf)-r.r < n {
+			r.newChunk(n)
+		}
+		m, err := r.src.Read(r.buf[r.w:])
+		r.w += m
+		if err != nil {
+			r.err = err
+		} else if m == 0 {
+			if empty++; empty >= 100 {
+				r.err = io.ErrNoProgress
+			}
+		}
+	}
+}
+
+// newChunk moves the unread bytes to a fresh chunk with room for n bytes
+// and retires the current one.
+func (r *byteReader) newChunk(n int) {
+	size := readBufferSize
+	if r.buf == nil && n <= firstChunkSize {
+		size = firstChunkSize
+	}
+	c := r.pool.get(size)
+	k := copy(c, r.buf[r.r:r.w])
+	if r.buf != nil {
+		r.retired = append(r.retired, r.buf)
+	}
+	r.buf, r.r, r.w = c, 0, k
+}
+
+// readBig reads n bytes, more than a chunk holds, into the big buffer.
+func (r *byteReader) readBig(n int) ([]byte, error) {
+	if r.big == nil {
+		b, err := r.pool.takeBig()
+		if err != nil {
+			return nil, err
+		}
+		r.big = b
+	}
+	if cap(r.big) < n {
+		r.big = make([]byte, n)
+	}
+	b := r.big[:n]
+	k := copy(b, r.buf[r.r:r.w])
+	r.r = r.w
+	for k < n && r.err == nil {
+		m, err := r.src.Read(b[k:])
+		k += m
+		r.err = err
+	}
+	r.off += int64(k)
+	if k < n {
+		switch {
+		case r.err == io.EOF && k == 0:
+			return nil, io.EOF
+		case r.err == io.EOF:
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, r.err
+	}
+	r.lastBig = true
+	return b, nil
+}
+
+// Read reads the buffered bytes first, then the stream: a gzip layer reads
+// the compressed stream through it after its magic number was peeked.
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.r < r.w {
+		n := copy(p, r.buf[r.r:r.w])
+		r.r += n
+		r.off += int64(n)
+		return n, nil
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.src.Read(p)
+}
+
+// chunkPool keeps one file's chunks for reuse. The reading goroutine takes
+// chunks and Next gives them back, so it is safe for those two to use at
+// once.
+type chunkPool struct {
+	free    chan []byte   // chunks of readBufferSize
+	big     chan []byte   // the big buffer, once given back
+	bigMade bool          // the big buffer exists; used by the reader only
+	done    chan struct{} // closed when the Source is closed
+}
+
+func newChunkPool() *chunkPool {
+	return &chunkPool{free: make(chan []byte, queueLen+2), big: make(chan []byte, 1), done: make(chan struct{})}
+}
+
+func (p *chunkPool) get(size int) []byte {
+	if size == readBufferSize {
+		select {
+		case c := <-p.free:
+			return c
+		default:
+		}
+	}
+	return make([]byte, size)
+}
+
+func (p *chunkPool) put(c []byte) {
+	if len(c) == readBufferSize {
+		select {
+		case p.free <- c:
+		default:
+		}
+	}
+}
+
+// takeBig returns the big buffer once the batch holding it has been
+// consumed; nil when there is none yet.
+func (p *chunkPool) takeBig() ([]byte, error) {
+	if !p.bigMade {
+		p.bigMade = true
+		return nil, nil
+	}
+	select {
+	case b := <-p.big:
+		return b, nil
+	case <-p.done:
+		return nil, errClosed
+	}
+}
+
+// entry is one packet as read and decoded ahead of Next.
+type entry struct {
+	pkt    packet
+	reason SkipReason
+	seg    Segment // filled when reason is Decoded
+}
+
+// batch is a run of packets of one file, in file order.
+type batch struct {
+	entries []entry
+	retired [][]byte // chunks to reuse once this batch is consumed
+	big     []byte   // the big buffer, when a packet of this batch is in it
+	err     error    // what ended the file after this batch: io.EOF or damage; nil when more follow
+}
+
+// produce reads and decodes packets of f into b until b is full, a chunk
+// was retired or the big buffer used (so that little memory is held up by
+// one batch), or the file ends.
+func (f *sourceFile) produce(b *batch) {
+	b.entries, b.retired, b.big, b.err = b.entries[:0], b.retired[:0], nil, nil
+	br := f.br
+	for len(b.entries) < batchLen {
+		if len(b.entries) < cap(b.entries) {
+			b.entries = b.entries[:len(b.entries)+1]
+		} else {
+			b.entries = append(b.entries, entry{})
+		}
+		e := &b.entries[len(b.entries)-1]
+		if err := f.rr.next(&e.pkt); err != nil {
+			b.entries = b.entries[:len(b.entries)-1]
+			b.err = err
+			break
+		}
+		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, &e.seg)
+		if br.lastBig {
+			b.big, br.big = br.big, nil
+			break
+		}
+		if len(br.retired) > 0 {
+			break
+		}
+	}
+	b.retired = append(b.retired, br.retired...)
+	clear(br.retired)
+	br.retired = br.retired[:0]
+}
+
+// run reads f ahead of Next, on a goroutine of its own, until the file
+// ends or the Source is closed.
+func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
+	for {
+		var b *batch
+		select {
+		case b = <-spare:
+		default:
+			b = &batch{entries: make([]entry, 0, batchLen)}
+		}
+		f.produce(b)
+		select {
+		case queue <- b:
+		case <-f.pool.done:
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+// release gives the chunks of a consumed batch back to the pool and the
+// batch to the spares.
+func (f *sourceFile) release(b *batch) {
+	for _, c := range b.retired {
+		f.pool.put(c)
+	}
+	if b.big != nil {
+		select {
+		case f.pool.big <- b.big:
+		default:
+		}
+	}
+	clear(b.retired)
+	b.retired, b.big = b.retired[:0], nil
+	if f.spare != nil {
+		select {
+		case f.spare <- b:
+		default:
+		}
+	}
+}
+
+// readAhead reads src on a goroutine of its own into chunks that Read
+// copies out. The first syncBytes are read directly, so that a file is
+// recognised, and its first batch read, without starting the goroutine.
+type readAhead struct {
+	src     io.Reader
+	sync    int // bytes still to read directly
+	full    chan []byte
+	free    chan []byte
+	done    <-chan struct{}
+	cur     []byte // unread part of the current chunk
+	last    []byte // the current chunk, to give back when read
+	err     error  // the stream's error; set before full is closed
+	started bool
+}
+
+func newReadAhead(src io.Reader, syncBytes int, done <-chan struct{}) *readAhead {
+	return &readAhead{src: src, sync: syncBytes, done: done}
+}
+
+func (a *readAhead) Read(p []byte) (int, error) {
+	if !a.started {
+		if a.sync > 0 {
+			n, err := a.src.Read(p[:min(len(p), a.sync)])
+			a.sync -= n
+			return n, err
+		}
+		a.started = true
+		a.full = make(chan []byte, 2)
+		a.free = make(chan []byte, 4)
+		go a.run()
+	}
+	for len(a.cur) == 0 {
+		if a.last != nil {
+			select {
+			case a.free <- a.last:
+			default:
+			}
+			a.last = nil
+		}
+		c, ok := <-a.full
+		if !ok {
+			return 0, a.err
+		}
+		a.cur, a.last = c, c[:cap(c)]
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// run fills chunks from src and hands them over until src fails or ends,
+// or the Source is closed.
+func (a *readAhead) run() {
+	defer close(a.full)
+	for {
+		var c []byte
+		select {
+		case c = <-a.free:
+		default:
+			c = make([]byte, aheadSize)
+		}
+		n := 0
+		var err error
+		for n < len(c) && err == nil {
+			var m int
+			m, err = a.src.Read(c[n:])
+			n += m
+		}
+		if n > 0 {
+			select {
+			case a.full <- c[:n]:
+			case <-a.done:
+				a.err = errClosed
+				return
+			}
+		}
+		if err != nil {
+			a.err = err
+			return
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package pcapio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// manyFrames returns n Ethernet frames of varied lengths whose sequence
+// numbers are their indexes: enough bytes for several read chunks.
+func manyFrames(n int) [][]byte {
+	frames := make([][]byte, n)
+	for i := range frames {
+		t := tcpFields{sport: 1000, dport: 80, seq: uint32(i), flags: ACK, payload: (i * 37) % 1500}
+		frames[i] = eth(0x0800, ipv4(ipFields{src: v4a, dst: v4b}, tcp(t)))
+	}
+	return frames
+}
+
+// checkFrames reads s to its end and checks that every segment and its Raw
+// frame are frames[i], in order.
+func checkFrames(t *testing.T, s *Source, frames [][]byte) {
+	t.Helper()
+	var seg Segment
+	i := 0
+	for s.Next(&seg) {
+		if seg.Seq != uint32(i) || seg.Frame != uint64(i+1) {
+			t.Fatalf("segment %d: Seq %d, Frame %d", i, seg.Seq, seg.Frame)
+		}
+		raw, ok := s.Raw()
+		if !ok || !bytes.Equal(raw.Data, frames[i]) {
+			t.Fatalf("Raw of segment %d differs from the frame written", i)
+		}
+		i++
+	}
+	if i != len(frames) {
+		t.Fatalf("read %d segments, want %d; damage %q", i, len(frames), s.Files()[0].Damage)
+	}
+}
+
+// TestReadAhead reads captures of several read chunks, so that the reading
+// goroutine runs and chunks are retired and reused, and checks that every
+// frame handed out is intact while later ones are being read.
+func TestReadAhead(t *testing.T) {
+	le := binary.LittleEndian
+	frames := manyFrames(12000)
+	recs := make([]pcapRec, len(frames))
+	ng := newNg(le).idb(LinkEthernet)
+	for i, f := range frames {
+		recs[i] = pcapRec{sec: base, frac: uint32(i), data: f}
+		ng.epb(0, uint64(i), f)
+	}
+	pcap := pcapFile(le, magicMicro, LinkEthernet, recs...)
+	if len(pcap) < 4*readBufferSize {
+		t.Fatalf("capture of %d bytes is too small to need several chunks", len(pcap))
+	}
+	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap)}
+	for name, b := range files {
+		t.Run(name, func(t *testing.T) {
+			s, err := Open(writeFile(t, "big."+name, b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			checkFrames(t, s, frames)
+		})
+	}
+}
+
+// TestReadAheadBigRecords mixes records longer than a read chunk, which
+// go to the one big buffer, with short ones, so that the reading goroutine
+// waits for the big buffer to come back.
+func TestReadAheadBigRecords(t *testing.T) {
+	frames := manyFrames(3000)
+	w := newNg(binary.LittleEndian).idb(LinkEthernet)
+	for i, f := range frames {
+		if i%500 == 7 {
+			f = append(f, make([]byte, readBufferSize+100*i)...) // a trailer past the IP length
+			frames[i] = f
+			w.block(0x0bad, make([]byte, readBufferSize+8)) // a long block to skip
+		}
+		w.epb(0, uint64(i), f)
+	}
+	s := newSource(t, w.b)
+	checkFrames(t, s, frames)
+}
+
+// TestCloseStopsReading checks that closing a Source part-way stops its
+// reading goroutines.
+func TestCloseStopsReading(t *testing.T) {
+	frames := manyFrames(12000)
+	recs := make([]pcapRec, len(frames))
+	for i, f := range frames {
+		recs[i] = pcapRec{sec: base, data: f}
+	}
+	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
+	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap))}
+	before := runtime.NumGoroutine()
+	s, err := Open(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg Segment
+	for range 3000 { // past the first batch of both files
+		if !s.Next(&seg) {
+			t.Fatal("ran out of packets")
+		}
+	}
+	if runtime.NumGoroutine() <= before {
+		t.Fatal("no goroutine reads ahead")
+	}
+	s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running after Close, want %d", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, pcapRec{sec: base, data: seqFrame(1)}, pcapRec{sec: base, data: seqFrame(2)})
+	gz := gzipped(t, pcap)
+	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gz)}
+	s, err := Open(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	readAll(t, s)
+	want := int64(len(pcap) + len(gz))
+	if read, total := s.Progress(); read != want || total != want {
+		t.Errorf("Progress() = %d, %d; want %d, %d", read, total, want, want)
+	}
+
+	r, err := NewReader("-", bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, r)
+	if read, total := r.Progress(); read != int64(len(pcap)) || total != -1 {
+		t.Errorf("NewReader: Progress() = %d, %d; want %d, -1", read, total, len(pcap))
+	}
+}
+
+// TestProgressStdin checks that standard input, whose size is unknown,
+// makes the total unknown.
+func TestProgressStdin(t *testing.T) {
+	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, pcapRec{sec: base, data: seqFrame(1)})
+	path := writeFile(t, "in.pcap", pcap)
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin := os.Stdin
+	os.Stdin = in
+	defer func() { os.Stdin = stdin }()
+	s, err := Open(path, "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	readAll(t, s)
+	if read, total := s.Progress(); read != 2*int64(len(pcap)) || total != -1 {
+		t.Errorf("Progress() = %d, %d; want %d, -1", read, total, 2*len(pcap))
+	}
+}
