@@ -90,13 +90,24 @@ type jsonSides[T any] struct {
 }
 
 type jsonKeepalive struct {
-	Probes           int      `json:"probes"`
-	Acks             int      `json:"acks"`
-	Interval         *float64 `json:"interval_seconds"`
-	MinInterval      *float64 `json:"min_interval_seconds"`
-	MaxInterval      *float64 `json:"max_interval_seconds"`
-	IdleBeforeFirst  *float64 `json:"idle_before_first_seconds"`
-	ZeroWindowProbes int      `json:"zero_window_probes"`
+	Probes           int                    `json:"probes"`
+	Acks             int                    `json:"acks"`
+	Interval         *float64               `json:"interval_seconds"`
+	MinInterval      *float64               `json:"min_interval_seconds"`
+	MaxInterval      *float64               `json:"max_interval_seconds"`
+	IdleBeforeFirst  *float64               `json:"idle_before_first_seconds"`
+	ZeroWindowProbes int                    `json:"zero_window_probes"`
+	Settings         *jsonKeepaliveSettings `json:"settings"`
+}
+
+// jsonKeepaliveSettings is what the probes say of TCP_KEEPIDLE,
+// TCP_KEEPINTVL and TCP_KEEPCNT; null fields are unknown.
+type jsonKeepaliveSettings struct {
+	Idle     *float64 `json:"idle_seconds"`
+	Interval *float64 `json:"interval_seconds"`
+	Count    int      `json:"unanswered_in_a_row"`
+	GaveUp   bool     `json:"gave_up"`
+	Matches  []string `json:"matches"`
 }
 
 type jsonGap struct {
@@ -155,6 +166,8 @@ type jsonInference struct {
 	Fatal      *float64 `json:"timeout_fatal_seconds"`
 	FatalBy    int      `json:"fatal_flows"`
 	Matches    []string `json:"matches"`
+	Endings    []string `json:"endings"`  // how the fatal gaps ended: rst-next-packet, rst-both, silent-drop
+	Conflict   string   `json:"conflict"` // how the evidence contradicts the threshold under test; "" when it does not
 }
 
 // JSON writes the report in the hangdiag.report/v1 schema, indented.
@@ -173,8 +186,11 @@ func (r *Report) jsonValue() jsonReport {
 		Inference: jsonInference{
 			Survived: optSeconds(res.Inference.Survived), SurvivedBy: res.Inference.SurvivedBy,
 			Fatal: optSeconds(res.Inference.Fatal), FatalBy: res.Inference.FatalBy,
-			Matches: nonNil(res.Inference.Matches),
+			Matches: nonNil(res.Inference.Matches), Endings: []string{}, Conflict: res.Inference.Conflict,
 		},
+	}
+	for _, e := range res.Inference.Endings {
+		out.Inference.Endings = append(out.Inference.Endings, string(e))
 	}
 	if mb := res.Middlebox; mb != nil {
 		out.Middlebox = &jsonMiddlebox{mb.Name, mb.Title, mb.Idle.Seconds(), mb.ProbesResetTimer, string(mb.Expiry), mb.Source}
@@ -251,6 +267,9 @@ func jsonKeepaliveOf(k analyze.KeepaliveStats) jsonKeepalive {
 	}
 	if k.Probes > 0 {
 		out.IdleBeforeFirst = optSeconds(k.IdleBeforeFirst)
+		st := k.Settings
+		out.Settings = &jsonKeepaliveSettings{Idle: optSeconds(st.Idle), Interval: optSeconds(st.Interval),
+			Count: st.Count, GaveUp: st.GaveUp, Matches: nonNil(st.Matches)}
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 // Package report renders an analysis for people and programs: a terminal
-// table and the JSON contract (schema hangdiag.report/v1). It computes
-// nothing new; every figure comes from the analyze.Result and the capture
+// table, Markdown for tickets, a self-contained HTML page with a timeline
+// of every flagged flow, CSV of flows, JSON lines of findings, and the JSON
+// contract (schema hangdiag.report/v1). It computes nothing new beyond
+// presentation; every figure comes from the analyze.Result and the capture
 // statistics it is given.
 package report
 
@@ -25,12 +27,24 @@ type Report struct {
 	// Timelines holds every packet of each flagged flow, by flow Index, as
 	// a second pass over the capture traced them; nil when not collected.
 	Timelines map[int][]analyze.Packet
+	// Color lets the terminal table colour severities with ANSI escapes.
+	// The zero value writes plain text, as for a file or a pipe.
+	Color bool
+	// Width is the terminal width in columns the table report fits into:
+	// paragraphs wrap to it and wide tables are laid out more compactly.
+	// Zero means no terminal: paragraphs wrap at 100 columns and tables
+	// keep their natural width.
+	Width int
 }
 
 // Formats maps each --format name to its renderer, all of one signature.
 var Formats = map[string]func(io.Writer, *Report) error{
-	"table": Table,
-	"json":  JSON,
+	"table":    Table,
+	"json":     JSON,
+	"jsonl":    JSONL,
+	"csv":      CSV,
+	"markdown": Markdown,
+	"html":     HTML,
 }
 
 // FormatNames lists the formats in a stable order.

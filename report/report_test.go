@@ -19,20 +19,47 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 // goldenCases are real captures from testdata, rendered in every format.
+// Traced cases fill Report.Timelines with a second pass, as the command
+// does; width is Report.Width.
 var goldenCases = []struct {
-	name  string
-	files []string
-	cfg   analyze.Config
+	name   string
+	files  []string
+	cfg    analyze.Config
+	traced bool
+	width  int
 }{
-	{"long-request-nokeepalive", []string{"long-request-nokeepalive.pcap"}, analyze.Config{}},
-	{"keepalive-60s-all", []string{"long-request-keepalive-60s.pcap"}, analyze.Config{KeepAll: true}},
-	{"rotated", []string{"rotated-1.pcap", "rotated-2.pcap"}, analyze.Config{Middlebox: preset("aws-nlb")}},
-	{"lab-requests-nokeepalive-server", []string{"lab/requests-nokeepalive.server.pcap"}, analyze.Config{Idle: 5 * time.Second}},
+	{"long-request-nokeepalive", []string{"long-request-nokeepalive.pcap"}, analyze.Config{}, false, 0},
+	{"keepalive-60s-all", []string{"long-request-keepalive-60s.pcap"}, analyze.Config{KeepAll: true}, false, 0},
+	{"rotated", []string{"rotated-1.pcap", "rotated-2.pcap"}, analyze.Config{Middlebox: preset("aws-nlb")}, false, 0},
+	{"lab-requests-nokeepalive-server", []string{"lab/requests-nokeepalive.server.pcap"}, analyze.Config{Idle: 5 * time.Second}, false, 0},
+	{"keepalive-too-slow-traced", []string{"long-request-keepalive-60s.pcap"}, analyze.Config{Idle: 50 * time.Second}, true, 0},
+	{"lab-drop-nokeepalive-server-traced", []string{"lab/drop-nokeepalive.server.pcap"}, analyze.Config{Idle: 5 * time.Second}, true, 0},
+	{"lab-pool-reuse-client-traced", []string{"lab/requests-pool-reuse.client.pcap"}, analyze.Config{Idle: 5 * time.Second}, true, 0},
+	{"closed-after-idle-alb", []string{"closed-after-idle.pcap"}, analyze.Config{Middlebox: preset("aws-alb")}, false, 0},
+	{"hung-at-capture-end-all", []string{"long-request-keepalive-7200s.pcap"}, analyze.Config{KeepAll: true}, false, 0},
+	{"ipv6-width80", []string{"ipv6.pcap"}, analyze.Config{}, true, 80},
 }
 
 func preset(name string) *analyze.Middlebox {
 	m, _ := analyze.LookupMiddlebox(name)
 	return m
+}
+
+// buildTraced analyses capture files like build, then reads them again
+// tracing every flagged flow into Report.Timelines.
+func buildTraced(t *testing.T, cfg analyze.Config, files ...string) *Report {
+	t.Helper()
+	r := build(t, cfg, files...)
+	cfg.TraceFlows = map[int]bool{}
+	for _, fl := range r.Result.Flows {
+		if len(fl.Findings) > 0 {
+			cfg.TraceFlows[fl.Index] = true
+		}
+	}
+	r.Timelines = map[int][]analyze.Packet{}
+	cfg.Trace = func(i int, p analyze.Packet) { r.Timelines[i] = append(r.Timelines[i], p) }
+	build(t, cfg, files...)
+	return r
 }
 
 // build analyses capture files from testdata/pcaps into a Report.
@@ -59,6 +86,10 @@ func build(t *testing.T, cfg analyze.Config, files ...string) *Report {
 func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		r := build(t, tc.cfg, tc.files...)
+		if tc.traced {
+			r = buildTraced(t, tc.cfg, tc.files...)
+		}
+		r.Width = tc.width
 		for _, format := range FormatNames() {
 			t.Run(tc.name+"/"+format, func(t *testing.T) {
 				var buf bytes.Buffer
@@ -131,7 +162,7 @@ func requireKeys(t *testing.T, where string, v any, keys ...string) {
 
 func TestWrap(t *testing.T) {
 	var buf bytes.Buffer
-	wrap(&buf, "  ", strings.Repeat("word ", 40))
+	wrapTo(&buf, textWidth, "  ", strings.Repeat("word ", 40))
 	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 		if len(line) > textWidth || !strings.HasPrefix(line, "  word") {
 			t.Errorf("bad line %q", line)

@@ -7,34 +7,61 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/hangdiag/hangdiag/analyze"
 )
 
-// textWidth is the width paragraphs are wrapped to.
+// textWidth is the width paragraphs are wrapped to when Report.Width is 0.
 const textWidth = 100
+
+// ANSI escapes for Report.Color.
+const (
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiBold   = "\x1b[1m"
+	ansiReset  = "\x1b[0m"
+)
 
 // Table writes the report for a terminal: a header on the capture, a table
 // of findings sorted by severity then time, one paragraph per finding with
-// its fix, and with --all a table of every flow.
+// its fix, and with --all a table of every flow. Report.Color colours
+// severities; Report.Width fits paragraphs and tables to the terminal.
 func Table(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
+	width := r.Width
+	if width <= 0 {
+		width = textWidth
+	}
+	wrap := func(out io.Writer, prefix, text string) { wrapTo(out, width, prefix, text) }
 	res := r.Result
 	rows := r.sortedFindings()
 	th := seconds(res.Threshold)
 	if mb := res.Middlebox; mb != nil {
 		th += " (" + mb.Name + ": " + mb.Title + ")"
 	}
-	fmt.Fprintf(ew, "hangdiag: %s in %s of %s, idle threshold %s\n\n",
+	head := fmt.Sprintf("hangdiag: %s in %s of %s, idle threshold %s",
 		count(uint64(len(rows)), "finding", "findings"), count(uint64(r.FlaggedFlows()), "flow", "flows"),
 		count(uint64(res.Stats.Flows), "flow", "flows"), th)
+	if r.Width > 0 {
+		wrap(ew, "", head)
+	} else {
+		fmt.Fprintln(ew, head)
+	}
+	fmt.Fprintln(ew)
 	for _, f := range r.Files {
 		line := f.Name + " (" + f.Format
 		if f.Gzip {
 			line += ", gzip"
 		}
-		fmt.Fprintf(ew, "  file      %s, %s)\n", line, count(f.Packets, "packet", "packets"))
+		line = fmt.Sprintf("%s, %s)", line, count(f.Packets, "packet", "packets"))
+		if r.Width > 0 && 12+len([]rune(line)) > r.Width {
+			// the name on one line, its format and size on the next
+			fmt.Fprintf(ew, "  file      %s\n            %s\n", f.Name, strings.TrimPrefix(line, f.Name+" "))
+		} else {
+			fmt.Fprintf(ew, "  file      %s\n", line)
+		}
 	}
 	st := &r.Capture
 	if st.Packets > 0 {
@@ -52,18 +79,29 @@ func Table(w io.Writer, r *Report) error {
 	if len(rows) == 0 {
 		fmt.Fprintf(ew, "No flow was silent for %s or longer.\n", seconds(res.Threshold))
 	} else {
-		t := tablewriter.NewTable(ew, tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoFormat(tw.Off))
-		t.Header("#", "Severity", "Kind", "Client → Server", "At (UTC)", "Gap")
-		for i, row := range rows {
-			t.Append(strconv.Itoa(i+1), row.f.Severity.String(), string(row.f.Kind),
-				row.flow.Client.String()+" → "+row.flow.Server.String(), row.f.At.Format("15:04:05.000"), seconds(row.f.Gap))
-		}
-		if err := t.Render(); err != nil {
+		err := fitTable(ew, r.Width, func(compact bool) ([]string, [][]string) {
+			var cells [][]string
+			for i, row := range rows {
+				sev, at := r.paint(row.f.Severity, row.f.Severity.String()), row.f.At.Format("15:04:05.000")
+				if compact {
+					cells = append(cells, []string{strconv.Itoa(i + 1), string(row.f.Kind) + "\n" + sev,
+						row.flow.Client.String() + "\n→ " + row.flow.Server.String(), at + "\n" + seconds(row.f.Gap)})
+				} else {
+					cells = append(cells, []string{strconv.Itoa(i + 1), sev, string(row.f.Kind),
+						row.flow.Client.String() + " → " + row.flow.Server.String(), at, seconds(row.f.Gap)})
+				}
+			}
+			if compact {
+				return []string{"#", "Finding", "Client → Server", "At (UTC), gap"}, cells
+			}
+			return []string{"#", "Severity", "Kind", "Client → Server", "At (UTC)", "Gap"}, cells
+		})
+		if err != nil {
 			return err
 		}
 		fixedAt := map[string]int{} // fix text -> number of the paragraph that gave it
 		for i, row := range rows {
-			fmt.Fprintf(ew, "\n%d. %s (%s)\n", i+1, row.f.Kind, row.f.Severity)
+			fmt.Fprintf(ew, "\n%s\n", r.paint(row.f.Severity, fmt.Sprintf("%d. %s (%s)", i+1, row.f.Kind, row.f.Severity)))
 			wrap(ew, "   ", row.f.Message)
 			switch n, seen := fixedAt[row.f.Fix]; {
 			case row.f.Fix == "":
@@ -75,6 +113,13 @@ func Table(w io.Writer, r *Report) error {
 			}
 			wrap(ew, "   ", "Wireshark: "+WiresharkFilter(row.flow))
 		}
+		for i := range res.Flows {
+			if fl := &res.Flows[i]; len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
+				fmt.Fprintln(ew)
+				wrap(ew, "", "How to turn on TCP keepalive in Linux, Python requests, Go, Java, Node.js, .NET and curl: run again with --format markdown or --format html.")
+				break
+			}
+		}
 	}
 	if inf := res.Inference; inf.Fatal > 0 || inf.Survived > 0 {
 		fmt.Fprintln(ew)
@@ -82,7 +127,7 @@ func Table(w io.Writer, r *Report) error {
 	}
 	if hasUnflagged(res) {
 		fmt.Fprintln(ew)
-		if err := flowTable(ew, res); err != nil {
+		if err := flowTable(ew, res, r.Width); err != nil {
 			return err
 		}
 	}
@@ -99,17 +144,80 @@ func hasUnflagged(res *analyze.Result) bool {
 }
 
 // flowTable lists every flow kept in the result (--all).
-func flowTable(w io.Writer, res *analyze.Result) error {
-	t := tablewriter.NewTable(w, tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoFormat(tw.Off))
-	t.Header("#", "Client → Server", "State", "Packets", "Max gap", "Keepalives c/s", "Findings")
-	for i := range res.Flows {
-		f := &res.Flows[i]
-		t.Append(strconv.Itoa(f.Index), f.Client.String()+" → "+f.Server.String(), f.State.String(),
-			strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap),
-			fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes),
-			strconv.Itoa(len(f.Findings)))
+func flowTable(w io.Writer, res *analyze.Result, width int) error {
+	return fitTable(w, width, func(compact bool) ([]string, [][]string) {
+		var cells [][]string
+		for i := range res.Flows {
+			f := &res.Flows[i]
+			probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
+			if compact {
+				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),
+					f.State.String() + "\n" + count(f.Packets, "packet", "packets"), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))})
+			} else {
+				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + " → " + f.Server.String(), f.State.String(),
+					strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))})
+			}
+		}
+		if compact {
+			return []string{"#", "Client → Server", "State", "Max gap", "Probes c/s", "Findings"}, cells
+		}
+		return []string{"#", "Client → Server", "State", "Packets", "Max gap", "Keepalives c/s", "Findings"}, cells
+	})
+}
+
+// fitTable renders the table that build lays out, in its natural layout
+// when that fits width (or width is 0), else in its compact one (cells on
+// two lines), and if even that is too wide, with cells broken to fit.
+func fitTable(w io.Writer, width int, build func(compact bool) (head []string, rows [][]string)) error {
+	render := func(compact bool, opts ...tablewriter.Option) (string, error) {
+		var b strings.Builder
+		opts = append([]tablewriter.Option{tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoFormat(tw.Off)}, opts...)
+		t := tablewriter.NewTable(&b, opts...)
+		head, rows := build(compact)
+		t.Header(head)
+		for _, row := range rows {
+			if err := t.Append(row); err != nil {
+				return "", err
+			}
+		}
+		err := t.Render()
+		return b.String(), err
 	}
-	return t.Render()
+	out, err := render(false)
+	if err == nil && width > 0 && tableWidth(out) > width {
+		out, err = render(true)
+		if err == nil && tableWidth(out) > width {
+			out, err = render(true, tablewriter.WithRowAutoWrap(tw.WrapBreak), tablewriter.WithHeaderAutoWrap(tw.WrapBreak), tablewriter.WithMaxWidth(width))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, out)
+	return err
+}
+
+// tableWidth is the width in columns of a rendered table's widest line.
+func tableWidth(s string) int {
+	n := 0
+	for _, line := range strings.Split(s, "\n") {
+		n = max(n, twwidth.Width(line))
+	}
+	return n
+}
+
+// paint colours text by severity when the report is for a colour terminal.
+func (r *Report) paint(sev analyze.Severity, text string) string {
+	if !r.Color {
+		return text
+	}
+	switch sev {
+	case analyze.Error:
+		return ansiBold + ansiRed + text + ansiReset
+	case analyze.Warning:
+		return ansiBold + ansiYellow + text + ansiReset
+	}
+	return text
 }
 
 // bracket describes the timeout bracket in words.
@@ -130,16 +238,21 @@ func bracket(inf analyze.Inference) string {
 	if len(inf.Matches) > 0 {
 		s += "; consistent with " + strings.Join(inf.Matches, ", ")
 	}
-	return s + "."
+	s += "."
+	if inf.Conflict != "" {
+		s += " But " + inf.Conflict + "."
+	}
+	return s
 }
 
-// wrap writes text wrapped to textWidth, every line starting with prefix.
-func wrap(w io.Writer, prefix, text string) {
+// wrapTo writes text wrapped to width columns, every line starting with
+// prefix. A word longer than a line stays whole.
+func wrapTo(w io.Writer, width int, prefix, text string) {
 	indent := strings.Repeat(" ", len([]rune(prefix)))
 	line := prefix
 	empty := true
 	for _, word := range strings.Fields(text) {
-		if !empty && len([]rune(line))+1+len([]rune(word)) > textWidth {
+		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
 			fmt.Fprintln(w, line)
 			line, empty = indent, true
 		}

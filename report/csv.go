@@ -1,0 +1,57 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+)
+
+// csvHeader names the CSV columns, one row per flow.
+var csvHeader = []string{
+	"index", "client", "server", "state", "first_seen", "last_seen", "packets",
+	"bytes_client", "bytes_server", "max_gap_seconds", "idle_at_end_seconds",
+	"keepalive_probes_client", "keepalive_acks_client", "keepalive_probes_server", "keepalive_acks_server",
+	"findings", "wireshark_filter",
+}
+
+// CSV writes one row per flow listed in the report (the flagged flows, or
+// every flow with --all) for spreadsheets: its endpoints, state, times in
+// RFC 3339 UTC, counts, gaps in seconds, keepalives per side, its finding
+// kinds separated by ";" and a Wireshark display filter.
+func CSV(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	for i := range r.Result.Flows {
+		fl := &r.Result.Flows[i]
+		var kinds []string
+		for _, f := range fl.Findings {
+			kinds = append(kinds, string(f.Kind))
+		}
+		c, s := fl.Keepalive[analyze.Client], fl.Keepalive[analyze.Server]
+		row := []string{
+			strconv.Itoa(fl.Index), fl.Client.String(), fl.Server.String(), fl.State.String(),
+			fl.First.UTC().Format(time.RFC3339Nano), fl.Last.UTC().Format(time.RFC3339Nano),
+			strconv.FormatUint(fl.Packets, 10),
+			strconv.FormatUint(fl.Bytes[analyze.Client], 10), strconv.FormatUint(fl.Bytes[analyze.Server], 10),
+			csvSeconds(fl.MaxGap), csvSeconds(fl.IdleAtEnd),
+			strconv.Itoa(c.Probes), strconv.Itoa(c.Acks), strconv.Itoa(s.Probes), strconv.Itoa(s.Acks),
+			strings.Join(kinds, ";"), WiresharkFilter(fl),
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSeconds prints a duration as plain decimal seconds.
+func csvSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
