@@ -16,6 +16,13 @@
 # server and SNATs the source to 198.51.100.1:20000-20099, so the client and
 # the server see the same connection under different 4-tuples.
 # Each scenario writes OUTDIR/<scenario>.{client,server,router}.pcap.
+#
+# LAB_CLIENT_HOOK, if set, is a command run with bash -c in the client
+# namespace during each scenario (LAB_IFACE names the client's interface):
+# started once the captures run, before the client; stopped with SIGINT
+# (SIGKILL 10 s later) once the captures stop. It must print "listening on"
+# within 5 s, as tcpdump and hangdiag live do. Its output goes to
+# LAB_CLIENT_HOOK_LOG (default: a file in the work directory).
 # See lab/README.md.
 set -euo pipefail
 
@@ -58,6 +65,7 @@ usage: lab/lab.sh [-t T] [-o OUTDIR] SCENARIO... | all
   -t T       router conntrack idle timeout in seconds (default 5, at least 2)
   -o OUTDIR  where captures go (default testdata/pcaps/lab)
 scenarios: ${SCENARIOS[*]}
+environment: LAB_CLIENT_HOOK, LAB_CLIENT_HOOK_LOG (see the top of lab.sh)
 EOF
 	exit 2
 }
@@ -278,6 +286,34 @@ stop_captures() {
 	done
 }
 
+# start_hook: start LAB_CLIENT_HOOK, if set, in the client namespace and
+# wait for it to print "listening on".
+start_hook() {
+	HOOK_PID=
+	[[ -n ${LAB_CLIENT_HOOK:-} ]] || return 0
+	local hook_log=${LAB_CLIENT_HOOK_LOG:-$WORK/hook.log} i
+	: >"$hook_log"
+	LAB_IFACE=cli0 ip netns exec "$NS_C" bash -c "$LAB_CLIENT_HOOK" >"$hook_log" 2>&1 &
+	HOOK_PID=$!
+	PIDS+=("$HOOK_PID")
+	for ((i = 0; i < 50; i++)); do
+		grep -q "listening on" "$hook_log" && return 0
+		kill -0 "$HOOK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$hook_log" >&2
+	die "client hook did not start: $LAB_CLIENT_HOOK"
+}
+
+# stop_hook: stop the client hook, if one runs.
+stop_hook() {
+	[[ -n ${HOOK_PID:-} ]] || return 0
+	kill -INT "$HOOK_PID" 2>/dev/null || true
+	wait_gone "$HOOK_PID" 100
+	forget_pid "$HOOK_PID"
+	HOOK_PID=
+}
+
 # check_conntrack PORT [PATTERN]: the router must track the flow to PORT,
 # as ESTABLISHED with a timeout of at most T seconds (and an entry matching
 # the extended regular expression PATTERN, if given).
@@ -398,6 +434,7 @@ run_scenario() {
 	start_capture client "$NS_C" cli0
 	start_capture server "$NS_S" srv0
 	start_capture router "$NS_R" any
+	start_hook
 
 	if [[ $beat == yes ]]; then
 		ip netns exec "$NS_C" timeout -k 2 $((T + 20)) "${req[@]}" beat "$URL/" --every 1 --count $((T + 15)) \
@@ -422,6 +459,7 @@ run_scenario() {
 		sleep_until "$stop_at_ms"
 		kill -0 "$client_pid" 2>/dev/null || die "$name: the client finished before the capture stopped"
 		stop_captures
+		stop_hook
 		result=waiting
 	else
 		wait "$client_pid" || rc=$?
@@ -430,6 +468,7 @@ run_scenario() {
 		sleep_until $(($(now_ms) - START_MS + tail_ms))
 		sleep_until "$min_end_ms"
 		stop_captures
+		stop_hook
 	fi
 	log "client ($result): $(tr '\n' ' ' <"$WORK/client.log")"
 	if [[ -f $WORK/beat.log ]]; then

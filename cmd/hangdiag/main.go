@@ -6,9 +6,11 @@
 // Usage:
 //
 //	hangdiag analyze [flags] FILE...
+//	hangdiag analyze --vantage [flags] CLIENT-SIDE.pcap SERVER-SIDE.pcap
+//	hangdiag live -i IFACE [flags] [FILTER EXPRESSION...]
 //	hangdiag middleboxes
 //
-// Run "hangdiag analyze --help" for the flags.
+// Run "hangdiag analyze --help" or "hangdiag live --help" for the flags.
 package main
 
 import (
@@ -74,10 +76,12 @@ const mainUsage = `hangdiag diagnoses hanging TCP connections from packet captur
 
 Usage:
   hangdiag analyze [flags] FILE...   analyse captures (pcap, pcapng, gzip; "-" for stdin)
+  hangdiag analyze --vantage A B     compare captures of the same traffic taken at two points
+  hangdiag live -i IFACE [FILTER]    watch an interface and warn before a middlebox forgets a flow
   hangdiag middleboxes               list the middlebox presets and their idle timeouts
   hangdiag --version
 
-Run "hangdiag analyze --help" for the analysis flags.
+Run "hangdiag analyze --help" or "hangdiag live --help" for the flags.
 `
 
 // run is the whole command, minus the process: tests call it directly.
@@ -89,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "analyze", "analyse":
 		return runAnalyze(ctx, args[1:], stdout, stderr)
+	case "live":
+		return runLive(ctx, args[1:], stdout, stderr)
 	case "middleboxes":
 		return listMiddleboxes(stdout)
 	case "-h", "--help", "help":
@@ -111,6 +117,9 @@ type analyzeOptions struct {
 	exitCode   bool
 	maxFlows   int
 	captureEnd string
+	quiet      bool            // no progress bar
+	evidence   evidenceOptions // --write-flagged, --keep-payload, --anonymize, --anonymize-key
+	vantage    bool
 }
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -125,6 +134,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.BoolVar(&o.exitCode, "exit-code", false, "exit with status 1 when there are findings")
 	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "most flows tracked at once; beyond it the longest-idle flows are evicted and counted")
 	fs.StringVar(&o.captureEnd, "capture-end", "", "when the capture really ended (RFC 3339), if later than its last packet")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "draw no progress bar on standard error (drawn only when it is a terminal)")
+	o.evidence.addFlags(fs)
+	fs.BoolVar(&o.vantage, "vantage", false, "compare two captures of the same traffic taken at two points (rotated files of one point joined by commas)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: hangdiag analyze [flags] FILE...\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -154,9 +166,20 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("no capture files given")
 	}
 
-	rep, err := analyzeFiles(ctx, fs.Args(), cfg, end)
+	if f, ok := stderr.(*os.File); ok && !o.quiet {
+		if cols, ok := terminalWidth(f); ok {
+			ctx = withProgress(ctx, stderr, cols)
+		}
+	}
+	if o.vantage {
+		return runVantage(ctx, fs.Args(), cfg, end, &o, stdout, stderr)
+	}
+	rep, err := o.evidence.analyze(ctx, fs.Args(), cfg, end, o.format, stderr)
 	if err != nil {
 		return err
+	}
+	if o.format == "table" && o.output == "" {
+		rep.Color, rep.Width = terminalStyle(stdout)
 	}
 	if err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, rep) }); err != nil {
 		return err
@@ -213,6 +236,7 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 		return nil, err
 	}
 	defer src.Close()
+	defer startProgress(ctx, src)()
 	a := analyze.New(cfg)
 	var seg pcapio.Segment
 	for n := 0; src.Next(&seg); n++ {
@@ -255,4 +279,18 @@ func listMiddleboxes(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Idle, probes, m.Expiry, m.Title, m.Source)
 	}
 	return tw.Flush()
+}
+
+// terminalStyle says how to draw the table on w: in colour on a terminal
+// unless NO_COLOR is set (https://no-color.org), and fitted to its width.
+func terminalStyle(w io.Writer) (color bool, width int) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false, 0
+	}
+	cols, ok := terminalWidth(f)
+	if !ok {
+		return false, 0
+	}
+	return os.Getenv("NO_COLOR") == "", cols
 }

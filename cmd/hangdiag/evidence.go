@@ -1,0 +1,461 @@
+package main
+
+// Evidence a support engineer can attach: the packets of flagged flows in a
+// small capture file, the timelines of those flows for the reports that
+// draw them, and the anonymization of both.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/internal/anon"
+	"github.com/hangdiag/hangdiag/pcapio"
+	"github.com/hangdiag/hangdiag/report"
+)
+
+// maxTimeline bounds the packets kept in one flow's timeline: the first
+// half and the last half of them; the packets between are left out.
+const maxTimeline = 10000
+
+// evidenceOptions holds the flags for evidence files and anonymization.
+type evidenceOptions struct {
+	path        string // --write-flagged
+	keepPayload bool
+	anonymize   bool
+	key         string // --anonymize-key; implies anonymize
+}
+
+func (e *evidenceOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&e.path, "write-flagged", "", "write the packets of flows with findings to this capture file, headers only: it analyses the same, and is small enough to attach (pcap; pcapng when they come from several interfaces)")
+	fs.BoolVar(&e.keepPayload, "keep-payload", false, "keep TCP payloads in the --write-flagged file (they may hold tokens and personal data)")
+	fs.BoolVar(&e.anonymize, "anonymize", false, "replace IP addresses in the report and the --write-flagged file by stand-ins, the same for each address and keeping shared prefixes; ports are kept, MAC addresses and payloads are not changed, and IP and TCP checksums in the file are left wrong")
+	fs.StringVar(&e.key, "anonymize-key", "", "key for --anonymize, which it implies: the same key gives the same stand-ins in every run (default: a random key per run)")
+}
+
+// needsTimelines reports whether a report format draws the timelines of
+// flagged flows, so that the analysis must trace them in a second pass.
+func needsTimelines(format string) bool {
+	return format == "html" || format == "markdown"
+}
+
+// analyze runs the analysis of paths, as analyzeFiles does, and then, when
+// evidence or timelines are wanted, a second pass that traces the flagged
+// flows; last it anonymizes the report if asked. Notes go to stderr.
+func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analyze.Config, end time.Time, format string, stderr io.Writer) (rep *report.Report, err error) {
+	if e.key != "" {
+		e.anonymize = true
+	}
+	if e.keepPayload && e.path == "" {
+		return nil, usagef("--keep-payload needs --write-flagged")
+	}
+	var out *os.File
+	if e.path != "" {
+		if err := notAnInput(e.path, paths); err != nil {
+			return nil, err
+		}
+		if out, err = os.Create(e.path); err != nil {
+			return nil, fmt.Errorf("--write-flagged: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				out.Close()
+				os.Remove(e.path)
+			}
+		}()
+	}
+	var mapper *anon.Mapper
+	if e.anonymize {
+		key := []byte(e.key)
+		if len(key) == 0 {
+			key = make([]byte, 32)
+			rand.Read(key) // never fails
+		}
+		mapper = anon.New(key)
+	}
+
+	second := out != nil || needsTimelines(format)
+	if second && slices.Contains(paths, "-") {
+		var tmp string
+		if paths, tmp, err = spoolStdin(paths); err != nil {
+			return nil, err
+		}
+		defer func() {
+			os.Remove(tmp)
+			err = unspool(rep, err, tmp)
+		}()
+	}
+	if rep, err = analyzeFiles(ctx, paths, cfg, end); err != nil {
+		return nil, err
+	}
+	if second {
+		if err := e.trace(ctx, paths, cfg, rep, out, mapper, stderr); err != nil {
+			return nil, err
+		}
+	}
+	if mapper != nil {
+		anonymizeResult(rep.Result, mapper)
+	}
+	return rep, nil
+}
+
+// trace runs the second pass over paths: it fills rep.Timelines with the
+// packets of the flagged flows and, when out is not nil, writes them to
+// out as evidence and closes it.
+func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
+	flagged := make(map[int]bool)
+	for _, f := range rep.Result.Flows {
+		if len(f.Findings) > 0 {
+			flagged[f.Index] = true
+		}
+	}
+	var ev *evidence
+	if out != nil {
+		var err error
+		if ev, err = newEvidence(!e.keepPayload, mapper); err != nil {
+			return err
+		}
+		defer ev.close()
+	}
+	rep.Timelines = make(map[int][]analyze.Packet, len(flagged))
+	if len(flagged) > 0 {
+		if err := tracePass(ctx, paths, cfg, flagged, rep, ev, stderr); err != nil {
+			return err
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	link := uint16(pcapio.LinkEthernet) // for a file with no packets
+	if len(rep.Capture.Links) > 0 {
+		link = rep.Capture.Links[0].LinkType
+	}
+	if err := ev.writeTo(out, link); err != nil {
+		return fmt.Errorf("write %s: %w", e.path, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", e.path, err)
+	}
+	ev.adviseEnd(stderr, e.path, rep.Result)
+	return nil
+}
+
+// notAnInput refuses an evidence path that names one of the captures read.
+func notAnInput(path string, inputs []string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil // a new file
+	}
+	for _, in := range inputs {
+		if in == "-" {
+			continue
+		}
+		if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
+			return usagef("--write-flagged %s would overwrite a capture being read", path)
+		}
+	}
+	return nil
+}
+
+// spoolStdin copies standard input to a temporary file, so that it can be
+// read twice, and returns paths with "-" replaced by the file's name, and
+// that name.
+func spoolStdin(paths []string) ([]string, string, error) {
+	f, err := os.CreateTemp("", "hangdiag-stdin-*")
+	if err != nil {
+		return nil, "", fmt.Errorf("copy standard input: %w", err)
+	}
+	_, err = io.Copy(f, os.Stdin)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, "", fmt.Errorf("copy standard input: %w", err)
+	}
+	paths = slices.Clone(paths)
+	for i, p := range paths {
+		if p == "-" {
+			paths[i] = f.Name()
+		}
+	}
+	return paths, f.Name(), nil
+}
+
+// unspool names standard input "-" again, where spoolStdin's file name tmp
+// appears in the report or in err, and returns err.
+func unspool(rep *report.Report, err error, tmp string) error {
+	if rep != nil {
+		for i := range rep.Files {
+			if rep.Files[i].Name == tmp {
+				rep.Files[i].Name = "-"
+			}
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), tmp) {
+		return errors.New(strings.ReplaceAll(err.Error(), tmp, "-"))
+	}
+	return err
+}
+
+// tracePass reads paths again with the analyzer tracing the flows in
+// flagged: their packets go to rep.Timelines and, when ev is not nil, to
+// the evidence.
+func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged map[int]bool, rep *report.Report, ev *evidence, stderr io.Writer) error {
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	timelines := make(map[int]*timeline, len(flagged))
+	cfg.TraceFlows = flagged
+	cfg.Trace = func(i int, p analyze.Packet) {
+		tl := timelines[i]
+		if tl == nil {
+			tl = new(timeline)
+			timelines[i] = tl
+		}
+		tl.add(p)
+		if ev != nil {
+			raw, _ := src.Raw()
+			ev.add(raw)
+		}
+	}
+	a := analyze.New(cfg)
+	var seg pcapio.Segment
+	for n := 0; src.Next(&seg); n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a.Add(&seg)
+	}
+	if ev != nil && ev.err != nil {
+		return ev.err
+	}
+	for _, i := range slices.Sorted(maps.Keys(timelines)) {
+		tl := timelines[i]
+		rep.Timelines[i] = tl.packets()
+		if tl.dropped > 0 {
+			fmt.Fprintf(stderr, "hangdiag: note: timeline of flow %d shortened to its first %d and last %d packets; %d packets in between left out\n",
+				i, maxTimeline/2, maxTimeline/2, tl.dropped)
+		}
+	}
+	return nil
+}
+
+// timeline collects one flow's packets: the first maxTimeline/2 in full,
+// then the latest maxTimeline/2 in a ring.
+type timeline struct {
+	head, tail []analyze.Packet
+	next       int // oldest packet of a full tail
+	dropped    int // packets left out
+}
+
+func (t *timeline) add(p analyze.Packet) {
+	const half = maxTimeline / 2
+	switch {
+	case len(t.head) < half:
+		t.head = append(t.head, p)
+	case len(t.tail) < half:
+		t.tail = append(t.tail, p)
+	default:
+		t.tail[t.next] = p
+		t.next = (t.next + 1) % half
+		t.dropped++
+	}
+}
+
+// packets returns the packets kept, in order.
+func (t *timeline) packets() []analyze.Packet {
+	return slices.Concat(t.head, t.tail[t.next:], t.tail[:t.next])
+}
+
+// evidence gathers the packets of flagged flows, cut and anonymized, in a
+// temporary spool file, since the capture format to write depends on the
+// interfaces of all of them; writeTo then writes the capture file.
+type evidence struct {
+	headersOnly bool
+	anon        *anon.Mapper // nil: addresses kept
+	spool       *os.File
+	w           *bufio.Writer
+	ifaces      []evidenceIface // in order of first appearance
+	last        int64           // time of the latest packet
+	buf         []byte
+	err         error // first error met in add
+}
+
+// evidenceIface is one interface of an evidence file: a link type and the
+// interface of the capture read. Keeping the captured interfaces apart keeps
+// two copies of one packet taken on two of them apart from a
+// retransmission.
+type evidenceIface struct {
+	link uint16
+	orig uint32
+}
+
+// spoolHeader is the size of a spooled record's header: time, evidence
+// interface, wire length, captured length.
+const spoolHeader = 8 + 4 + 4 + 4
+
+func newEvidence(headersOnly bool, m *anon.Mapper) (*evidence, error) {
+	f, err := os.CreateTemp("", "hangdiag-evidence-*")
+	if err != nil {
+		return nil, fmt.Errorf("--write-flagged: %w", err)
+	}
+	return &evidence{headersOnly: headersOnly, anon: m, spool: f, w: bufio.NewWriter(f)}, nil
+}
+
+// add spools one packet. Its data is copied.
+func (ev *evidence) add(r pcapio.Raw) {
+	if ev.err != nil {
+		return
+	}
+	_, payload, ok := pcapio.Offsets(r.LinkType, r.Data, r.WireLen)
+	if !ok {
+		ev.err = fmt.Errorf("packet at %v: no TCP headers found", time.Unix(0, r.Nanos).UTC())
+		return
+	}
+	data := r.Data
+	if ev.headersOnly {
+		data = data[:payload]
+	}
+	ifc := slices.Index(ev.ifaces, evidenceIface{r.LinkType, r.Interface})
+	if ifc < 0 {
+		ifc = len(ev.ifaces)
+		ev.ifaces = append(ev.ifaces, evidenceIface{r.LinkType, r.Interface})
+	}
+	b := binary.LittleEndian.AppendUint64(ev.buf[:0], uint64(r.Nanos))
+	b = binary.LittleEndian.AppendUint32(b, uint32(ifc))
+	b = binary.LittleEndian.AppendUint32(b, max(r.WireLen, uint32(len(r.Data))))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, data...)
+	if ev.anon != nil {
+		pcapio.MapAddrs(r.LinkType, b[spoolHeader:], r.WireLen, ev.anon.Addr)
+	}
+	ev.buf = b
+	ev.last = max(ev.last, r.Nanos)
+	if _, err := ev.w.Write(b); err != nil {
+		ev.err = fmt.Errorf("spool evidence: %w", err)
+	}
+}
+
+// writeTo writes the spooled packets to out as a capture file: classic
+// pcap when they came from one interface, pcapng with one interface for
+// each link type and interface read otherwise. A file with no packets gets
+// the link type fallback.
+func (ev *evidence) writeTo(out io.Writer, fallback uint16) error {
+	links := []uint16{fallback}
+	if len(ev.ifaces) > 0 {
+		links = links[:0]
+		for _, ifc := range ev.ifaces {
+			links = append(links, ifc.link)
+		}
+	}
+	if err := ev.w.Flush(); err != nil {
+		return fmt.Errorf("spool evidence: %w", err)
+	}
+	if _, err := ev.spool.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("spool evidence: %w", err)
+	}
+	w, err := pcapio.NewWriter(out, links...)
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReader(ev.spool)
+	var h [spoolHeader]byte
+	for {
+		if _, err := io.ReadFull(r, h[:]); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("read evidence spool: %w", err)
+		}
+		p := pcapio.Raw{
+			Nanos:     int64(binary.LittleEndian.Uint64(h[0:8])),
+			Interface: binary.LittleEndian.Uint32(h[8:12]),
+			WireLen:   binary.LittleEndian.Uint32(h[12:16]),
+		}
+		p.LinkType = links[p.Interface]
+		n := int(binary.LittleEndian.Uint32(h[16:20]))
+		ev.buf = slices.Grow(ev.buf[:0], n)
+		p.Data = ev.buf[:n]
+		if _, err := io.ReadFull(r, p.Data); err != nil {
+			return fmt.Errorf("read evidence spool: %w", err)
+		}
+		if err := w.WritePacket(p); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// adviseEnd tells, when a flagged flow was still open at the capture end
+// and the capture ran on past the evidence's last packet, the
+// --capture-end with which the evidence analyses the same.
+func (ev *evidence) adviseEnd(w io.Writer, path string, r *analyze.Result) {
+	open := slices.ContainsFunc(r.Flows, func(f analyze.Flow) bool { return len(f.Findings) > 0 && f.State == analyze.Open })
+	if !open || ev.last == 0 || !r.CaptureEnd.After(time.Unix(0, ev.last)) {
+		return
+	}
+	fmt.Fprintf(w, "hangdiag: note: the capture ran on %s past the last packet in %s; analyze it with --capture-end %s to judge its open flows the same\n",
+		r.CaptureEnd.Sub(time.Unix(0, ev.last)).Round(time.Millisecond), path, r.CaptureEnd.Format(time.RFC3339Nano))
+}
+
+// close removes the spool file.
+func (ev *evidence) close() {
+	ev.spool.Close()
+	os.Remove(ev.spool.Name())
+}
+
+// anonymizeResult replaces the addresses of every flow of r by m's
+// stand-ins: the Client and Server fields, and their text in finding
+// messages, fixes, reset reasons and packet descriptions. Ports are kept.
+func anonymizeResult(r *analyze.Result, m *anon.Mapper) {
+	for i := range r.Flows {
+		f := &r.Flows[i]
+		c, s := m.AddrPort(f.Client), m.AddrPort(f.Server)
+		// Address-and-port forms first, then bare addresses, longest
+		// first, so that no address is replaced inside a longer one.
+		pairs := []string{f.Client.String(), c.String(), f.Server.String(), s.String()}
+		bare := [][2]string{{f.Client.Addr().String(), c.Addr().String()}, {f.Server.Addr().String(), s.Addr().String()}}
+		if len(bare[1][0]) > len(bare[0][0]) {
+			bare[0], bare[1] = bare[1], bare[0]
+		}
+		for _, b := range bare {
+			pairs = append(pairs, b[0], b[1])
+		}
+		rp := strings.NewReplacer(pairs...)
+		f.Client, f.Server = c, s
+		done := make(map[any]bool) // findings may share evidence
+		for j := range f.Findings {
+			fd := &f.Findings[j]
+			fd.Message, fd.Fix = rp.Replace(fd.Message), rp.Replace(fd.Fix)
+			ev := &fd.Evidence
+			refs := []*analyze.PacketRef{ev.GapStart, ev.GapEnd, ev.Unacked}
+			if ri := ev.Reset; ri != nil && !done[ri] {
+				done[ri] = true
+				refs = append(refs, &ri.Packet, ri.TriggeredBy)
+				for k := range ri.Reasons {
+					ri.Reasons[k] = rp.Replace(ri.Reasons[k])
+				}
+			}
+			for _, ref := range refs {
+				if ref != nil && !done[ref] {
+					done[ref] = true
+					ref.What = rp.Replace(ref.What)
+				}
+			}
+		}
+	}
+}

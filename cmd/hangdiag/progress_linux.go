@@ -1,0 +1,21 @@
+package main
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// terminalWidth reports whether f is a terminal and, if so, its width in
+// columns (80 when the terminal does not say).
+func terminalWidth(f *os.File) (int, bool) {
+	fd := int(f.Fd())
+	if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+		return 0, false
+	}
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 80, true
+	}
+	return int(ws.Col), true
+}
