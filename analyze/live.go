@@ -38,6 +38,7 @@ type Alert struct {
 func (a *Analyzer) Tick(now time.Time) []Alert {
 	n := now.UnixNano()
 	a.ticking = true
+	a.sweep(n)
 	alerts := a.pending
 	a.pending = nil
 	warnAt := int64(float64(a.threshold) * a.warnAt)
@@ -93,3 +94,9 @@ func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Al
 	f.alerted = len(findings)
 	return alerts
 }
+
+// Tracked returns how many flows are in the table now.
+func (a *Analyzer) Tracked() int { return len(a.flows) }
+
+// Threshold returns the idle timeout under test.
+func (a *Analyzer) Threshold() time.Duration { return time.Duration(a.threshold) }

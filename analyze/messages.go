@@ -103,7 +103,7 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 	case "middlebox":
 		fmt.Fprintf(&b, " The RST most likely came from a middlebox, not the %s: %s.", claimed, strings.Join(ri.Reasons, "; "))
 		if t := ri.TriggeredBy; t != nil {
-			fmt.Fprintf(&b, " The %s probably never received the %s's %s and heard no RST either.", claimed, t.Side, t.What)
+			fmt.Fprintf(&b, " The %s probably never received the %s's %s and heard no RST either.", claimed, t.Side, withoutArticle(t.What))
 		}
 	case "endpoint":
 		fmt.Fprintf(&b, " The RST looks like the %s's own: %s.", claimed, strings.Join(ri.Reasons, "; "))
@@ -236,4 +236,15 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// withoutArticle turns "a FIN" into "FIN", so that it reads after a
+// possessive: "the client's FIN".
+func withoutArticle(what string) string {
+	for _, a := range []string{"a ", "an "} {
+		if strings.HasPrefix(what, a) {
+			return what[len(a):]
+		}
+	}
+	return what
 }
