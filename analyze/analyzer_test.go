@@ -452,3 +452,23 @@ func TestCopiesNeedProof(t *testing.T) {
 		t.Errorf("one RST seen at three points: counted %d, want 1", got)
 	}
 }
+
+func TestCaptureStartsWithOneByteProbe(t *testing.T) {
+	c := newConv(cli, srv, 5000)
+	// A Windows keepalive (1 byte at next-1) opens the capture. Its answer
+	// acknowledges seq+1 like any data's, so only the D-SACK for the byte
+	// proves it a probe; a second flow's answer carries none.
+	c.seg(Client, 0, pcapio.ACK, c.next[Client]-1, 1)
+	c.ack(Server, time.Millisecond)
+	c.segs[len(c.segs)-1].DSACK = true
+	d := newConv("192.0.2.11:40000", srv, 7000)
+	d.seg(Client, 0, pcapio.ACK, d.next[Client]-1, 1)
+	d.ack(Server, time.Millisecond)
+	r := run(Config{KeepAll: true}, 0, c, d)
+	if k := r.Flows[0].Keepalive[Client]; k.Probes != 1 || k.Acks != 1 || r.Flows[0].Bytes[Client] != 0 {
+		t.Errorf("with D-SACK: probes %d, acks %d, bytes %d; want 1, 1, 0", k.Probes, k.Acks, r.Flows[0].Bytes[Client])
+	}
+	if k := r.Flows[1].Keepalive[Client]; k.Probes != 0 || r.Flows[1].Bytes[Client] != 1 {
+		t.Errorf("without D-SACK: probes %d, bytes %d; want 0 and 1 (data)", k.Probes, r.Flows[1].Bytes[Client])
+	}
+}

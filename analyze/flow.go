@@ -170,8 +170,10 @@ type dirState struct {
 	keepGaveUp   bool  // it sent a RST right after unanswered probes
 
 	probeCandidate bool // its first segment may be a keepalive probe
+	candidateByte  bool // it carried one byte (counted as data until proven a probe)
 	candidateSeq   uint32
 	candidateAt    int64
+	candidateWas   int8 // the flow's lastData before it
 }
 
 // countProbe records a keepalive probe sent at now after idle of silence.
@@ -411,6 +413,7 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 	f.packets++
 	fwd.packets++
+	lastData := f.lastData
 
 	switch kind {
 	case kindRst:
@@ -445,16 +448,25 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	fwd.lastProbe = kind == kindProbe
 
 	// A capture that begins with a keepalive probe cannot tell it from an
-	// ACK until the peer answers it with ack = seq + 1.
+	// ACK, or a 1-byte one from data, until the peer answers it: with
+	// ack = seq + 1, and for the byte a D-SACK saying it came twice.
 	if rev.probeCandidate {
 		rev.probeCandidate = false
-		if kind == kindAck && seg.Ack == rev.candidateSeq+1 {
+		if kind == kindAck && seg.Ack == rev.candidateSeq+1 && (!rev.candidateByte || seg.DSACK) {
 			rev.countProbe(rev.candidateAt, 0)
 			fwd.probeAcks++
+			if rev.candidateByte {
+				rev.bytes--
+				if f.lastData == int8(side.Other()) {
+					f.lastData = rev.candidateWas
+				}
+			}
 		}
 	}
-	fwd.probeCandidate = fwd.packets == 1 && kind == kindAck && seg.PayloadLen <= 1 && !fwd.nextValid && !rev.ackValid
-	fwd.candidateSeq, fwd.candidateAt = seg.Seq, now
+	fwd.probeCandidate = fwd.packets == 1 && !fwd.nextValid && !rev.ackValid &&
+		((kind == kindAck && seg.PayloadLen == 0) || (kind == kindData && seg.PayloadLen == 1))
+	fwd.candidateByte = seg.PayloadLen == 1
+	fwd.candidateSeq, fwd.candidateAt, fwd.candidateWas = seg.Seq, now, lastData
 
 	if kind == kindAck && side == Client && f.synAckAt != 0 && f.hsAckAt == 0 {
 		f.hsAckAt = now

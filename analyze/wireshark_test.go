@@ -134,31 +134,7 @@ var wiresharkExceptions = []wiresharkException{
 		file: "zeek__llc.pcap", dir: "128.3.140.132:2035 > 194.140.136.34:80", count: cResets, wireshark: 1333, hangdiag: 0,
 		why: "FDDI capture (link type 10), which pcapio does not decode (see pcapio's corpus test): hangdiag sees no segment of the file",
 	},
-
-	// hangdiag is wrong: without SACK blocks (not decoded) a lone 1-byte
-	// segment opening a capture cannot be told from data.
-	{
-		file: "nDPI__1kxun.pcap", dir: "192.168.115.8:49581 > 64.233.189.128:80", count: cProbes, wireshark: 1, hangdiag: 0, bug: true,
-		why: openingOneByteProbe + " (frame 637, copy 638, answered by frame 639)",
-	},
-	{
-		file: "nDPI__1kxun.pcap", dir: "64.233.189.128:80 > 192.168.115.8:49581", count: cProbeAcks, wireshark: 1, hangdiag: 0, bug: true,
-		why: "frame 639 answers the 1-byte keepalive in frame 637; " + openingOneByteProbe,
-	},
-	{
-		file: "nDPI__1kxun.pcap", dir: "192.168.115.8:49596 > 203.66.182.87:443", count: cProbes, wireshark: 2, hangdiag: 1, bug: true,
-		why: openingOneByteProbe + " (frame 617, copy 618, answered by frame 619); the same byte at the same seq 45 s later (frames 1027-1028) is counted by both",
-	},
-	{
-		file: "nDPI__1kxun.pcap", dir: "203.66.182.87:443 > 192.168.115.8:49596", count: cProbeAcks, wireshark: 2, hangdiag: 1, bug: true,
-		why: "frame 619 answers the 1-byte keepalive in frame 617; " + openingOneByteProbe,
-	},
 }
-
-const (
-	openingOneByteProbe = "a Windows 1-byte keepalive (seq = next-1, TTL 128) opens the capture and the peer answers with ack = seq+1 and a D-SACK for that byte; " +
-		"hangdiag counts the byte as new data: classify returns kindData for a 1-byte segment while the next sequence number is unknown, so update never makes it a probe candidate (its PayloadLen <= 1 test can only pass for 0 bytes)"
-)
 
 // TestWiresharkCounts compares, for each side of every connection, the
 // keepalive probes, keepalive ACKs, zero-window probes and RSTs that hangdiag

@@ -42,6 +42,7 @@ type Segment struct {
 	TTL        uint8          // IPv4 TTL or IPv6 hop limit
 	IPID       uint16         // IPv4 identification; 0 for IPv6
 	WScale     int8           // window scale option (SYN only); -1 when absent
+	DSACK      bool           // the first SACK block lies below the ACK number: the receiver got those bytes twice (RFC 2883)
 	HasTS      bool           // the TCP timestamps option is present
 	TSVal      uint32         // timestamps option value, when HasTS
 	TSEcr      uint32         // timestamps option echo reply, when HasTS
@@ -261,7 +262,7 @@ func decodeTCP(b []byte, ipPayload int, src, dst netip.Addr, seg *Segment) SkipR
 	seg.Window = binary.BigEndian.Uint16(b[14:16])
 	seg.PayloadLen = uint32(ipPayload - hlen)
 	seg.WScale = -1
-	seg.HasTS = false
+	seg.HasTS, seg.DSACK = false, false
 	seg.TSVal, seg.TSEcr = 0, 0
 	opts := b[20:min(hlen, len(b))]
 	for len(opts) > 0 {
@@ -279,6 +280,8 @@ func decodeTCP(b []byte, ipPayload int, src, dst netip.Addr, seg *Segment) SkipR
 		switch {
 		case kind == 3 && opts[1] == 3:
 			seg.WScale = int8(min(opts[2], 14))
+		case kind == 5 && opts[1] >= 10:
+			seg.DSACK = int32(binary.BigEndian.Uint32(opts[2:6])-seg.Ack) < 0
 		case kind == 8 && opts[1] == 10:
 			seg.HasTS = true
 			seg.TSVal = binary.BigEndian.Uint32(opts[2:6])

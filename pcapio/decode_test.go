@@ -242,6 +242,20 @@ var decodeTests = []struct {
 	{name: "QinQ 0x9100", link: LinkEthernet, frame: eth(0x9100, vlanTag(0x8100, vlanTag(0x0800, data4))), want: Decoded, seg: data4Seg},
 	{name: "SLL IPv4", link: LinkSLL, frame: sll(0x0800, syn4), want: Decoded, seg: syn4Seg},
 	{name: "SLL IPv6", link: LinkSLL, frame: sll(0x86dd, ack6), want: Decoded, seg: ack6Seg},
+	{
+		// A D-SACK (RFC 2883): the first SACK block lies below the ACK
+		// number; a second block above it is an ordinary SACK.
+		name: "D-SACK", link: LinkIPv6, want: Decoded,
+		frame: ipv6(ipFields{src: v6a, dst: v6b, ttl: 255}, tcp(tcpFields{sport: 443, dport: 50000, seq: 1, ack: 1000, flags: ACK, win: 1000,
+			opts: opts([]byte{1, 1, 5, 18}, u32s(999, 1000, 2000, 2100))})),
+		seg: Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, DSACK: true},
+	},
+	{
+		name: "SACK above the ACK is no D-SACK", link: LinkIPv6, want: Decoded,
+		frame: ipv6(ipFields{src: v6a, dst: v6b, ttl: 255}, tcp(tcpFields{sport: 443, dport: 50000, seq: 1, ack: 1000, flags: ACK, win: 1000,
+			opts: opts([]byte{1, 1, 5, 10}, u32s(2000, 2100))})),
+		seg: Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1},
+	},
 	{name: "SLL2 IPv4", link: LinkSLL2, frame: sll2(0x0800, data4), want: Decoded, seg: atPoint(data4Seg, 2<<8|4)},
 	{name: "SLL2 IPv6", link: LinkSLL2, frame: sll2(0x86dd, ack6), want: Decoded, seg: atPoint(ack6Seg, 2<<8|4)},
 	{name: "raw 101 IPv4", link: LinkRaw, frame: syn4, want: Decoded, seg: syn4Seg},
@@ -541,4 +555,13 @@ func BenchmarkDecode(b *testing.B) {
 func atPoint(seg Segment, point uint32) Segment {
 	seg.Point = point
 	return seg
+}
+
+// u32s writes numbers big-endian, as TCP options carry them.
+func u32s(v ...uint32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.BigEndian.PutUint32(b[4*i:], x)
+	}
+	return b
 }
