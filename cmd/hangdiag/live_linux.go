@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"strconv"
@@ -82,14 +81,4 @@ func dropCapabilities() error {
 		return fmt.Errorf("capset: %w", e)
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a terminal, for the status line.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

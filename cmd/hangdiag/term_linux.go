@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -18,4 +19,14 @@ func terminalWidth(f *os.File) (int, bool) {
 		return 80, true
 	}
 	return int(ws.Col), true
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, ok = terminalWidth(f)
+	return ok
 }
