@@ -31,10 +31,20 @@ type Writer struct {
 // (Raw.Interface). It fails when links is empty; errors writing to w are
 // returned by WritePacket and Flush.
 func NewWriter(w io.Writer, links ...uint16) (*Writer, error) {
+	return newWriter(w, len(links) > 1, links)
+}
+
+// NewPcapngWriter is NewWriter writing pcapng even for one interface, for
+// nanosecond timestamps.
+func NewPcapngWriter(w io.Writer, links ...uint16) (*Writer, error) {
+	return newWriter(w, true, links)
+}
+
+func newWriter(w io.Writer, ng bool, links []uint16) (*Writer, error) {
 	if len(links) == 0 {
 		return nil, errors.New("write capture: no interface")
 	}
-	wr := &Writer{bw: bufio.NewWriter(w), links: slices.Clone(links), ng: len(links) > 1}
+	wr := &Writer{bw: bufio.NewWriter(w), links: slices.Clone(links), ng: ng}
 	le := binary.LittleEndian
 	if !wr.ng {
 		h := le.AppendUint32(nil, 0xa1b2c3d4)

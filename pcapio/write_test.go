@@ -415,3 +415,28 @@ func countDiffs(a, b []byte) int {
 	}
 	return n
 }
+
+func TestPcapngWriterForOneInterface(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewPcapngWriter(&buf, LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, 60)
+	if err := w.WritePacket(Raw{Nanos: 1_700_000_000_123_456_789, LinkType: LinkEthernet, Data: frame, WireLen: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewReader("x", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg Segment
+	src.Next(&seg)
+	f := src.Files()[0]
+	if f.Format != "pcapng" || f.Packets != 1 || f.First != 1_700_000_000_123_456_789 {
+		t.Errorf("read back %+v, want one pcapng packet with its nanoseconds", f)
+	}
+}

@@ -108,7 +108,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer capFile.Close()
-		if capW, err = pcapio.NewWriter(capFile, src.LinkType()); err != nil {
+		if capW, err = pcapio.NewPcapngWriter(capFile, src.LinkType()); err != nil {
 			return err
 		}
 	}
