@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,14 +77,8 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprint(stderr, liveUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		return &usageError{err.Error()}
-	}
-	cfg, err := o.config()
-	if err != nil {
+	cfg, ok, err := parseFlags(fs, args, o.config)
+	if !ok {
 		return err
 	}
 	render := report.Formats[o.format]

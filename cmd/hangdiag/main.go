@@ -141,14 +141,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprint(stderr, "Usage: hangdiag analyze [flags] FILE...\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		return &usageError{err.Error()}
-	}
-	cfg, err := o.config()
-	if err != nil {
+	cfg, ok, err := parseFlags(fs, args, o.config)
+	if !ok {
 		return err
 	}
 	render, ok := report.Formats[o.format]
@@ -293,4 +287,18 @@ func terminalStyle(w io.Writer) (color bool, width int) {
 		return false, 0
 	}
 	return os.Getenv("NO_COLOR") == "", cols
+}
+
+// parseFlags parses args and validates them into a config. ok is false
+// when the caller should stop: with err set, or with a nil err when the
+// user asked for help, which the flag set has already printed.
+func parseFlags(fs *pflag.FlagSet, args []string, config func() (analyze.Config, error)) (cfg analyze.Config, ok bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return cfg, false, nil
+		}
+		return cfg, false, &usageError{err.Error()}
+	}
+	cfg, err = config()
+	return cfg, err == nil, err
 }
