@@ -81,8 +81,9 @@ func close(measured, want time.Duration) bool {
 	return diff <= want/10+time.Second
 }
 
-// describe says the settings in a sentence, against the timeout under test.
-func (k KeepaliveSettings) describe(side Side, threshold time.Duration) string {
+// Describe says the settings one side's probes reveal in a sentence,
+// against the timeout under test; "" when the probes reveal nothing.
+func (k KeepaliveSettings) Describe(side Side, threshold time.Duration) string {
 	if k.Idle == 0 && k.Interval == 0 {
 		return ""
 	}

@@ -34,7 +34,7 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 		}
 		b.WriteString(". The probes are spaced too far apart to keep a middlebox's idle timer from running out.")
 		for side := Client; side <= Server; side++ {
-			if d := f.dirs[side].keepaliveSettings().describe(side, th); d != "" {
+			if d := f.dirs[side].keepaliveSettings().Describe(side, th); d != "" {
 				b.WriteString(" " + d)
 			}
 		}

@@ -15,6 +15,7 @@ var csvHeader = []string{
 	"index", "client", "server", "state", "first_seen", "last_seen", "packets",
 	"bytes_client", "bytes_server", "max_gap_seconds", "idle_at_end_seconds",
 	"keepalive_probes_client", "keepalive_acks_client", "keepalive_probes_server", "keepalive_acks_server",
+	"keepidle_seconds_client", "keepintvl_seconds_client", "keepidle_seconds_server", "keepintvl_seconds_server",
 	"findings", "wireshark_filter",
 }
 
@@ -41,6 +42,7 @@ func CSV(w io.Writer, r *Report) error {
 			strconv.FormatUint(fl.Bytes[analyze.Client], 10), strconv.FormatUint(fl.Bytes[analyze.Server], 10),
 			csvSeconds(fl.MaxGap), csvSeconds(fl.IdleAtEnd),
 			strconv.Itoa(c.Probes), strconv.Itoa(c.Acks), strconv.Itoa(s.Probes), strconv.Itoa(s.Acks),
+			csvOptSeconds(c.Settings.Idle), csvOptSeconds(c.Settings.Interval), csvOptSeconds(s.Settings.Idle), csvOptSeconds(s.Settings.Interval),
 			strings.Join(kinds, ";"), WiresharkFilter(fl),
 		}
 		if err := cw.Write(row); err != nil {
@@ -49,6 +51,14 @@ func CSV(w io.Writer, r *Report) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvOptSeconds is csvSeconds, empty for an unknown (zero) duration.
+func csvOptSeconds(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return csvSeconds(d)
 }
 
 // csvSeconds prints a duration as plain decimal seconds.

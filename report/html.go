@@ -99,7 +99,7 @@ func (r *Report) htmlPage() htmlPage {
 		adv := flowAdvice(res, fl)
 		anchor := fmt.Sprintf("flow-%d", fl.Index)
 		p.Summary = append(p.Summary, htmlSummary{anchor, flowName(fl), headline(fl), adv.Short})
-		hf := htmlFlow{Anchor: anchor, Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl), Headline: capitalize(headline(fl)),
+		hf := htmlFlow{Anchor: anchor, Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
 			Findings: r.shownFindings(fl), Advice: adv, Filter: WiresharkFilter(fl)}
 		tl := r.timeline(fl)
 		hf.Timeline = r.svgTimeline(&tl)

@@ -99,7 +99,7 @@ func Markdown(w io.Writer, r *Report) error {
 func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow) {
 	res := r.Result
 	fmt.Fprintf(w, "\n### Flow %d: %s\n\n", fl.Index, mdText(flowName(fl)))
-	fmt.Fprintf(w, "**%s.** %s\n\n", mdText(capitalize(headline(fl))), mdText(flowFacts(fl)))
+	fmt.Fprintf(w, "**%s.** %s\n\n", mdText(capitalize(headline(fl))), mdText(flowFacts(fl, r.Result.Threshold)))
 
 	tl := r.timeline(fl)
 	fmt.Fprintf(w, "**Timeline** (UTC, %s", tl.Events[0].Time.UTC().Format("2006-01-02"))
@@ -290,8 +290,9 @@ func (r *Report) thresholdWords() string {
 	return s
 }
 
-// flowFacts sums up a flow in one sentence.
-func flowFacts(fl *analyze.Flow) string {
+// flowFacts sums up a flow in a sentence, and in another what its
+// keepalive probes reveal of the ends' settings.
+func flowFacts(fl *analyze.Flow, threshold time.Duration) string {
 	hs := "handshake seen"
 	if !fl.HandshakeSeen {
 		hs = "handshake not captured"
@@ -300,9 +301,25 @@ func flowFacts(fl *analyze.Flow) string {
 	if c, s := fl.Keepalive[analyze.Client].Probes, fl.Keepalive[analyze.Server].Probes; c+s > 0 {
 		ka = fmt.Sprintf("keepalive probes: %d from the client, %d from the server", c, s)
 	}
-	return fmt.Sprintf("State %s, %s, %s; the client sent %s, the server %s; %s; longest silence %s.",
+	facts := fmt.Sprintf("State %s, %s, %s; the client sent %s, the server %s; %s; longest silence %s.",
 		fl.State, count(fl.Packets, "packet", "packets"), hs, count(fl.Bytes[analyze.Client], "byte", "bytes"),
 		count(fl.Bytes[analyze.Server], "byte", "bytes"), ka, seconds(fl.MaxGap))
+	if k := keepaliveWords(fl, threshold); k != "" {
+		facts += " " + k
+	}
+	return facts
+}
+
+// keepaliveWords says what each side's probes reveal of its keepalive
+// settings, or "".
+func keepaliveWords(fl *analyze.Flow, threshold time.Duration) string {
+	var parts []string
+	for _, s := range []analyze.Side{analyze.Client, analyze.Server} {
+		if d := fl.Keepalive[s].Settings.Describe(s, threshold); d != "" {
+			parts = append(parts, d)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // flowName is "client → server" with ports.

@@ -99,7 +99,8 @@ func Table(w io.Writer, r *Report) error {
 		if err != nil {
 			return err
 		}
-		fixedAt := map[string]int{} // fix text -> number of the paragraph that gave it
+		fixedAt := map[string]int{}     // fix text -> number of the paragraph that gave it
+		keepaliveSaid := map[int]bool{} // flows whose keepalive settings were given
 		for i, row := range rows {
 			fmt.Fprintf(ew, "\n%s\n", r.paint(row.f.Severity, fmt.Sprintf("%d. %s (%s)", i+1, row.f.Kind, row.f.Severity)))
 			wrap(ew, "   ", row.f.Message)
@@ -112,6 +113,10 @@ func Table(w io.Writer, r *Report) error {
 				wrap(ew, "   ", "Fix: "+row.f.Fix)
 			}
 			wrap(ew, "   ", "Wireshark: "+WiresharkFilter(row.flow))
+			if k := keepaliveWords(row.flow, res.Threshold); k != "" && !keepaliveSaid[row.flow.Index] {
+				keepaliveSaid[row.flow.Index] = true
+				wrap(ew, "   ", "Keepalives: "+k)
+			}
 		}
 		for i := range res.Flows {
 			if fl := &res.Flows[i]; len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
