@@ -174,6 +174,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if o.format == "table" && o.output == "" {
 		rep.Color, rep.Width = terminalStyle(stdout)
+	} else {
+		// Formats read by programs (or written to a file) may not show
+		// the capture's damage to a person: say it on stderr too.
+		for _, w := range rep.Warnings() {
+			fmt.Fprintln(stderr, "hangdiag: warning: "+w)
+		}
 	}
 	if err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, rep) }); err != nil {
 		return err

@@ -145,3 +145,27 @@ func TestStdin(t *testing.T) {
 		t.Error(m)
 	}
 }
+
+// TestDamageWarnsInEveryFormat: a capture cut off part-way is analysed up to
+// the damage, the exit status is that of a successful run, and every format
+// says where reading stopped — in the report, or on stderr for the formats
+// made for programs.
+func TestDamageWarnsInEveryFormat(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.pcap")
+	if err := os.WriteFile(cut, data[:len(data)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"table", "json", "jsonl", "csv", "markdown", "html"} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{"analyze", "--format", format, cut}, &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if !strings.Contains(stdout.String()+stderr.String(), "truncated record at byte") {
+			t.Errorf("%s: no word of the damage\nstdout: %.300s\nstderr: %s", format, stdout.String(), stderr.String())
+		}
+	}
+}
