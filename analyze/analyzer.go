@@ -96,6 +96,10 @@ type Analyzer struct {
 	warnAt      float64
 	notes       []flowNotes     // gaps and findings of the flows that have them; see notesOf
 	freeSlots   []int32         // slots of notes free for reuse
+	keeps       []keepState     // keepalive timing of the sides that probe; see keepOf
+	watches     []gapWatch      // gaps under watch; see watchOf
+	freeWatch   []int32         // slots of watches free for reuse
+	freeKeep    []int32         // slots of keeps free for reuse
 	closed      []*flow         // flows in the order they closed, for sweep
 	closedHead  int             // first live entry of closed
 	ticking     bool            // Tick has been called: live mode
@@ -320,6 +324,8 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		a.done = append(a.done, f.summary(a, captureEnd))
 	}
 	a.freeNotes(f)
+	a.freeKeeps(f)
+	a.releaseWatch(f)
 }
 
 // flowNotes holds what only some flows have: long gaps and findings. It

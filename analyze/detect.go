@@ -15,7 +15,7 @@ const minBlackholeRetrans = 2
 // its cause finding at once; its consequence is decided by the packets that
 // follow.
 func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.Segment) {
-	w := &f.watch
+	w := a.watchOf(f)
 	*w = gapWatch{
 		active:   true,
 		long:     gap >= a.threshold,
@@ -50,7 +50,7 @@ func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.
 
 // watchPacket feeds a packet that came after the gap's trigger.
 func (f *flow) watchPacket(a *Analyzer, p packetRef, seg *pcapio.Segment) {
-	w := &f.watch
+	w := a.watchOf(f)
 	d := w.trigger.side
 	switch {
 	case p.kind == kindRst:
@@ -72,10 +72,10 @@ func (f *flow) watchPacket(a *Analyzer, p packetRef, seg *pcapio.Segment) {
 // finishWatch settles a watch that no packet resolved: data retransmitted
 // and never acknowledged is a black hole.
 func (f *flow) finishWatch(a *Analyzer, captureEnd int64) {
-	w := &f.watch
-	if !w.active {
+	if !a.watching(f) {
 		return
 	}
+	w := a.watchOf(f)
 	if w.triggerData && w.retrans >= minBlackholeRetrans {
 		f.resolve(a, Blackholed, w.lastRetrans, nil)
 		return
@@ -86,7 +86,7 @@ func (f *flow) finishWatch(a *Analyzer, captureEnd int64) {
 // resolve ends the watch with an outcome and, for a long gap, adds the
 // consequence finding.
 func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segment) {
-	w := &f.watch
+	w := a.watchOf(f)
 	w.active = false
 	gap := time.Duration(w.duration)
 	var ri *ResetInfo
@@ -96,7 +96,7 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	case Blackholed:
 		f.noteFatal(gap, SilentDrop)
 	case WasReset:
-		ri = f.resetInfo(p, seg)
+		ri = f.resetInfo(a, p, seg)
 		if ri.Verdict == "middlebox" {
 			if ri.TriggeredBy == nil {
 				f.noteFatal(gap, ResetBoth)
@@ -176,19 +176,20 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	for s := Client; s <= Server; s++ {
 		d := &f.dirs[s]
 		out.Bytes[s] = d.bytes
-		out.Retransmitted[s] = d.retrans
-		out.Resets[s] = d.resets
+		out.Retransmitted[s] = uint64(d.retrans)
+		out.Resets[s] = uint64(d.resets)
 		out.ISN[s], out.SYNSeen[s] = d.isn, d.synSeen
-		k := KeepaliveStats{Probes: d.probes, Acks: f.dirs[s.Other()].probeAcks, ZeroWindowProbes: d.zeroWinProbes}
+		k := KeepaliveStats{Probes: int(d.probes), Acks: int(f.dirs[s.Other()].probeAcks), ZeroWindowProbes: int(d.zeroWinProbes)}
+		ks := a.keepView(d)
 		if d.probes > 0 {
-			k.IdleBeforeFirst = time.Duration(d.idleBeforeFirst)
+			k.IdleBeforeFirst = time.Duration(ks.idleBeforeFirst)
 		}
 		if d.probes > 1 {
-			k.MinInterval = time.Duration(d.minInterval)
-			k.MaxInterval = time.Duration(d.maxInterval)
-			k.MeanInterval = time.Duration(d.sumInt / int64(d.probes-1))
+			k.MinInterval = time.Duration(ks.minInterval)
+			k.MaxInterval = time.Duration(ks.maxInterval)
+			k.MeanInterval = time.Duration(ks.sumInt / int64(d.probes-1))
 		}
-		k.Settings = d.keepaliveSettings()
+		k.Settings = a.keepaliveSettings(d)
 		out.Keepalive[s] = k
 	}
 	return out

@@ -98,22 +98,20 @@ func nanoTime(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // recentSeg remembers a segment for spotting copies of it.
 type recentSeg struct {
-	sig   segSig
+	sig   uint64 // signature: what two copies of one packet share
 	nanos int64
 	point uint32
 	ttl   uint8
 }
 
-// segSig is what two copies of the same captured packet share.
-type segSig struct {
-	seq, ack, tsval uint32
-	length          uint32
-	window, ipid    uint16
-	flags           uint8
-}
-
-func signature(seg *pcapio.Segment) segSig {
-	return segSig{seq: seg.Seq, ack: seg.Ack, tsval: seg.TSVal, length: seg.PayloadLen, window: seg.Window, ipid: seg.IPID, flags: seg.Flags}
+// signature folds the fields two copies of one captured packet share —
+// sequence and acknowledgement numbers, timestamp value, length, window,
+// IP ID, flags — into one word.
+func signature(seg *pcapio.Segment) uint64 {
+	h := uint64(seg.Seq)<<32 | uint64(seg.Ack)
+	h ^= (uint64(seg.TSVal)<<32 | uint64(seg.PayloadLen)) * 0x9e3779b97f4a7c15
+	h ^= (uint64(seg.Window)<<24 | uint64(seg.IPID)<<8 | uint64(seg.Flags)) * 0xc2b2ae3d27d4eb4f
+	return h
 }
 
 // isCopy reports whether seg is a second capture of one of the side's last
@@ -149,25 +147,17 @@ type dirState struct {
 	ttl         uint8
 	lastIPID    uint16
 	ipidNonZero uint32 // IPv4 segments with an IP ID that is non-zero and new
-	segs        uint64 // non-RST segments
-	segsTS      uint64 // of which carrying the timestamps option
-	packets     uint64
+	segs        uint32 // non-RST segments
+	segsTS      uint32 // of which carrying the timestamps option
+	packets     uint32
+	retrans     uint32
+	resets      uint32
 	bytes       uint64
-	retrans     uint64
-	resets      uint64
 
-	probes, probeAcks, zeroWinProbes int
-	firstProbeAt, lastProbeAt        int64
-	idleBeforeFirst                  int64
-	minInterval, maxInterval, sumInt int64
+	probes, probeAcks, zeroWinProbes int32
+	keep                             int32 // 1 + index of its keepState in the Analyzer; 0 before its first probe
 
 	recent [2]recentSeg // its last two segments, newest first, to spot copies
-
-	keepIdleMin  int64 // shortest silence before a probe that follows other traffic (≈ TCP_KEEPIDLE)
-	keepIntvlMin int64 // shortest spacing of back-to-back unanswered probes (≈ TCP_KEEPINTVL)
-	keepRun      int   // unanswered probes in a row so far
-	keepMaxRun   int   // most unanswered probes in a row (≈ TCP_KEEPCNT when it gave up)
-	keepGaveUp   bool  // it sent a RST right after unanswered probes
 
 	probeCandidate bool // its first segment may be a keepalive probe
 	candidateByte  bool // it carried one byte (counted as data until proven a probe)
@@ -176,21 +166,70 @@ type dirState struct {
 	candidateWas   int8 // the flow's lastData before it
 }
 
-// countProbe records a keepalive probe sent at now after idle of silence.
-func (d *dirState) countProbe(now, idle int64) {
+// keepState is the timing of one side's keepalive probes. It lives in a
+// side table of the Analyzer, since most flows never probe.
+type keepState struct {
+	firstProbeAt, lastProbeAt        int64
+	idleBeforeFirst                  int64
+	minInterval, maxInterval, sumInt int64
+	keepIdleMin                      int64 // shortest silence before a probe that follows other traffic (≈ TCP_KEEPIDLE)
+	keepIntvlMin                     int64 // shortest spacing of back-to-back unanswered probes (≈ TCP_KEEPINTVL)
+	keepRun                          int32 // unanswered probes in a row so far
+	keepMaxRun                       int32 // most unanswered probes in a row (≈ TCP_KEEPCNT when it gave up)
+	keepGaveUp                       bool  // it sent a RST right after unanswered probes
+}
+
+// countProbe records a keepalive probe of d sent at now after idle of
+// silence.
+func (a *Analyzer) countProbe(d *dirState, now, idle int64) {
+	k := a.keepOf(d)
 	if d.probes == 0 {
-		d.idleBeforeFirst = idle
-		d.firstProbeAt = now
+		k.idleBeforeFirst = idle
+		k.firstProbeAt = now
 	} else {
-		iv := now - d.lastProbeAt
-		if d.probes == 1 || iv < d.minInterval {
-			d.minInterval = iv
+		iv := now - k.lastProbeAt
+		if d.probes == 1 || iv < k.minInterval {
+			k.minInterval = iv
 		}
-		d.maxInterval = max(d.maxInterval, iv)
-		d.sumInt += iv
+		k.maxInterval = max(k.maxInterval, iv)
+		k.sumInt += iv
 	}
 	d.probes++
-	d.lastProbeAt = now
+	k.lastProbeAt = now
+}
+
+// keepOf returns the side's keepState, making it on first use. The pointer
+// is valid until the next call.
+func (a *Analyzer) keepOf(d *dirState) *keepState {
+	if d.keep == 0 {
+		if n := len(a.freeKeep); n > 0 {
+			d.keep = a.freeKeep[n-1]
+			a.freeKeep = a.freeKeep[:n-1]
+		} else {
+			a.keeps = append(a.keeps, keepState{})
+			d.keep = int32(len(a.keeps))
+		}
+	}
+	return &a.keeps[d.keep-1]
+}
+
+// keepView returns a copy of the side's keepState, zero when it has none.
+func (a *Analyzer) keepView(d *dirState) keepState {
+	if d.keep == 0 {
+		return keepState{}
+	}
+	return a.keeps[d.keep-1]
+}
+
+// freeKeeps gives a finished flow's keepState slots back.
+func (a *Analyzer) freeKeeps(f *flow) {
+	for s := range f.dirs {
+		if d := &f.dirs[s]; d.keep != 0 {
+			a.keeps[d.keep-1] = keepState{}
+			a.freeKeep = append(a.freeKeep, d.keep)
+			d.keep = 0
+		}
+	}
 }
 
 // gapWatch follows what happens after a gap until the flow shows it
@@ -223,8 +262,8 @@ type flow struct {
 	packets    uint64
 	maxGap     int64
 	maxGapAt   int64
-	lastData   int8 // side that sent the latest new payload, or -1
-	watch      gapWatch
+	lastData   int8  // side that sent the latest new payload, or -1
+	watch      int32 // 1 + index of its gapWatch in the Analyzer; 0 when none is open
 	notes      int32 // 1 + index of its flowNotes in the Analyzer; 0 when none
 	evicted    bool
 	idleAtEnd  int64
@@ -307,6 +346,9 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	side := f.sideOf(srcIsLo)
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
+	if f.watch != 0 && !a.watching(f) {
+		a.releaseWatch(f) // the last packet's findings are written
+	}
 	duplicate := fwd.isCopy(seg, now)
 	var kind segKind
 	if !duplicate {
@@ -332,17 +374,18 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 		}
 		// A long gap's watch is not cut short by the backoff gaps of
 		// the retransmissions it is waiting for.
-		if gap >= a.watchFrom() && (!f.watch.active || !f.watch.long || gap >= a.threshold) {
+		active := a.watching(f)
+		if gap >= a.watchFrom() && (!active || !a.watchOf(f).long || gap >= a.threshold) {
 			f.finishWatch(a, 0)
 			f.openWatch(a, gap, ref, seg)
-		} else if f.watch.active {
+		} else if active {
 			f.watchPacket(a, ref, seg)
 		}
 		f.lastRef = ref
-	} else if f.watch.active {
+	} else if a.watching(f) {
 		f.watchPacket(a, ref, seg)
 	}
-	f.update(seg, side, kind, now)
+	f.update(a, seg, side, kind, now)
 	return added
 }
 
@@ -409,7 +452,7 @@ func classify(seg *pcapio.Segment, fwd, rev *dirState) segKind {
 }
 
 // update records the segment in the sender's state and the flow's.
-func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
+func (f *flow) update(a *Analyzer, seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 	f.packets++
 	fwd.packets++
@@ -420,7 +463,7 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 		fwd.resets++
 		f.state = Reset
 		if f.prevSide == side && f.prevKind == kindProbe {
-			fwd.keepGaveUp = true // the sender's keepalive timer gave up
+			a.keepOf(fwd).keepGaveUp = true // the sender's keepalive timer gave up
 		}
 	case kindSyn:
 		fwd.synSeen, fwd.isn = true, seg.Seq
@@ -434,8 +477,8 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 			}
 		}
 	case kindProbe:
-		fwd.countProbe(now, now-f.last)
-		fwd.noteProbe(now, now-f.last, f.prevSide == side && f.prevKind == kindProbe)
+		a.countProbe(fwd, now, now-f.last)
+		a.keepOf(fwd).noteProbe(now, now-f.last, f.prevSide == side && f.prevKind == kindProbe)
 	case kindProbeAck:
 		fwd.probeAcks++
 	case kindZeroWinProbe:
@@ -453,7 +496,7 @@ func (f *flow) update(seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	if rev.probeCandidate {
 		rev.probeCandidate = false
 		if kind == kindAck && seg.Ack == rev.candidateSeq+1 && (!rev.candidateByte || seg.DSACK) {
-			rev.countProbe(rev.candidateAt, 0)
+			a.countProbe(rev, rev.candidateAt, 0)
 			fwd.probeAcks++
 			if rev.candidateByte {
 				rev.bytes--
@@ -528,4 +571,33 @@ func (f *flow) waiting() int8 {
 		}
 	}
 	return -1
+}
+
+// watchOf returns the flow's gapWatch, making one on first use. The pointer
+// is valid until another flow's watch is made.
+func (a *Analyzer) watchOf(f *flow) *gapWatch {
+	if f.watch == 0 {
+		if n := len(a.freeWatch); n > 0 {
+			f.watch = a.freeWatch[n-1]
+			a.freeWatch = a.freeWatch[:n-1]
+		} else {
+			a.watches = append(a.watches, gapWatch{})
+			f.watch = int32(len(a.watches))
+		}
+	}
+	return &a.watches[f.watch-1]
+}
+
+// watching reports whether the flow has a gap under watch.
+func (a *Analyzer) watching(f *flow) bool {
+	return f.watch != 0 && a.watches[f.watch-1].active
+}
+
+// releaseWatch gives the flow's gapWatch slot back.
+func (a *Analyzer) releaseWatch(f *flow) {
+	if f.watch != 0 {
+		a.watches[f.watch-1] = gapWatch{}
+		a.freeWatch = append(a.freeWatch, f.watch)
+		f.watch = 0
+	}
 }

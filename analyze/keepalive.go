@@ -8,7 +8,7 @@ import (
 // noteProbe records what a probe says about the sender's keepalive
 // settings. A probe right after the sender's own unanswered probe measures
 // the retry interval; any other probe measures the idle time before probing.
-func (d *dirState) noteProbe(now, idle int64, afterOwnProbe bool) {
+func (d *keepState) noteProbe(now, idle int64, afterOwnProbe bool) {
 	if afterOwnProbe {
 		if d.keepIntvlMin == 0 || idle < d.keepIntvlMin {
 			d.keepIntvlMin = idle
@@ -51,13 +51,15 @@ var keepaliveProfiles = []keepaliveProfile{
 	{"Node.js setKeepAlive (interval 1 s, 10 probes)", 0, time.Second, 10},
 }
 
-func (d *dirState) keepaliveSettings() KeepaliveSettings {
-	k := KeepaliveSettings{
-		Idle: time.Duration(d.keepIdleMin), Interval: time.Duration(d.keepIntvlMin),
-		Count: d.keepMaxRun, GaveUp: d.keepGaveUp,
-	}
+// keepaliveSettings recovers what the side's probes say of its settings.
+func (a *Analyzer) keepaliveSettings(d *dirState) KeepaliveSettings {
 	if d.probes == 0 {
 		return KeepaliveSettings{}
+	}
+	ks := a.keepView(d)
+	k := KeepaliveSettings{
+		Idle: time.Duration(ks.keepIdleMin), Interval: time.Duration(ks.keepIntvlMin),
+		Count: int(ks.keepMaxRun), GaveUp: ks.keepGaveUp,
 	}
 	for _, p := range keepaliveProfiles {
 		compared := (k.Idle != 0 && p.idle != 0) || (k.Interval != 0 && p.interval != 0)

@@ -14,7 +14,7 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	if start.kind == kindProbe || start.kind == kindProbeAck || (end != nil && (end.kind == kindProbe || end.kind == kindProbeAck)) {
 		kind = KeepaliveTooSlow
 	}
-	ev := Evidence{GapStart: start.export(), EndedBy: "capture-end", Probes: f.dirs[0].probes + f.dirs[1].probes}
+	ev := Evidence{GapStart: start.export(), EndedBy: "capture-end", Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	at := start.nanos + gap
 	if end != nil {
 		ev.GapEnd, ev.EndedBy = end.export(), end.kind.endedBy()
@@ -34,7 +34,7 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 		}
 		b.WriteString(". The probes are spaced too far apart to keep a middlebox's idle timer from running out.")
 		for side := Client; side <= Server; side++ {
-			if d := f.dirs[side].keepaliveSettings().Describe(side, th); d != "" {
+			if d := a.keepaliveSettings(&f.dirs[side]).Describe(side, th); d != "" {
 				b.WriteString(" " + d)
 			}
 		}
@@ -69,9 +69,9 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 
 // consequence starts a finding about what a long gap led to.
 func (f *flow) consequence(a *Analyzer, kind Kind, at int64) *Finding {
-	w := &f.watch
+	w := a.watchOf(f)
 	ev := Evidence{GapStart: w.start.export(), GapEnd: w.trigger.export(), EndedBy: w.trigger.kind.endedBy(),
-		Probes: f.dirs[0].probes + f.dirs[1].probes}
+		Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	if w.waiting >= 0 {
 		ev.Waiting = Side(w.waiting).String()
 	}
@@ -81,7 +81,7 @@ func (f *flow) consequence(a *Analyzer, kind Kind, at int64) *Finding {
 }
 
 func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
-	w := &f.watch
+	w := a.watchOf(f)
 	kind := ResetAfterIdle
 	if w.waiting < 0 && w.trigger.kind != kindRst {
 		kind = StaleConnectionReuse
@@ -122,7 +122,7 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 }
 
 func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
-	w := &f.watch
+	w := a.watchOf(f)
 	fd := f.consequence(a, BlackholedAfterIdle, last.nanos)
 	fd.Evidence.Retransmitted = w.retrans
 	fd.Evidence.Unacked = w.trigger.export()
@@ -133,7 +133,7 @@ func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 }
 
 func (f *flow) addClosed(a *Analyzer, fin packetRef) {
-	w := &f.watch
+	w := a.watchOf(f)
 	fd := f.consequence(a, ClosedAfterIdle, fin.nanos)
 	waiter := fin.side.Other()
 	fd.Message = fmt.Sprintf("%s: after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
@@ -142,7 +142,7 @@ func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
-	ev := Evidence{GapStart: f.lastRef.export(), EndedBy: "capture-end", Waiting: waiting.String(), Probes: f.dirs[0].probes + f.dirs[1].probes}
+	ev := Evidence{GapStart: f.lastRef.export(), EndedBy: "capture-end", Waiting: waiting.String(), Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	what := "request had been unanswered"
 	if waiting == Server {
 		what = "data had been unacknowledged"

@@ -18,11 +18,11 @@ const (
 // resetInfo weighs the evidence on who sent a RST: the TTL against the
 // claimed sender's usual one, how fast it came against the claimed sender's
 // round trip, the timestamps option, the IP ID, the sequence number.
-func (f *flow) resetInfo(p packetRef, seg *pcapio.Segment) *ResetInfo {
+func (f *flow) resetInfo(a *Analyzer, p packetRef, seg *pcapio.Segment) *ResetInfo {
 	claimed := p.side
 	d := &f.dirs[claimed]
 	ri := &ResetInfo{Packet: *p.export(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
-	if t := f.watch.trigger; t.kind != kindRst && t.side != claimed {
+	if t := a.watchOf(f).trigger; t.kind != kindRst && t.side != claimed {
 		ri.TriggeredBy = t.export()
 		ri.After = time.Duration(p.nanos - t.nanos)
 	}
