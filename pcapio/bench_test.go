@@ -9,7 +9,7 @@ import (
 )
 
 // benchPackets is the number of packets in the benchmark capture.
-const benchPackets = 20000
+const benchPackets = 100000
 
 // benchCapture builds, once, an in-memory capture shaped like the realistic
 // mix of bench/gen: Ethernet frames, mostly IPv4 with the timestamps
