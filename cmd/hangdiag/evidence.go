@@ -219,6 +219,7 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged 
 		return err
 	}
 	defer src.Close()
+	defer startProgress(ctx, src)()
 	timelines := make(map[int]*timeline, len(flagged))
 	cfg.TraceFlows = flagged
 	cfg.Trace = func(i int, p analyze.Packet) {
