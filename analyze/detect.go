@@ -90,14 +90,19 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	w.active = false
 	gap := time.Duration(w.duration)
 	var ri *ResetInfo
+	plausible := gap < pcapio.ClockLeap // longer gaps are the clock's, not the network's
 	switch out {
 	case Survived:
-		f.maxSurvived = max(f.maxSurvived, gap)
+		if plausible {
+			f.maxSurvived = max(f.maxSurvived, gap)
+		}
 	case Blackholed:
-		f.noteFatal(gap, SilentDrop)
+		if plausible {
+			f.noteFatal(gap, SilentDrop)
+		}
 	case WasReset:
 		ri = f.resetInfo(a, p, seg)
-		if ri.Verdict == "middlebox" {
+		if ri.Verdict == "middlebox" && plausible {
 			if ri.TriggeredBy == nil {
 				f.noteFatal(gap, ResetBoth)
 			} else {

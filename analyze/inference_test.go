@@ -113,3 +113,13 @@ func slicesContainPrefix(list []string, prefix string) bool {
 	}
 	return false
 }
+
+func TestClockLeapsDoNotBracket(t *testing.T) {
+	s := time.Second
+	c := newConv(cli, srv, 1).handshake(0).send(Client, s, 100).ack(Server, s+time.Millisecond).
+		send(Server, 40*24*time.Hour, 100).ack(Client, 40*24*time.Hour+time.Millisecond)
+	inf := run(Config{}, 0, c).Inference
+	if inf.Survived != 0 || inf.Conflict != "" {
+		t.Errorf("a 40-day gap entered the bracket: %+v", inf)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // FileInfo describes one capture file of a Source.
@@ -30,12 +31,18 @@ type LinkCount struct {
 	Packets  uint64
 }
 
+// ClockLeap is the silence between two packets of a capture beyond which
+// the clock, not the network, is the likely cause: a capture quiet for
+// thirty days on end is rarer than a timestamp error.
+const ClockLeap = 30 * 24 * time.Hour
+
 // Stats counts what a Source has read. All counts are packets.
 type Stats struct {
 	Packets   uint64                 // every record read, TCP or not
 	Skipped   [numSkipReasons]uint64 // indexed by SkipReason; Skipped[Decoded] is the TCP segment count
 	Links     []LinkCount            // per link type, in order of first appearance
 	Backwards uint64                 // packets whose timestamp is earlier than the previous packet's
+	Leaps     uint64                 // packets more than ClockLeap after the previous packet: the clock jumped
 	First     int64                  // earliest capture time, Unix nanoseconds; 0 when none
 	Last      int64                  // latest capture time
 }
@@ -309,6 +316,9 @@ func (s *Source) Next(seg *Segment) bool {
 		}
 		if st.Packets > 1 && p.nanos < s.prev {
 			st.Backwards++
+		}
+		if st.Packets > 1 && p.nanos-s.prev > int64(ClockLeap) {
+			st.Leaps++
 		}
 		s.prev = p.nanos
 		s.countLink(p.link)

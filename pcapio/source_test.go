@@ -959,3 +959,17 @@ func TestNextNoAllocs(t *testing.T) {
 		})
 	}
 }
+
+func TestClockLeaps(t *testing.T) {
+	day := uint32(24 * 3600)
+	b := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet,
+		pcapRec{sec: 1_000_000, data: seqFrame(1)},
+		pcapRec{sec: 1_000_000 + 29*day, data: seqFrame(2)}, // long, but a month of quiet is possible
+		pcapRec{sec: 1_000_000 + 29*day + 31*day, data: seqFrame(3)},
+	)
+	s := newSource(t, b)
+	readAll(t, s)
+	if st := s.Stats(); st.Leaps != 1 {
+		t.Errorf("Leaps = %d, want 1 (only the jump past %v)", st.Leaps, ClockLeap)
+	}
+}

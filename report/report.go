@@ -74,6 +74,9 @@ func (r *Report) Warnings() []string {
 		ws = append(ws, w)
 	}
 	st := &r.Capture
+	if st.Leaps > 0 {
+		ws = append(ws, fmt.Sprintf("%s more than 30 days after the packet before: the capture's clock jumped, and gaps that long are timestamp errors, not idle time", count(st.Leaps, "packet comes", "packets come")))
+	}
 	if st.Backwards > 0 {
 		ws = append(ws, fmt.Sprintf("%s earlier than the packet before; no gap is taken as negative", count(st.Backwards, "packet timestamp is", "packet timestamps are")))
 	}
