@@ -94,12 +94,9 @@ type Analyzer struct {
 	sinceSweep  int
 	nextIndex   int
 	warnAt      float64
-	notes       []flowNotes     // gaps and findings of the flows that have them; see notesOf
-	freeSlots   []int32         // slots of notes free for reuse
-	keeps       []keepState     // keepalive timing of the sides that probe; see keepOf
-	watches     []gapWatch      // gaps under watch; see watchOf
-	freeWatch   []int32         // slots of watches free for reuse
-	freeKeep    []int32         // slots of keeps free for reuse
+	notes       slab[flowNotes] // gaps and findings of the flows that have them
+	keeps       slab[keepState] // keepalive timing of the sides that probe
+	watches     slab[gapWatch]  // gaps under watch
 	closed      []*flow         // flows in the order they closed, for sweep
 	closedHead  int             // first live entry of closed
 	ticking     bool            // Tick has been called: live mode
@@ -323,9 +320,10 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	if len(a.findingsOf(f)) > 0 || a.keepAll {
 		a.done = append(a.done, f.summary(a, captureEnd))
 	}
-	a.freeNotes(f)
-	a.freeKeeps(f)
-	a.releaseWatch(f)
+	a.notes.release(&f.notes)
+	a.keeps.release(&f.dirs[Client].keep)
+	a.keeps.release(&f.dirs[Server].keep)
+	a.watches.release(&f.watch)
 }
 
 // flowNotes holds what only some flows have: long gaps and findings. It
@@ -337,32 +335,7 @@ type flowNotes struct {
 
 // notesOf returns the flow's notes, making them on first use. The pointer
 // is valid until the next call.
-func (a *Analyzer) notesOf(f *flow) *flowNotes {
-	if f.notes == 0 {
-		if n := len(a.freeSlots); n > 0 {
-			f.notes = a.freeSlots[n-1]
-			a.freeSlots = a.freeSlots[:n-1]
-		} else {
-			a.notes = append(a.notes, flowNotes{})
-			f.notes = int32(len(a.notes))
-		}
-	}
-	return &a.notes[f.notes-1]
-}
+func (a *Analyzer) notesOf(f *flow) *flowNotes { return a.notes.at(&f.notes) }
 
 // findingsOf returns the flow's findings without making notes.
-func (a *Analyzer) findingsOf(f *flow) []Finding {
-	if f.notes == 0 {
-		return nil
-	}
-	return a.notes[f.notes-1].findings
-}
-
-// freeNotes gives a finished flow's notes slot back.
-func (a *Analyzer) freeNotes(f *flow) {
-	if f.notes != 0 {
-		a.notes[f.notes-1] = flowNotes{}
-		a.freeSlots = append(a.freeSlots, f.notes)
-		f.notes = 0
-	}
-}
+func (a *Analyzer) findingsOf(f *flow) []Finding { return a.notes.get(f.notes).findings }

@@ -165,10 +165,8 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 
 		Evicted: f.evicted,
 	}
-	if f.notes != 0 {
-		n := &a.notes[f.notes-1]
-		out.Gaps, out.Findings = n.gaps, n.findings
-	}
+	n := a.notes.get(f.notes)
+	out.Gaps, out.Findings = n.gaps, n.findings
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}
@@ -185,7 +183,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 		out.Resets[s] = uint64(d.resets)
 		out.ISN[s], out.SYNSeen[s] = d.isn, d.synSeen
 		k := KeepaliveStats{Probes: int(d.probes), Acks: int(f.dirs[s.Other()].probeAcks), ZeroWindowProbes: int(d.zeroWinProbes)}
-		ks := a.keepView(d)
+		ks := a.keeps.get(d.keep)
 		if d.probes > 0 {
 			k.IdleBeforeFirst = time.Duration(ks.idleBeforeFirst)
 		}

@@ -119,11 +119,10 @@ func signature(seg *pcapio.Segment) uint64 {
 // packet — an IPv4 ID that is not 0, a TTL one router lower, or another
 // point of capture (interface, packet type). Two RSTs a host sends with IP
 // ID 0 to two segments in flight are identical too, and both count.
-func (d *dirState) isCopy(seg *pcapio.Segment, now int64) bool {
+func (d *dirState) isCopy(seg *pcapio.Segment, sig uint64, now int64) bool {
 	if d.packets == 0 {
 		return false
 	}
-	sig := signature(seg)
 	for _, r := range d.recent {
 		if r.sig == sig && now-r.nanos <= duplicateWindow && (seg.IPID != 0 || seg.TTL != r.ttl || seg.Point != r.point) {
 			return true
@@ -169,7 +168,7 @@ type dirState struct {
 // keepState is the timing of one side's keepalive probes. It lives in a
 // side table of the Analyzer, since most flows never probe.
 type keepState struct {
-	firstProbeAt, lastProbeAt        int64
+	lastProbeAt                      int64
 	idleBeforeFirst                  int64
 	minInterval, maxInterval, sumInt int64
 	keepIdleMin                      int64 // shortest silence before a probe that follows other traffic (≈ TCP_KEEPIDLE)
@@ -185,7 +184,6 @@ func (a *Analyzer) countProbe(d *dirState, now, idle int64) {
 	k := a.keepOf(d)
 	if d.probes == 0 {
 		k.idleBeforeFirst = idle
-		k.firstProbeAt = now
 	} else {
 		iv := now - k.lastProbeAt
 		if d.probes == 1 || iv < k.minInterval {
@@ -196,40 +194,6 @@ func (a *Analyzer) countProbe(d *dirState, now, idle int64) {
 	}
 	d.probes++
 	k.lastProbeAt = now
-}
-
-// keepOf returns the side's keepState, making it on first use. The pointer
-// is valid until the next call.
-func (a *Analyzer) keepOf(d *dirState) *keepState {
-	if d.keep == 0 {
-		if n := len(a.freeKeep); n > 0 {
-			d.keep = a.freeKeep[n-1]
-			a.freeKeep = a.freeKeep[:n-1]
-		} else {
-			a.keeps = append(a.keeps, keepState{})
-			d.keep = int32(len(a.keeps))
-		}
-	}
-	return &a.keeps[d.keep-1]
-}
-
-// keepView returns a copy of the side's keepState, zero when it has none.
-func (a *Analyzer) keepView(d *dirState) keepState {
-	if d.keep == 0 {
-		return keepState{}
-	}
-	return a.keeps[d.keep-1]
-}
-
-// freeKeeps gives a finished flow's keepState slots back.
-func (a *Analyzer) freeKeeps(f *flow) {
-	for s := range f.dirs {
-		if d := &f.dirs[s]; d.keep != 0 {
-			a.keeps[d.keep-1] = keepState{}
-			a.freeKeep = append(a.freeKeep, d.keep)
-			d.keep = 0
-		}
-	}
 }
 
 // gapWatch follows what happens after a gap until the flow shows it
@@ -347,13 +311,14 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
 	if f.watch != 0 && !a.watching(f) {
-		a.releaseWatch(f) // the last packet's findings are written
+		a.watches.release(&f.watch) // the last packet's findings are written
 	}
-	duplicate := fwd.isCopy(seg, now)
+	sig := signature(seg)
+	duplicate := fwd.isCopy(seg, sig, now)
 	var kind segKind
 	if !duplicate {
 		fwd.recent[1] = fwd.recent[0]
-		fwd.recent[0] = recentSeg{sig: signature(seg), nanos: now, point: seg.Point, ttl: seg.TTL}
+		fwd.recent[0] = recentSeg{sig: sig, nanos: now, point: seg.Point, ttl: seg.TTL}
 		kind = classify(seg, fwd, rev)
 	}
 	if a.trace != nil && a.traceFlows[f.index] {
@@ -573,31 +538,11 @@ func (f *flow) waiting() int8 {
 	return -1
 }
 
-// watchOf returns the flow's gapWatch, making one on first use. The pointer
-// is valid until another flow's watch is made.
-func (a *Analyzer) watchOf(f *flow) *gapWatch {
-	if f.watch == 0 {
-		if n := len(a.freeWatch); n > 0 {
-			f.watch = a.freeWatch[n-1]
-			a.freeWatch = a.freeWatch[:n-1]
-		} else {
-			a.watches = append(a.watches, gapWatch{})
-			f.watch = int32(len(a.watches))
-		}
-	}
-	return &a.watches[f.watch-1]
-}
-
 // watching reports whether the flow has a gap under watch.
-func (a *Analyzer) watching(f *flow) bool {
-	return f.watch != 0 && a.watches[f.watch-1].active
-}
+func (a *Analyzer) watching(f *flow) bool { return a.watches.get(f.watch).active }
 
-// releaseWatch gives the flow's gapWatch slot back.
-func (a *Analyzer) releaseWatch(f *flow) {
-	if f.watch != 0 {
-		a.watches[f.watch-1] = gapWatch{}
-		a.freeWatch = append(a.freeWatch, f.watch)
-		f.watch = 0
-	}
-}
+// watchOf returns the flow's gapWatch, making one on first use.
+func (a *Analyzer) watchOf(f *flow) *gapWatch { return a.watches.at(&f.watch) }
+
+// keepOf returns the side's keepState, making one on first use.
+func (a *Analyzer) keepOf(d *dirState) *keepState { return a.keeps.at(&d.keep) }

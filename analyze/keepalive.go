@@ -56,7 +56,7 @@ func (a *Analyzer) keepaliveSettings(d *dirState) KeepaliveSettings {
 	if d.probes == 0 {
 		return KeepaliveSettings{}
 	}
-	ks := a.keepView(d)
+	ks := a.keeps.get(d.keep)
 	k := KeepaliveSettings{
 		Idle: time.Duration(ks.keepIdleMin), Interval: time.Duration(ks.keepIntvlMin),
 		Count: int(ks.keepMaxRun), GaveUp: ks.keepGaveUp,

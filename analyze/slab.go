@@ -1,0 +1,45 @@
+package analyze
+
+// slab is a side table of T for state only some flows need. A flow refers
+// to its entry by a ref: 1 + the entry's index, 0 for none. Refs are small
+// integers, not pointers, so that flows hold nothing the garbage collector
+// must follow; released entries are reused.
+type slab[T any] struct {
+	items []T
+	free  []int32
+}
+
+// at returns the entry *ref names, making one first when *ref is 0. The
+// pointer is valid until the next entry is made.
+func (s *slab[T]) at(ref *int32) *T {
+	if *ref == 0 {
+		if n := len(s.free); n > 0 {
+			*ref = s.free[n-1]
+			s.free = s.free[:n-1]
+		} else {
+			var zero T
+			s.items = append(s.items, zero)
+			*ref = int32(len(s.items))
+		}
+	}
+	return &s.items[*ref-1]
+}
+
+// get returns a copy of the entry ref names, or the zero T for ref 0.
+func (s *slab[T]) get(ref int32) T {
+	if ref == 0 {
+		var zero T
+		return zero
+	}
+	return s.items[ref-1]
+}
+
+// release clears the entry *ref names, if any, for reuse and sets *ref to 0.
+func (s *slab[T]) release(ref *int32) {
+	if *ref != 0 {
+		var zero T
+		s.items[*ref-1] = zero
+		s.free = append(s.free, *ref)
+		*ref = 0
+	}
+}
