@@ -51,7 +51,6 @@ type Config struct {
 // Packet is one classified segment of a traced flow.
 type Packet struct {
 	PacketRef
-	Kind  PacketKind
 	Len   uint32 // payload bytes
 	Seq   uint32
 	Ack   uint32

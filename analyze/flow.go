@@ -52,7 +52,7 @@ func (p packetRef) export() *PacketRef {
 	if p.frame == 0 && p.nanos == 0 {
 		return nil
 	}
-	return &PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, What: p.what()}
+	return &PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: p.what()}
 }
 
 func (p packetRef) what() string {
@@ -84,8 +84,8 @@ var packetKinds = [...]PacketKind{
 
 func tracePacket(seg *pcapio.Segment, side Side, kind segKind, duplicate bool, now int64) Packet {
 	p := Packet{
-		PacketRef: PacketRef{File: seg.File, Frame: seg.Frame, Time: nanoTime(now), Side: side},
-		Kind:      packetKinds[kind], Len: seg.PayloadLen, Seq: seg.Seq, Ack: seg.Ack, TTL: seg.TTL, Flags: seg.Flags,
+		PacketRef: PacketRef{File: seg.File, Frame: seg.Frame, Time: nanoTime(now), Side: side, Kind: packetKinds[kind]},
+		Len:       seg.PayloadLen, Seq: seg.Seq, Ack: seg.Ack, TTL: seg.TTL, Flags: seg.Flags,
 	}
 	if duplicate {
 		p.Kind = PacketDuplicate

@@ -73,7 +73,8 @@ type PacketRef struct {
 	Frame uint64    // 1-based packet number within that file
 	Time  time.Time // capture time
 	Side  Side      // who sent it
-	What  string    // "data (112 bytes)", "keepalive probe", "FIN", "RST", "ACK"
+	Kind  PacketKind
+	What  string // in words: "112 bytes of data", "a keepalive probe", "a FIN"
 }
 
 // Finding is one diagnosis about one flow.

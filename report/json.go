@@ -144,6 +144,7 @@ type jsonPacket struct {
 	Frame uint64    `json:"frame"`
 	Time  time.Time `json:"time"`
 	Side  string    `json:"side"`
+	Kind  string    `json:"kind"`
 	What  string    `json:"what"`
 }
 
@@ -305,7 +306,7 @@ func (r *Report) jsonPacket(p *analyze.PacketRef) *jsonPacket {
 	if p.File < len(r.Files) {
 		name = r.Files[p.File].Name
 	}
-	return &jsonPacket{File: name, Frame: p.Frame, Time: p.Time, Side: p.Side.String(), What: p.What}
+	return &jsonPacket{File: name, Frame: p.Frame, Time: p.Time, Side: p.Side.String(), Kind: string(p.Kind), What: p.What}
 }
 
 func optSeconds(d time.Duration) *float64 {

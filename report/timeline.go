@@ -65,7 +65,7 @@ func (r *Report) timeline(fl *analyze.Flow) timeline {
 			continue
 		}
 		seen[keyOf(p)] = true
-		t.Events = append(t.Events, event{PacketRef: *p, Kind: refKind(p.What), Reset: resets[keyOf(p)]})
+		t.Events = append(t.Events, event{PacketRef: *p, Kind: p.Kind, Reset: resets[keyOf(p)]})
 	}
 	slices.SortStableFunc(t.Events, func(a, b event) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.File, b.File), cmp.Compare(a.Frame, b.Frame))
@@ -77,30 +77,6 @@ func (r *Report) timeline(fl *analyze.Flow) timeline {
 		t.Events = append(t.Events, event{PacketRef: analyze.PacketRef{Time: fl.Last, What: "last packet of the flow"}})
 	}
 	return t
-}
-
-// refKind recovers a packet's kind from the words analyze gives it in
-// evidence ("1200 bytes of data", "a keepalive ACK", "a RST").
-func refKind(what string) analyze.PacketKind {
-	switch {
-	case strings.Contains(what, "retransmission"):
-		return analyze.PacketRetransmission
-	case strings.Contains(what, "data"):
-		return analyze.PacketData
-	case strings.Contains(what, "keepalive ACK"):
-		return analyze.PacketKeepaliveAck
-	case strings.Contains(what, "keepalive"):
-		return analyze.PacketKeepalive
-	case strings.Contains(what, "zero-window"):
-		return analyze.PacketZeroWindowProbe
-	case strings.Contains(what, "SYN"):
-		return analyze.PacketSyn
-	case strings.Contains(what, "FIN"):
-		return analyze.PacketFin
-	case strings.Contains(what, "RST"):
-		return analyze.PacketRst
-	}
-	return analyze.PacketAck
 }
 
 // words names what the packet is: "SYN-ACK", "1200 bytes of data".
