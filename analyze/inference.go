@@ -83,7 +83,7 @@ func suggestIdle(inf Inference) string {
 	if inf.Survived > 0 {
 		d = inf.Survived + (inf.Fatal-inf.Survived)/2
 	}
-	return fmtSecs(int64(max(d.Truncate(time.Second), time.Second)))
+	return max(d.Truncate(time.Second), time.Second).String() // as the flag takes it: "9s"
 }
 
 // matchPresets names the presets whose timeout lies in the bracket and
