@@ -49,7 +49,7 @@ func BenchmarkAdd(b *testing.B) {
 // TestFlowHoldsNoPointers keeps flow state out of the garbage collector's
 // way: a million flows must not be a million objects to scan.
 func TestFlowHoldsNoPointers(t *testing.T) {
-	for _, v := range []any{flow{}, flowKey{}} {
+	for _, v := range []any{flow{}, pcapio.FlowKey{}} {
 		if p := pointerField(reflect.TypeOf(v), ""); p != "" {
 			t.Errorf("%T holds a pointer at %s", v, p)
 		}

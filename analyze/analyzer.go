@@ -1,8 +1,6 @@
 package analyze
 
 import (
-	"bytes"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -86,7 +84,7 @@ type Analyzer struct {
 	keepAll     bool
 	trace       func(int, Packet)
 	traceFlows  map[int]bool
-	flows       map[flowKey]*flow
+	flows       flowTable
 	done        []Flow
 	stats       Stats
 	lastNanos   int64
@@ -96,7 +94,7 @@ type Analyzer struct {
 	notes       slab[flowNotes] // gaps and findings of the flows that have them
 	keeps       slab[keepState] // keepalive timing of the sides that probe
 	watches     slab[gapWatch]  // gaps under watch
-	closed      []*flow         // flows in the order they closed, for sweep
+	closed      []closedRef     // flows in the order they closed, for sweep
 	closedHead  int             // first live entry of closed
 	ticking     bool            // Tick has been called: live mode
 	pending     []Alert         // findings of flows finished between two Ticks
@@ -114,7 +112,6 @@ func New(cfg Config) *Analyzer {
 		keepAll:     cfg.KeepAll,
 		trace:       cfg.Trace,
 		traceFlows:  cfg.TraceFlows,
-		flows:       make(map[flowKey]*flow),
 	}
 	if mb := cfg.Middlebox; mb != nil {
 		a.probesCount = mb.ProbesResetTimer
@@ -135,50 +132,20 @@ func New(cfg Config) *Analyzer {
 	return a
 }
 
-// flowKey identifies a flow by its 4-tuple, smaller endpoint first, so that
-// both directions find the same entry. It holds no pointers, so neither the
-// table nor the flows cost the garbage collector a scan.
-type flowKey struct {
-	lo, hi endpoint
+// closedRef names a flow in the closed queue: its place in the table and
+// its index, which tells whether the place still holds it.
+type closedRef struct {
+	id    uint32
+	index int
 }
 
-// endpoint is an address and port in a comparable, pointer-free form.
-type endpoint struct {
-	ip   [16]byte // IPv4 as IPv4-mapped IPv6
-	port uint16
-	v4   bool
-}
-
-func endpointOf(ap netip.AddrPort) endpoint {
-	a := ap.Addr()
-	return endpoint{ip: a.As16(), port: ap.Port(), v4: a.Is4()}
-}
-
-// addrPort turns an endpoint back into the address and port it came from.
-func (e endpoint) addrPort() netip.AddrPort {
-	a := netip.AddrFrom16(e.ip)
-	if e.v4 {
-		a = a.Unmap()
+// closedFlow returns the flow r names, or nil when it has left the table.
+func (a *Analyzer) closedFlow(r closedRef) *flow {
+	f := a.flows.at(r.id)
+	if f.id != r.id || f.index != r.index {
+		return nil
 	}
-	return netip.AddrPortFrom(a, e.port)
-}
-
-func (e endpoint) less(o endpoint) bool {
-	if c := bytes.Compare(e.ip[:], o.ip[:]); c != 0 {
-		return c < 0
-	}
-	if e.port != o.port {
-		return e.port < o.port
-	}
-	return !e.v4 && o.v4
-}
-
-func keyOf(src, dst netip.AddrPort) (k flowKey, srcIsLo bool) {
-	s, d := endpointOf(src), endpointOf(dst)
-	if !d.less(s) {
-		return flowKey{s, d}, true
-	}
-	return flowKey{d, s}, false
+	return f
 }
 
 // Add analyses one segment. Segments must come in capture order; a segment
@@ -191,22 +158,22 @@ func (a *Analyzer) Add(seg *pcapio.Segment) {
 	a.lastNanos = now
 	a.stats.Segments++
 
-	key, srcIsLo := keyOf(seg.Src, seg.Dst)
-	f := a.flows[key]
+	srcIsLo := seg.SrcIsLo
+	f := a.flows.find(&seg.Flow, seg.Hash)
 	if f != nil && f.startsNewFlow(seg, srcIsLo) {
 		a.finish(f, 0)
-		delete(a.flows, key)
+		a.flows.remove(f)
 		f = nil
 	}
 	if f == nil {
-		if len(a.flows) >= a.maxFlows {
+		if a.flows.live >= a.maxFlows {
 			a.makeRoom(now)
 		}
-		f = newFlow(a.nextIndex, key, seg, srcIsLo, now)
+		f = a.flows.add(&seg.Flow, seg.Hash)
+		f.start(a.nextIndex, seg, now)
 		a.nextIndex++
-		a.flows[key] = f
 		a.stats.Flows++
-		a.stats.MaxLive = max(a.stats.MaxLive, len(a.flows))
+		a.stats.MaxLive = max(a.stats.MaxLive, a.flows.live)
 	}
 	wasOpen := f.state == Open
 	if f.add(a, seg, srcIsLo, now) == addedDuplicate {
@@ -214,7 +181,7 @@ func (a *Analyzer) Add(seg *pcapio.Segment) {
 	}
 	if wasOpen && f.state != Open {
 		f.queuedAt = f.last
-		a.closed = append(a.closed, f)
+		a.closed = append(a.closed, closedRef{f.id, f.index})
 	}
 	if a.sinceSweep++; a.sinceSweep >= sweepEvery {
 		a.sinceSweep = 0
@@ -228,8 +195,8 @@ func (a *Analyzer) sweep(now int64) {
 	// The queue holds flows in the order they closed; a flow that has had
 	// packets since goes to the back, so the front is always the oldest.
 	for a.closedHead < len(a.closed) {
-		f := a.closed[a.closedHead]
-		if a.flows[f.key] != f { // finished already (port reuse, eviction)
+		f := a.closedFlow(a.closed[a.closedHead])
+		if f == nil { // finished already (port reuse, eviction)
 			a.closedHead++
 			continue
 		}
@@ -238,13 +205,13 @@ func (a *Analyzer) sweep(now int64) {
 				break
 			}
 			f.queuedAt = f.last
-			a.closed = append(a.closed, f)
+			a.closed = append(a.closed, a.closed[a.closedHead])
 			a.closedHead++
 			continue
 		}
 		a.closedHead++
 		a.finish(f, 0)
-		delete(a.flows, f.key)
+		a.flows.remove(f)
 	}
 	if a.closedHead > len(a.closed)/2 {
 		n := copy(a.closed, a.closed[a.closedHead:])
@@ -258,23 +225,15 @@ func (a *Analyzer) sweep(now int64) {
 func (a *Analyzer) makeRoom(now int64) {
 	a.sweep(now + closedLinger + 1)
 	target := a.maxFlows - max(a.maxFlows/8, 1)
-	if len(a.flows) <= target {
+	if a.flows.live <= target {
 		return
 	}
-	type aged struct {
-		last int64
-		key  flowKey
-	}
-	all := make([]aged, 0, len(a.flows))
-	for k, f := range a.flows {
-		all = append(all, aged{f.last, k})
-	}
-	slices.SortFunc(all, func(x, y aged) int { return int(min(max(x.last-y.last, -1), 1)) })
-	for _, v := range all[:len(a.flows)-target] {
-		f := a.flows[v.key]
+	all := a.flows.flows()
+	slices.SortFunc(all, func(x, y *flow) int { return int(min(max(x.last-y.last, -1), 1)) })
+	for _, f := range all[:a.flows.live-target] {
 		f.evicted = true
 		a.finish(f, 0)
-		delete(a.flows, v.key)
+		a.flows.remove(f)
 		a.stats.Evicted++
 	}
 }
@@ -288,10 +247,8 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	if end.IsZero() || endNanos < a.lastNanos {
 		endNanos = a.lastNanos
 	}
-	for _, f := range a.flows {
-		a.finish(f, endNanos)
-	}
-	a.flows = nil
+	a.flows.each(func(f *flow) { a.finish(f, endNanos) })
+	a.flows = flowTable{}
 	slices.SortFunc(a.done, func(x, y Flow) int { return x.Index - y.Index })
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),

@@ -19,13 +19,15 @@ var tableServer = netip.MustParseAddrPort("192.0.2.1:443")
 func tableSeg(seg *pcapio.Segment, i, step int, nanos int64) {
 	cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
 	srv := tableServer
-	*seg = pcapio.Segment{Nanos: nanos, Src: cli, Dst: srv, Seq: 1001, Ack: 5001, Flags: pcapio.ACK,
+	*seg = pcapio.Segment{Nanos: nanos, Seq: 1001, Ack: 5001, Flags: pcapio.ACK,
 		Window: 502, TTL: 60, IPID: uint16(step), WScale: -1, HasTS: true, TSVal: uint32(step), Frame: uint64(3*i + step + 1)}
+	seg.SetAddrs(cli, srv)
 	switch step {
 	case 0:
 		seg.Seq, seg.Ack, seg.Flags = 1000, 0, pcapio.SYN
 	case 1:
-		seg.Src, seg.Dst, seg.Seq, seg.Ack, seg.Flags = srv, cli, 5000, 1001, pcapio.SYN|pcapio.ACK
+		seg.Seq, seg.Ack, seg.Flags = 5000, 1001, pcapio.SYN|pcapio.ACK
+		seg.SetAddrs(srv, cli)
 	}
 }
 

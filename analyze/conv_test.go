@@ -36,11 +36,12 @@ func newConv(client, server string, isn uint32) *conv {
 func (c *conv) seg(side Side, at time.Duration, flags uint8, seq uint32, n uint32) *conv {
 	c.ipid[side]++
 	s := pcapio.Segment{
-		Nanos: base.Add(at).UnixNano(), Src: c.addr[side], Dst: c.addr[side.Other()],
-		Seq: seq, Ack: c.next[side.Other()], Flags: flags, PayloadLen: n, Window: c.window[side],
+		Nanos: base.Add(at).UnixNano(),
+		Seq:   seq, Ack: c.next[side.Other()], Flags: flags, PayloadLen: n, Window: c.window[side],
 		TTL: c.ttl[side], IPID: c.ipid[side], WScale: -1, HasTS: c.ts, TSVal: uint32(at / time.Millisecond),
 		Frame: uint64(len(c.segs) + 1),
 	}
+	s.SetAddrs(c.addr[side], c.addr[side.Other()])
 	if flags&pcapio.ACK == 0 {
 		s.Ack = 0
 	}

@@ -200,7 +200,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 
 func (f *flow) addr(s Side) netip.AddrPort {
 	if (s == Client) == f.clientIsLo {
-		return f.key.lo.addrPort()
+		return f.key.Lo.AddrPort()
 	}
-	return f.key.hi.addrPort()
+	return f.key.Hi.AddrPort()
 }

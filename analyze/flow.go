@@ -215,7 +215,9 @@ type gapWatch struct {
 // flow is one TCP connection being tracked.
 type flow struct {
 	index      int
-	key        flowKey
+	key        pcapio.FlowKey
+	hash       uint32 // low half of the key's hash
+	id         uint32 // place in the flow table; 0 when not in it
 	clientIsLo bool
 	dirs       [2]dirState
 	first      int64
@@ -245,18 +247,18 @@ type flow struct {
 	prevKind                 segKind // and what it was
 }
 
-func newFlow(index int, key flowKey, seg *pcapio.Segment, srcIsLo bool, now int64) *flow {
-	f := &flow{index: index, key: key, first: now, last: now, lastData: -1}
+// start sets up a flow the table has just made for seg's key.
+func (f *flow) start(index int, seg *pcapio.Segment, now int64) {
+	f.index, f.first, f.last, f.lastData = index, now, now, -1
 	switch {
 	case seg.Has(pcapio.SYN) && !seg.Has(pcapio.ACK):
-		f.clientIsLo = srcIsLo
+		f.clientIsLo = seg.SrcIsLo
 	case seg.Has(pcapio.SYN | pcapio.ACK):
-		f.clientIsLo = !srcIsLo
+		f.clientIsLo = !seg.SrcIsLo
 	default:
-		f.clientIsLo = !isServerPort(key.lo.port, key.hi.port)
+		f.clientIsLo = !isServerPort(f.key.Lo.Port, f.key.Hi.Port)
 	}
 	f.lastRef = packetRef{nanos: now}
-	return f
 }
 
 // isServerPort reports whether port a rather than b looks like the server's

@@ -56,12 +56,14 @@ func decodeSegments(data []byte) []pcapio.Segment {
 		data = data[segmentSize:]
 		now += int64(binary.BigEndian.Uint32(b[0:4])) * int64(time.Millisecond) / 16
 		src, dst := fuzzEndpoints[b[4]&3], fuzzEndpoints[(b[4]>>2)&3]
-		out = append(out, pcapio.Segment{
-			Nanos: now, Src: src, Dst: dst, Flags: b[5],
+		s := pcapio.Segment{
+			Nanos: now, Flags: b[5],
 			Seq: binary.BigEndian.Uint32(b[6:10]), Ack: binary.BigEndian.Uint32(b[10:14]),
 			PayloadLen: uint32(binary.BigEndian.Uint16(b[14:16])), Window: binary.BigEndian.Uint16(b[16:18]),
 			TTL: b[18], HasTS: b[19]&1 != 0, WScale: -1, Frame: uint64(len(out) + 1),
-		})
+		}
+		s.SetAddrs(src, dst)
+		out = append(out, s)
 	}
 	return out
 }
@@ -75,7 +77,7 @@ func encodeSegments(segs []pcapio.Segment) []byte {
 		b := make([]byte, segmentSize)
 		binary.BigEndian.PutUint32(b[0:4], uint32((s.Nanos-prev)*16/int64(time.Millisecond)))
 		prev = s.Nanos
-		if s.Src.Port() == 443 {
+		if s.Src().Port() == 443 {
 			b[4] = 1
 		} else {
 			b[4] = 1 << 2

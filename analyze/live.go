@@ -42,7 +42,7 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 	alerts := a.pending
 	a.pending = nil
 	warnAt := int64(float64(a.threshold) * a.warnAt)
-	for _, f := range a.flows {
+	for _, f := range a.flows.flows() {
 		alerts = a.newFindingAlerts(f, now, alerts)
 		if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
 			continue
@@ -96,7 +96,7 @@ func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Al
 }
 
 // Tracked returns how many flows are in the table now.
-func (a *Analyzer) Tracked() int { return len(a.flows) }
+func (a *Analyzer) Tracked() int { return a.flows.live }
 
 // Threshold returns the idle timeout under test.
 func (a *Analyzer) Threshold() time.Duration { return time.Duration(a.threshold) }

@@ -61,7 +61,7 @@ func (f *flow) resetInfo(a *Analyzer, p packetRef, seg *pcapio.Segment) *ResetIn
 			add(false, weakSign, "it carries the TCP timestamps option, like the %s's other segments", name)
 		}
 	}
-	if seg.Src.Addr().Is4() && seg.IPID == 0 && d.ipidRunning() {
+	if seg.Flow.Lo.Is4 && seg.IPID == 0 && d.ipidRunning() {
 		add(true, weakSign, "its IP ID is 0, while the %s's packets carry a running IP ID (last %d)", name, d.lastIPID)
 	}
 	if d.nextValid && seg.Seq != d.nextSeq && seg.Seq != d.nextSeq-1 {

@@ -1,9 +1,6 @@
 package pcapio
 
-import (
-	"encoding/binary"
-	"net/netip"
-)
+import "encoding/binary"
 
 // TCP header flag bits, as in the 13th byte of the TCP header.
 const (
@@ -33,22 +30,24 @@ const (
 // is filled by [Decode] or [Source.Next] and holds no reference to the packet
 // buffer.
 type Segment struct {
-	Nanos      int64          // capture time, nanoseconds since the Unix epoch
-	Src, Dst   netip.AddrPort // sender and receiver
-	Seq, Ack   uint32         // sequence and acknowledgement numbers
-	PayloadLen uint32         // TCP payload bytes on the wire (from the IP header, not the snap length)
-	Window     uint16         // advertised window, unscaled
-	Flags      uint8          // TCP flags (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR)
-	TTL        uint8          // IPv4 TTL or IPv6 hop limit
-	IPID       uint16         // IPv4 identification; 0 for IPv6
-	WScale     int8           // window scale option (SYN only); -1 when absent
-	DSACK      bool           // the first SACK block lies below the ACK number: the receiver got those bytes twice (RFC 2883)
-	HasTS      bool           // the TCP timestamps option is present
-	TSVal      uint32         // timestamps option value, when HasTS
-	TSEcr      uint32         // timestamps option echo reply, when HasTS
-	Point      uint32         // where it was captured: the pcapng interface and the Linux cooked header's interface and packet type; two copies of one packet taken at two points differ here
-	File       int            // index of the capture file in the list given to Open
-	Frame      uint64         // 1-based packet number within that file, as Wireshark counts
+	Nanos      int64   // capture time, nanoseconds since the Unix epoch
+	Flow       FlowKey // the connection's endpoints, the lower first; Src and Dst say which sent it
+	SrcIsLo    bool    // the sender is Flow.Lo
+	Hash       uint64  // hash of Flow, for flow tables; it differs from run to run
+	Seq, Ack   uint32  // sequence and acknowledgement numbers
+	PayloadLen uint32  // TCP payload bytes on the wire (from the IP header, not the snap length)
+	Window     uint16  // advertised window, unscaled
+	Flags      uint8   // TCP flags (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR)
+	TTL        uint8   // IPv4 TTL or IPv6 hop limit
+	IPID       uint16  // IPv4 identification; 0 for IPv6
+	WScale     int8    // window scale option (SYN only); -1 when absent
+	DSACK      bool    // the first SACK block lies below the ACK number: the receiver got those bytes twice (RFC 2883)
+	HasTS      bool    // the TCP timestamps option is present
+	TSVal      uint32  // timestamps option value, when HasTS
+	TSEcr      uint32  // timestamps option echo reply, when HasTS
+	Point      uint32  // where it was captured: the pcapng interface and the Linux cooked header's interface and packet type; two copies of one packet taken at two points differ here
+	File       int     // index of the capture file in the list given to Open
+	Frame      uint64  // 1-based packet number within that file, as Wireshark counts
 }
 
 // Has reports whether all of the given flag bits are set.
@@ -193,9 +192,12 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	}
 	seg.TTL = b[8]
 	seg.IPID = binary.BigEndian.Uint16(b[4:6])
-	src := netip.AddrFrom4([4]byte(b[12:16]))
-	dst := netip.AddrFrom4([4]byte(b[16:20]))
-	return decodeTCP(b[ihl:], total-ihl, src, dst, seg)
+	var src, dst Endpoint
+	src.Addr[10], src.Addr[11], src.Is4 = 0xff, 0xff, true
+	dst.Addr[10], dst.Addr[11], dst.Is4 = 0xff, 0xff, true
+	copy(src.Addr[12:], b[12:16])
+	copy(dst.Addr[12:], b[16:20])
+	return decodeTCP(b[ihl:], total-ihl, &src, &dst, seg)
 }
 
 func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
@@ -212,13 +214,12 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	next := b[6]
 	seg.TTL = b[7]
 	seg.IPID = 0
-	src := netip.AddrFrom16([16]byte(b[8:24]))
-	dst := netip.AddrFrom16([16]byte(b[24:40]))
+	src, dst := Endpoint{Addr: [16]byte(b[8:24])}, Endpoint{Addr: [16]byte(b[24:40])}
 	b = b[40:]
 	for range 8 { // bounded walk over extension headers
 		switch next {
 		case 6:
-			return decodeTCP(b, payload, src, dst, seg)
+			return decodeTCP(b, payload, &src, &dst, seg)
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(b) < 8 {
 				return Truncated
@@ -246,7 +247,7 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	return Malformed
 }
 
-func decodeTCP(b []byte, ipPayload int, src, dst netip.Addr, seg *Segment) SkipReason {
+func decodeTCP(b []byte, ipPayload int, src, dst *Endpoint, seg *Segment) SkipReason {
 	if len(b) < 20 {
 		return Truncated
 	}
@@ -254,8 +255,9 @@ func decodeTCP(b []byte, ipPayload int, src, dst netip.Addr, seg *Segment) SkipR
 	if hlen < 20 || ipPayload < hlen {
 		return Malformed
 	}
-	seg.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:2]))
-	seg.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:4]))
+	src.Port = binary.BigEndian.Uint16(b[0:2])
+	dst.Port = binary.BigEndian.Uint16(b[2:4])
+	seg.setEndpoints(*src, *dst)
 	seg.Seq = binary.BigEndian.Uint32(b[4:8])
 	seg.Ack = binary.BigEndian.Uint32(b[8:12])
 	seg.Flags = b[13]

@@ -200,27 +200,33 @@ func ap(addr string, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr(addr), port)
 }
 
+// between returns seg sent from src to dst.
+func between(src, dst netip.AddrPort, seg Segment) Segment {
+	seg.SetAddrs(src, dst)
+	return seg
+}
+
 // Packets shared by several cases.
 var (
 	synOpts = opts(optMSS(1460), optSACKPerm(), optTS(1000, 0), optWS(7))
 	syn4    = ipv4(ipFields{src: v4a, dst: v4b, id: 0x1234, frag: 0x4000 /* DF */},
 		tcp(tcpFields{sport: 40000, dport: 80, seq: 100, flags: SYN, win: 64240, opts: synOpts}))
-	syn4Seg = Segment{
-		Src: ap(v4a, 40000), Dst: ap(v4b, 80), Seq: 100, Window: 64240, Flags: SYN,
+	syn4Seg = between(ap(v4a, 40000), ap(v4b, 80), Segment{
+		Seq: 100, Window: 64240, Flags: SYN,
 		TTL: 64, IPID: 0x1234, WScale: 7, HasTS: true, TSVal: 1000,
-	}
+	})
 	data4 = ipv4(ipFields{src: v4b, dst: v4a, ttl: 57, id: 7},
 		tcp(tcpFields{sport: 80, dport: 40000, seq: 5000, ack: 101, flags: ACK | PSH, win: 502, opts: optTS(77, 1000), payload: 100}))
-	data4Seg = Segment{
-		Src: ap(v4b, 80), Dst: ap(v4a, 40000), Seq: 5000, Ack: 101, PayloadLen: 100, Window: 502,
+	data4Seg = between(ap(v4b, 80), ap(v4a, 40000), Segment{
+		Seq: 5000, Ack: 101, PayloadLen: 100, Window: 502,
 		Flags: ACK | PSH, TTL: 57, IPID: 7, WScale: -1, HasTS: true, TSVal: 77, TSEcr: 1000,
-	}
+	})
 	ack6 = ipv6(ipFields{src: v6a, dst: v6b, ttl: 255},
 		tcp(tcpFields{sport: 443, dport: 50000, seq: 1, ack: 2, flags: ACK, win: 1000, payload: 10}))
-	ack6Seg = Segment{
-		Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 2, PayloadLen: 10, Window: 1000,
+	ack6Seg = between(ap(v6a, 443), ap(v6b, 50000), Segment{
+		Seq: 1, Ack: 2, PayloadLen: 10, Window: 1000,
 		Flags: ACK, TTL: 255, WScale: -1,
-	}
+	})
 	udp4 = ipv4(ipFields{src: v4a, dst: v4b, proto: 17}, make([]byte, 8))
 )
 
@@ -248,13 +254,13 @@ var decodeTests = []struct {
 		name: "D-SACK", link: LinkIPv6, want: Decoded,
 		frame: ipv6(ipFields{src: v6a, dst: v6b, ttl: 255}, tcp(tcpFields{sport: 443, dport: 50000, seq: 1, ack: 1000, flags: ACK, win: 1000,
 			opts: opts([]byte{1, 1, 5, 18}, u32s(999, 1000, 2000, 2100))})),
-		seg: Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, DSACK: true},
+		seg: between(ap(v6a, 443), ap(v6b, 50000), Segment{Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, DSACK: true}),
 	},
 	{
 		name: "SACK above the ACK is no D-SACK", link: LinkIPv6, want: Decoded,
 		frame: ipv6(ipFields{src: v6a, dst: v6b, ttl: 255}, tcp(tcpFields{sport: 443, dport: 50000, seq: 1, ack: 1000, flags: ACK, win: 1000,
 			opts: opts([]byte{1, 1, 5, 10}, u32s(2000, 2100))})),
-		seg: Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1},
+		seg: between(ap(v6a, 443), ap(v6b, 50000), Segment{Seq: 1, Ack: 1000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1}),
 	},
 	{name: "SLL2 IPv4", link: LinkSLL2, frame: sll2(0x0800, data4), want: Decoded, seg: atPoint(data4Seg, 2<<8|4)},
 	{name: "SLL2 IPv6", link: LinkSLL2, frame: sll2(0x86dd, ack6), want: Decoded, seg: atPoint(ack6Seg, 2<<8|4)},
@@ -300,7 +306,7 @@ var decodeTests = []struct {
 		// Ethernet pads short frames to 60 bytes; the IP length says where they end.
 		name: "ethernet padding is not payload", link: LinkEthernet, want: Decoded,
 		frame: append(eth(0x0800, ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: ACK}))), 0, 0, 0, 0, 0, 0),
-		seg:   Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), Flags: ACK, TTL: 64, WScale: -1},
+		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: ACK, TTL: 64, WScale: -1}),
 	},
 	{
 		// With segmentation offload the kernel hands a 64 KB super-packet with
@@ -308,19 +314,19 @@ var decodeTests = []struct {
 		name: "IPv4 total length 0 takes the wire length", link: LinkEthernet, want: Decoded,
 		frame:   eth(0x0800, patch(ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: ACK})), 2, 0, 0)),
 		wireLen: 14 + 20 + 20 + 30000,
-		seg:     Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), PayloadLen: 30000, Flags: ACK, TTL: 64, WScale: -1},
+		seg:     between(ap(v4a, 1), ap(v4b, 2), Segment{PayloadLen: 30000, Flags: ACK, TTL: 64, WScale: -1}),
 	},
 	{
 		name: "IPv4 total length 0 behind VLAN", link: LinkEthernet, want: Decoded,
 		frame:   eth(0x8100, vlanTag(0x0800, patch(ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: ACK})), 2, 0, 0))),
 		wireLen: 14 + 4 + 20 + 20 + 1000,
-		seg:     Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), PayloadLen: 1000, Flags: ACK, TTL: 64, WScale: -1},
+		seg:     between(ap(v4a, 1), ap(v4b, 2), Segment{PayloadLen: 1000, Flags: ACK, TTL: 64, WScale: -1}),
 	},
 	{
 		name: "IPv6 payload length 0 takes the wire length", link: LinkSLL2, want: Decoded,
 		frame:   sll2(0x86dd, patch(ack6[:40+20], 4, 0, 0)),
 		wireLen: 20 + 40 + 20 + 5000,
-		seg:     Segment{Src: ap(v6a, 443), Dst: ap(v6b, 50000), Seq: 1, Ack: 2, PayloadLen: 5000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, Point: 2<<8 | 4},
+		seg:     between(ap(v6a, 443), ap(v6b, 50000), Segment{Seq: 1, Ack: 2, PayloadLen: 5000, Window: 1000, Flags: ACK, TTL: 255, WScale: -1, Point: 2<<8 | 4}),
 	},
 	{
 		// tcpdump -s 54: the payload is cut, the length comes from the IP header.
@@ -335,27 +341,27 @@ var decodeTests = []struct {
 		// The fixed header is there; the cut options are left out.
 		name: "TCP options cut by snap length", link: LinkRaw, want: Decoded,
 		frame: syn4[:20+20+6],
-		seg:   Segment{Src: ap(v4a, 40000), Dst: ap(v4b, 80), Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1},
+		seg:   between(ap(v4a, 40000), ap(v4b, 80), Segment{Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1}),
 	},
 	{
 		name: "window scale above 14 is clamped", link: LinkRaw, want: Decoded,
 		frame: ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: SYN, opts: optWS(200)})),
-		seg:   Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), Flags: SYN, TTL: 64, WScale: 14},
+		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: SYN, TTL: 64, WScale: 14}),
 	},
 	{
 		name: "end of options list stops parsing", link: LinkRaw, want: Decoded,
 		frame: ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: SYN, opts: opts([]byte{0, 0, 0, 0}, optWS(3))})),
-		seg:   Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), Flags: SYN, TTL: 64, WScale: -1},
+		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: SYN, TTL: 64, WScale: -1}),
 	},
 	{
 		name: "option with bad length stops parsing", link: LinkRaw, want: Decoded,
 		frame: ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: SYN, opts: opts(optWS(3), []byte{8, 1, 0, 0}, optTS(1, 2))})),
-		seg:   Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), Flags: SYN, TTL: 64, WScale: 3},
+		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: SYN, TTL: 64, WScale: 3}),
 	},
 	{
 		name: "option running past the header stops parsing", link: LinkRaw, want: Decoded,
 		frame: ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: SYN, opts: opts(optWS(3), []byte{1, 1, 8, 10})})),
-		seg:   Segment{Src: ap(v4a, 1), Dst: ap(v4b, 2), Flags: SYN, TTL: 64, WScale: 3},
+		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: SYN, TTL: 64, WScale: 3}),
 	},
 
 	{name: "ARP", link: LinkEthernet, frame: eth(0x0806, make([]byte, 28)), want: NotIP},

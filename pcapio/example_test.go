@@ -33,7 +33,7 @@ func ExampleOpen() {
 	for src.Next(&seg) {
 		at := time.Unix(0, seg.Nanos).UTC().Format("15:04:05.000000")
 		fmt.Printf("%s #%d %v > %v [%s] seq %d ack %d len %d\n",
-			at, seg.Frame, seg.Src, seg.Dst, flags(&seg), seg.Seq, seg.Ack, seg.PayloadLen)
+			at, seg.Frame, seg.Src(), seg.Dst(), flags(&seg), seg.Seq, seg.Ack, seg.PayloadLen)
 	}
 
 	st := src.Stats()
@@ -72,6 +72,6 @@ func ExampleDecode() {
 		fmt.Println("skipped:", r)
 		return
 	}
-	fmt.Println(seg.Src, seg.Dst, seg.Seq, seg.Window, seg.WScale)
+	fmt.Println(seg.Src(), seg.Dst(), seg.Seq, seg.Window, seg.WScale)
 	// Output: 192.0.2.1:40000 192.0.2.2:80 1000 64240 7
 }

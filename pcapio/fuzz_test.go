@@ -32,10 +32,10 @@ func FuzzDecode(f *testing.F) {
 		if seg.PayloadLen > max(65535, wireLen) {
 			t.Errorf("PayloadLen = %d for a %d-byte frame", seg.PayloadLen, wireLen)
 		}
-		if !seg.Src.IsValid() || !seg.Dst.IsValid() || seg.Src.Addr().Is4() != seg.Dst.Addr().Is4() {
-			t.Errorf("addresses %v > %v", seg.Src, seg.Dst)
+		if !seg.Src().IsValid() || !seg.Dst().IsValid() || seg.Src().Addr().Is4() != seg.Dst().Addr().Is4() {
+			t.Errorf("addresses %v > %v", seg.Src(), seg.Dst())
 		}
-		if seg.Src.Addr().Is6() && seg.IPID != 0 {
+		if seg.Src().Addr().Is6() && seg.IPID != 0 {
 			t.Errorf("IPv6 segment has IPID %d", seg.IPID)
 		}
 		if seg.WScale < -1 || seg.WScale > 14 {
@@ -54,7 +54,7 @@ func FuzzDecode(f *testing.F) {
 			if Decode(link, data[:n], wireLen, &cut) != Decoded {
 				continue
 			}
-			if cut.Src != seg.Src || cut.Dst != seg.Dst || cut.Seq != seg.Seq || cut.Ack != seg.Ack || cut.PayloadLen != seg.PayloadLen || cut.Flags != seg.Flags {
+			if cut.Flow != seg.Flow || cut.SrcIsLo != seg.SrcIsLo || cut.Seq != seg.Seq || cut.Ack != seg.Ack || cut.PayloadLen != seg.PayloadLen || cut.Flags != seg.Flags {
 				t.Fatalf("frame cut to %d bytes decodes differently:\n%+v\n%+v", n, cut, seg)
 			}
 		}

@@ -148,8 +148,8 @@ func TestLiveCapture(t *testing.T) {
 			}
 			payload := 0
 			for i, s := range segs {
-				if s.Src.Port() != uint16(port) && s.Dst.Port() != uint16(port) {
-					t.Errorf("segment %d %v > %v: the filter lets port %d through", i, s.Src, s.Dst, otherPort)
+				if s.Src().Port() != uint16(port) && s.Dst().Port() != uint16(port) {
+					t.Errorf("segment %d %v > %v: the filter lets port %d through", i, s.Src(), s.Dst(), otherPort)
 				}
 				if ts := time.Unix(0, s.Nanos); ts.Before(start.Add(-time.Second)) || ts.After(time.Now()) {
 					t.Errorf("segment %d: timestamp %v outside the test", i, ts)
@@ -377,8 +377,8 @@ func TestLiveCooked(t *testing.T) {
 		t.Fatal("no segment captured")
 	}
 	s := segs[0]
-	if s.Dst.String() != "10.9.0.2:80" || s.Flags&SYN == 0 {
-		t.Errorf("captured %v > %v flags %#x, want the SYN to 10.9.0.2:80", s.Src, s.Dst, s.Flags)
+	if s.Dst().String() != "10.9.0.2:80" || s.Flags&SYN == 0 {
+		t.Errorf("captured %v > %v flags %#x, want the SYN to 10.9.0.2:80", s.Src(), s.Dst(), s.Flags)
 	}
 	raw, _ := l.Raw()
 	if len(raw.Data) < sll2HeaderLen || raw.Data[0] != 0x08 || raw.Data[1] != 0x00 || raw.Data[10] != unix.PACKET_OUTGOING {

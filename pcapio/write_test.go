@@ -101,8 +101,8 @@ func TestOffsetsCut(t *testing.T) {
 			if h[0]>>4 == 6 {
 				src, dst = h[8:24], h[24:40]
 			}
-			if !bytes.Equal(src, full.Src.Addr().AsSlice()) || !bytes.Equal(dst, full.Dst.Addr().AsSlice()) {
-				t.Errorf("addresses at IP offset %d are %x, %x; want %v, %v", ip, src, dst, full.Src.Addr(), full.Dst.Addr())
+			if !bytes.Equal(src, full.Src().Addr().AsSlice()) || !bytes.Equal(dst, full.Dst().Addr().AsSlice()) {
+				t.Errorf("addresses at IP offset %d are %x, %x; want %v, %v", ip, src, dst, full.Src().Addr(), full.Dst().Addr())
 			}
 		})
 	}
@@ -394,8 +394,8 @@ func TestMapAddrs(t *testing.T) {
 				t.Fatalf("mapped frame: %v", r)
 			}
 			want := orig
-			want.Src = netip.AddrPortFrom(standIn(orig.Src.Addr()), orig.Src.Port())
-			want.Dst = netip.AddrPortFrom(standIn(orig.Dst.Addr()), orig.Dst.Port())
+			want.SetAddrs(netip.AddrPortFrom(standIn(orig.Src().Addr()), orig.Src().Port()),
+				netip.AddrPortFrom(standIn(orig.Dst().Addr()), orig.Dst().Port()))
 			if diff := cmp.Diff(want, mapped, equateAddrs); diff != "" {
 				t.Errorf("mapped frame decodes as (-want +got):\n%s", diff)
 			}

@@ -84,7 +84,7 @@ func TestCapture(t *testing.T) {
 			for src.Next(&seg) {
 				raw, _ := src.Raw()
 				vlan = vlan || binary.BigEndian.Uint16(raw.Data[12:]) == 0x8100
-				v6 = v6 || seg.Src.Addr().Is6()
+				v6 = v6 || seg.Src().Addr().Is6()
 				rst = rst || seg.Has(pcapio.RST)
 				syn = syn || seg.Has(pcapio.SYN)
 				fin = fin || seg.Has(pcapio.FIN)

@@ -170,8 +170,8 @@ func TestEvidenceReanalysis(t *testing.T) {
 				t.Errorf("evidence holds %d packets; the flagged flows have %d", len(c.segs), timelined)
 			}
 			for i, seg := range c.segs {
-				if !tuples[[2]netip.AddrPort{seg.Src, seg.Dst}] {
-					t.Errorf("packet %d (%v → %v) is not of a flagged flow", i+1, seg.Src, seg.Dst)
+				if !tuples[[2]netip.AddrPort{seg.Src(), seg.Dst()}] {
+					t.Errorf("packet %d (%v → %v) is not of a flagged flow", i+1, seg.Src(), seg.Dst())
 				}
 				r := c.raws[i]
 				if _, payload, _ := pcapio.Offsets(r.LinkType, r.Data, r.WireLen); len(r.Data) != payload {
@@ -385,8 +385,8 @@ func TestAnonymizeEvidence(t *testing.T) {
 			c := readCapture(t, ev)
 			originals := addrsOf(plain.Result)
 			for i, seg := range c.segs {
-				if slices.Contains(originals, seg.Src.Addr()) || slices.Contains(originals, seg.Dst.Addr()) {
-					t.Errorf("packet %d keeps an original address: %v → %v", i+1, seg.Src, seg.Dst)
+				if slices.Contains(originals, seg.Src().Addr()) || slices.Contains(originals, seg.Dst().Addr()) {
+					t.Errorf("packet %d keeps an original address: %v → %v", i+1, seg.Src(), seg.Dst())
 				}
 			}
 			again := analyzeWith(t, evidenceOptions{}, []string{ev}, analyze.Config{}, captureEnd(plain.Result), "json")

@@ -1,0 +1,107 @@
+package pcapio
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+	"net/netip"
+)
+
+// Endpoint is an address and port in a comparable form that holds no
+// pointers.
+type Endpoint struct {
+	Addr [16]byte // IPv4 in its IPv4-mapped IPv6 form
+	Port uint16
+	Is4  bool
+}
+
+// EndpointOf returns the Endpoint of ap.
+func EndpointOf(ap netip.AddrPort) Endpoint {
+	a := ap.Addr()
+	return Endpoint{Addr: a.As16(), Port: ap.Port(), Is4: a.Is4()}
+}
+
+// AddrPort returns the address and port e stands for.
+func (e Endpoint) AddrPort() netip.AddrPort {
+	a := netip.AddrFrom16(e.Addr)
+	if e.Is4 {
+		a = a.Unmap()
+	}
+	return netip.AddrPortFrom(a, e.Port)
+}
+
+// less orders endpoints by address bytes, then port, IPv6 before IPv4.
+func (e *Endpoint) less(o *Endpoint) bool {
+	a0, b0 := binary.BigEndian.Uint64(e.Addr[:8]), binary.BigEndian.Uint64(o.Addr[:8])
+	if a0 != b0 {
+		return a0 < b0
+	}
+	a1, b1 := binary.BigEndian.Uint64(e.Addr[8:]), binary.BigEndian.Uint64(o.Addr[8:])
+	if a1 != b1 {
+		return a1 < b1
+	}
+	if e.Port != o.Port {
+		return e.Port < o.Port
+	}
+	return !e.Is4 && o.Is4
+}
+
+// FlowKey names a TCP connection whichever way a segment travels: its two
+// endpoints, the lower one first.
+type FlowKey struct {
+	Lo, Hi Endpoint
+}
+
+// hashSeed makes flow hashes differ from run to run, so that a capture
+// cannot be built to make them collide.
+var hashSeed = [4]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64(), rand.Uint64()}
+
+// hash mixes the key into one word.
+func (k *FlowKey) hash() uint64 {
+	ports := uint64(k.Lo.Port)<<16 | uint64(k.Hi.Port)
+	if k.Lo.Is4 {
+		ports |= 1 << 32
+	}
+	if k.Hi.Is4 {
+		ports |= 1 << 33
+	}
+	h := mix(binary.LittleEndian.Uint64(k.Lo.Addr[:8])^hashSeed[0], binary.LittleEndian.Uint64(k.Lo.Addr[8:])^hashSeed[1])
+	h ^= mix(binary.LittleEndian.Uint64(k.Hi.Addr[:8])^hashSeed[2], binary.LittleEndian.Uint64(k.Hi.Addr[8:])^hashSeed[3])
+	return mix(h^ports, hashSeed[0]^hashSeed[3])
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b^0x9e3779b97f4a7c15)
+	return hi ^ lo
+}
+
+// Src returns the sender's address and port.
+func (s *Segment) Src() netip.AddrPort {
+	if s.SrcIsLo {
+		return s.Flow.Lo.AddrPort()
+	}
+	return s.Flow.Hi.AddrPort()
+}
+
+// Dst returns the receiver's address and port.
+func (s *Segment) Dst() netip.AddrPort {
+	if s.SrcIsLo {
+		return s.Flow.Hi.AddrPort()
+	}
+	return s.Flow.Lo.AddrPort()
+}
+
+// SetAddrs sets the sender and receiver: Flow, SrcIsLo and Hash.
+func (s *Segment) SetAddrs(src, dst netip.AddrPort) {
+	s.setEndpoints(EndpointOf(src), EndpointOf(dst))
+}
+
+func (s *Segment) setEndpoints(src, dst Endpoint) {
+	s.SrcIsLo = !dst.less(&src)
+	if s.SrcIsLo {
+		s.Flow = FlowKey{src, dst}
+	} else {
+		s.Flow = FlowKey{dst, src}
+	}
+	s.Hash = s.Flow.hash()
+}
