@@ -98,15 +98,15 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 		}
 	case Blackholed:
 		if plausible {
-			f.noteFatal(gap, SilentDrop)
+			a.noteFatal(f, gap, SilentDrop)
 		}
 	case WasReset:
 		ri = f.resetInfo(a, p, seg)
 		if ri.Verdict == "middlebox" && plausible {
 			if ri.TriggeredBy == nil {
-				f.noteFatal(gap, ResetBoth)
+				a.noteFatal(f, gap, ResetBoth)
 			} else {
-				f.noteFatal(gap, ResetNextPacket)
+				a.noteFatal(f, gap, ResetNextPacket)
 			}
 		}
 	}
@@ -130,7 +130,6 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 		return
 	}
 	idle := end - f.lastRef.nanos
-	f.idleAtEnd = idle
 	if idle < a.threshold {
 		return
 	}
@@ -160,7 +159,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 		Last:          nanoTime(f.last),
 		HandshakeSeen: f.handshake,
 		State:         f.state,
-		Packets:       f.packets,
+		Packets:       f.packets(),
 		MaxGap:        time.Duration(f.maxGap),
 
 		Evicted: f.evicted,
@@ -170,10 +169,11 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}
-	if captureEnd > 0 {
-		out.IdleAtEnd = time.Duration(f.idleAtEnd)
-		if f.idleAtEnd > f.maxGap {
-			out.MaxGap, out.MaxGapAt = time.Duration(f.idleAtEnd), nanoTime(f.lastRef.nanos)
+	if captureEnd > 0 && f.state == Open && !f.dirs[Client].finSeen && !f.dirs[Server].finSeen {
+		idle := captureEnd - f.lastRef.nanos
+		out.IdleAtEnd = time.Duration(idle)
+		if idle > f.maxGap {
+			out.MaxGap, out.MaxGapAt = time.Duration(idle), nanoTime(f.lastRef.nanos)
 		}
 	}
 	for s := Client; s <= Server; s++ {

@@ -99,10 +99,16 @@ func nanoTime(n int64) time.Time { return time.Unix(0, n).UTC() }
 // recentSeg remembers a segment for spotting copies of it.
 type recentSeg struct {
 	sig   uint64 // signature: what two copies of one packet share
-	nanos int64
-	point uint32
-	ttl   uint8
+	at    uint32 // capture time in units of 1,024 ns, modulo 2³²: 73 minutes
+	where uint32 // whereFrom: the point of capture and TTL
 }
+
+// whereFrom folds a segment's point of capture and TTL into one word that
+// differs whenever either alone differs.
+func whereFrom(seg *pcapio.Segment) uint32 { return seg.Point ^ uint32(seg.TTL)*0x9e3779b1 }
+
+// recentAt is a capture time as recentSeg keeps it.
+func recentAt(nanos int64) uint32 { return uint32(nanos >> 10) }
 
 // signature folds the fields two copies of one captured packet share —
 // sequence and acknowledgement numbers, timestamp value, length, window,
@@ -123,46 +129,54 @@ func (d *dirState) isCopy(seg *pcapio.Segment, sig uint64, now int64) bool {
 	if d.packets == 0 {
 		return false
 	}
+	at, where := recentAt(now), whereFrom(seg)
 	for _, r := range d.recent {
-		if r.sig == sig && now-r.nanos <= duplicateWindow && (seg.IPID != 0 || seg.TTL != r.ttl || seg.Point != r.point) {
+		if r.sig == sig && at-r.at <= recentAt(duplicateWindow)+1 && (seg.IPID != 0 || where != r.where) {
 			return true
 		}
 	}
 	return false
 }
 
-// dirState is what one side has sent so far.
+// dirState is what one side has sent so far. Its fields are ordered by size
+// so that it has no padding: a million flows hold two each.
 type dirState struct {
+	recent [2]recentSeg // its last two segments, newest first, to spot copies
+	bytes  uint64
+
 	nextSeq     uint32 // sequence number after the highest byte sent
 	lastAck     uint32 // last acknowledgement number sent
-	window      uint16 // last advertised window (unscaled)
-	nextValid   bool
-	ackValid    bool
-	windowValid bool
-	synSeen     bool
 	isn         uint32
-	finSeen     bool
-	lastProbe   bool // its last segment was a keepalive probe
-	ttl         uint8
-	lastIPID    uint16
 	ipidNonZero uint32 // IPv4 segments with an IP ID that is non-zero and new
 	segs        uint32 // non-RST segments
 	segsTS      uint32 // of which carrying the timestamps option
 	packets     uint32
 	retrans     uint32
 	resets      uint32
-	bytes       uint64
 
 	probes, probeAcks, zeroWinProbes int32
 	keep                             int32 // 1 + index of its keepState in the Analyzer; 0 before its first probe
+	candidate                        int32 // 1 + index of its probeCandidate while its first segment may be a keepalive probe; else 0
 
-	recent [2]recentSeg // its last two segments, newest first, to spot copies
+	window      uint16 // last advertised window (unscaled)
+	lastIPID    uint16
+	ttl         uint8
+	nextValid   bool
+	ackValid    bool
+	windowValid bool
+	synSeen     bool
+	finSeen     bool
+	lastProbe   bool // its last segment was a keepalive probe
+}
 
-	probeCandidate bool // its first segment may be a keepalive probe
-	candidateByte  bool // it carried one byte (counted as data until proven a probe)
-	candidateSeq   uint32
-	candidateAt    int64
-	candidateWas   int8 // the flow's lastData before it
+// probeCandidate is a side's first segment while it may yet prove to be a
+// keepalive probe: a capture that begins with one cannot tell it from an
+// ACK, or a 1-byte one from data, until the peer answers.
+type probeCandidate struct {
+	at   int64
+	seq  uint32
+	byte bool // it carried one byte (counted as data until proven a probe)
+	was  int8 // the flow's lastData before it
 }
 
 // keepState is the timing of one side's keepalive probes. It lives in a
@@ -212,39 +226,40 @@ type gapWatch struct {
 	lastRetrans packetRef
 }
 
-// flow is one TCP connection being tracked.
+// flow is one TCP connection being tracked. A million of them may be alive
+// at once, so what only some flows need lives in the Analyzer's side
+// tables (slab), and the fields are ordered by size so that there is no
+// padding.
 type flow struct {
-	index      int
-	key        pcapio.FlowKey
-	hash       uint32 // low half of the key's hash
-	id         uint32 // place in the flow table; 0 when not in it
-	clientIsLo bool
-	dirs       [2]dirState
-	first      int64
-	last       int64
-	lastRef    packetRef // last packet that reset the middlebox timer
-	handshake  bool
+	key     pcapio.FlowKey
+	hash    uint32 // low half of the key's hash
+	id      uint32 // place in the flow table; 0 when not in it
+	index   int
+	first   int64
+	last    int64
+	lastRef packetRef // last packet that reset the middlebox timer
+	dirs    [2]dirState
+
+	maxGap, maxGapAt         int64
+	maxSurvived              time.Duration // longest gap under watch it survived
+	synAt, synAckAt, hsAckAt int64         // handshake times, for round trips
+
+	watch  int32 // 1 + index of its gapWatch in the Analyzer; 0 when none is open
+	notes  int32 // 1 + index of its flowNotes in the Analyzer; 0 when none
+	alerts int32 // live mode: 1 + index of its alertState in the Analyzer; 0 when none
+
 	state      State
-	packets    uint64
-	maxGap     int64
-	maxGapAt   int64
-	lastData   int8  // side that sent the latest new payload, or -1
-	watch      int32 // 1 + index of its gapWatch in the Analyzer; 0 when none is open
-	notes      int32 // 1 + index of its flowNotes in the Analyzer; 0 when none
+	lastData   int8    // side that sent the latest new payload, or -1
+	prevSide   Side    // sender of the previous packet
+	prevKind   segKind // and what it was
+	clientIsLo bool
+	handshake  bool
 	evicted    bool
-	idleAtEnd  int64
+}
 
-	maxSurvived time.Duration
-	minFatal    fatalGap
-
-	queuedAt   int64 // f.last when it last entered the Analyzer's closed queue
-	alertGap   int64 // live mode: the gap (by its start) alerts were raised for
-	alertLevel uint8 // and the highest level raised
-	alerted    int   // findings already alerted
-
-	synAt, synAckAt, hsAckAt int64   // handshake times, for round trips
-	prevSide                 Side    // sender of the previous packet
-	prevKind                 segKind // and what it was
+// packets is how many packets the flow has had, copies not counted.
+func (f *flow) packets() uint64 {
+	return uint64(f.dirs[Client].packets) + uint64(f.dirs[Server].packets)
 }
 
 // start sets up a flow the table has just made for seg's key.
@@ -320,7 +335,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	var kind segKind
 	if !duplicate {
 		fwd.recent[1] = fwd.recent[0]
-		fwd.recent[0] = recentSeg{sig: sig, nanos: now, point: seg.Point, ttl: seg.TTL}
+		fwd.recent[0] = recentSeg{sig: sig, at: recentAt(now), where: whereFrom(seg)}
 		kind = classify(seg, fwd, rev)
 	}
 	if a.trace != nil && a.traceFlows[f.index] {
@@ -333,7 +348,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 
 	if a.resetsTimer(kind) {
 		gap := now - f.lastRef.nanos
-		if f.packets == 0 {
+		if f.packets() == 0 {
 			gap = 0
 		}
 		if gap > f.maxGap {
@@ -421,7 +436,6 @@ func classify(seg *pcapio.Segment, fwd, rev *dirState) segKind {
 // update records the segment in the sender's state and the flow's.
 func (f *flow) update(a *Analyzer, seg *pcapio.Segment, side Side, kind segKind, now int64) {
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
-	f.packets++
 	fwd.packets++
 	lastData := f.lastData
 
@@ -460,23 +474,25 @@ func (f *flow) update(a *Analyzer, seg *pcapio.Segment, side Side, kind segKind,
 	// A capture that begins with a keepalive probe cannot tell it from an
 	// ACK, or a 1-byte one from data, until the peer answers it: with
 	// ack = seq + 1, and for the byte a D-SACK saying it came twice.
-	if rev.probeCandidate {
-		rev.probeCandidate = false
-		if kind == kindAck && seg.Ack == rev.candidateSeq+1 && (!rev.candidateByte || seg.DSACK) {
-			a.countProbe(rev, rev.candidateAt, 0)
+	if rev.candidate != 0 {
+		c := a.candidates.get(rev.candidate)
+		a.candidates.release(&rev.candidate)
+		if kind == kindAck && seg.Ack == c.seq+1 && (!c.byte || seg.DSACK) {
+			a.countProbe(rev, c.at, 0)
 			fwd.probeAcks++
-			if rev.candidateByte {
+			if c.byte {
 				rev.bytes--
 				if f.lastData == int8(side.Other()) {
-					f.lastData = rev.candidateWas
+					f.lastData = c.was
 				}
 			}
 		}
 	}
-	fwd.probeCandidate = fwd.packets == 1 && !fwd.nextValid && !rev.ackValid &&
-		((kind == kindAck && seg.PayloadLen == 0) || (kind == kindData && seg.PayloadLen == 1))
-	fwd.candidateByte = seg.PayloadLen == 1
-	fwd.candidateSeq, fwd.candidateAt, fwd.candidateWas = seg.Seq, now, lastData
+	a.candidates.release(&fwd.candidate)
+	if fwd.packets == 1 && !fwd.nextValid && !rev.ackValid &&
+		((kind == kindAck && seg.PayloadLen == 0) || (kind == kindData && seg.PayloadLen == 1)) {
+		*a.candidates.at(&fwd.candidate) = probeCandidate{at: now, seq: seg.Seq, byte: seg.PayloadLen == 1, was: lastData}
+	}
 
 	if kind == kindAck && side == Client && f.synAckAt != 0 && f.hsAckAt == 0 {
 		f.hsAckAt = now
@@ -541,7 +557,7 @@ func (f *flow) waiting() int8 {
 }
 
 // watching reports whether the flow has a gap under watch.
-func (a *Analyzer) watching(f *flow) bool { return a.watches.get(f.watch).active }
+func (a *Analyzer) watching(f *flow) bool { return f.watch != 0 && a.watches.items[f.watch-1].active }
 
 // watchOf returns the flow's gapWatch, making one on first use.
 func (a *Analyzer) watchOf(f *flow) *gapWatch { return a.watches.at(&f.watch) }

@@ -17,9 +17,10 @@ type fatalGap struct {
 var endings = [...]Expiry{ResetNextPacket, ResetBoth, SilentDrop}
 
 // noteFatal keeps the flow's shortest fatal gap.
-func (f *flow) noteFatal(gap time.Duration, ending Expiry) {
-	if f.minFatal.gap == 0 || gap < f.minFatal.gap {
-		f.minFatal = fatalGap{gap, uint8(slices.Index(endings[:], ending))}
+func (a *Analyzer) noteFatal(f *flow, gap time.Duration, ending Expiry) {
+	n := a.notesOf(f)
+	if n.minFatal.gap == 0 || gap < n.minFatal.gap {
+		n.minFatal = fatalGap{gap, uint8(slices.Index(endings[:], ending))}
 	}
 }
 
@@ -28,8 +29,8 @@ func (a *Analyzer) noteInference(f *flow) {
 	if f.maxSurvived > 0 {
 		a.survived = append(a.survived, f.maxSurvived)
 	}
-	if f.minFatal.gap > 0 {
-		a.fatal = append(a.fatal, f.minFatal)
+	if fatal := a.notes.get(f.notes).minFatal; fatal.gap > 0 {
+		a.fatal = append(a.fatal, fatal)
 	}
 }
 

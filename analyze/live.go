@@ -58,13 +58,14 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 		if level == 0 {
 			continue
 		}
-		if f.alertGap != f.lastRef.nanos {
-			f.alertGap, f.alertLevel = f.lastRef.nanos, 0
+		st := a.alerts.at(&f.alerts)
+		if st.gap != f.lastRef.nanos {
+			st.gap, st.level = f.lastRef.nanos, 0
 		}
-		if level <= f.alertLevel {
+		if level <= st.level {
 			continue
 		}
-		f.alertLevel = level
+		st.level = level
 		al := Alert{Time: now, Client: f.addr(Client).String(), Server: f.addr(Server).String(), Idle: time.Duration(idle)}
 		waiting := ""
 		if w := f.waiting(); w >= 0 {
@@ -87,12 +88,23 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 // newFindingAlerts appends an alert for each finding not yet alerted.
 func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Alert {
 	findings := a.findingsOf(f)
-	for _, fd := range findings[f.alerted:] {
+	if len(findings) == 0 {
+		return alerts
+	}
+	st := a.alerts.at(&f.alerts)
+	for _, fd := range findings[st.findings:] {
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
 			Kind: fd.Kind, Message: fd.Message})
 	}
-	f.alerted = len(findings)
+	st.findings = len(findings)
 	return alerts
+}
+
+// alertState is what Tick has raised for a flow.
+type alertState struct {
+	gap      int64 // the gap (by its start) alerts were raised for
+	level    uint8 // and the highest level raised
+	findings int   // findings already alerted
 }
 
 // Tracked returns how many flows are in the table now.

@@ -192,12 +192,11 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	}
 	seg.TTL = b[8]
 	seg.IPID = binary.BigEndian.Uint16(b[4:6])
-	var src, dst Endpoint
-	src.Addr[10], src.Addr[11], src.Is4 = 0xff, 0xff, true
-	dst.Addr[10], dst.Addr[11], dst.Is4 = 0xff, 0xff, true
-	copy(src.Addr[12:], b[12:16])
-	copy(dst.Addr[12:], b[16:20])
-	return decodeTCP(b[ihl:], total-ihl, &src, &dst, seg)
+	if r := decodeTCP(b[ihl:], total-ihl, seg); r != Decoded {
+		return r
+	}
+	seg.setIPv4(binary.BigEndian.Uint32(b[12:16]), binary.BigEndian.Uint32(b[16:20]), binary.BigEndian.Uint16(b[ihl:]), binary.BigEndian.Uint16(b[ihl+2:]))
+	return Decoded
 }
 
 func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
@@ -219,7 +218,12 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	for range 8 { // bounded walk over extension headers
 		switch next {
 		case 6:
-			return decodeTCP(b, payload, &src, &dst, seg)
+			r := decodeTCP(b, payload, seg)
+			if r == Decoded {
+				src.Port, dst.Port = binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
+				seg.setEndpoints(&src, &dst)
+			}
+			return r
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(b) < 8 {
 				return Truncated
@@ -247,7 +251,8 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	return Malformed
 }
 
-func decodeTCP(b []byte, ipPayload int, src, dst *Endpoint, seg *Segment) SkipReason {
+// decodeTCP fills seg from the TCP header; the caller sets the endpoints.
+func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
 	if len(b) < 20 {
 		return Truncated
 	}
@@ -255,9 +260,6 @@ func decodeTCP(b []byte, ipPayload int, src, dst *Endpoint, seg *Segment) SkipRe
 	if hlen < 20 || ipPayload < hlen {
 		return Malformed
 	}
-	src.Port = binary.BigEndian.Uint16(b[0:2])
-	dst.Port = binary.BigEndian.Uint16(b[2:4])
-	seg.setEndpoints(*src, *dst)
 	seg.Seq = binary.BigEndian.Uint32(b[4:8])
 	seg.Ack = binary.BigEndian.Uint32(b[8:12])
 	seg.Flags = b[13]

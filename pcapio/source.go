@@ -334,6 +334,17 @@ func (s *Source) Next(seg *Segment) bool {
 	}
 }
 
+// NextBatch fills segs with the next TCP segments in time order, as Next
+// would one by one, and returns the part it filled: empty at the end.
+func (s *Source) NextBatch(segs []Segment) []Segment {
+	for i := range segs {
+		if !s.Next(&segs[i]) {
+			return segs[:i]
+		}
+	}
+	return segs
+}
+
 func (s *Source) countLink(link uint16) {
 	for i := range s.stats.Links {
 		if s.stats.Links[i].LinkType == link {

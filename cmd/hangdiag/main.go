@@ -245,12 +245,16 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 	defer src.Close()
 	defer startProgress(ctx, src)()
 	a := analyze.New(cfg)
-	var seg pcapio.Segment
-	for n := 0; src.Next(&seg); n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
+	segs := make([]pcapio.Segment, 256)
+	for n := 0; ; n++ {
+		batch := src.NextBatch(segs)
+		if len(batch) == 0 {
+			break
+		}
+		if n&0xff == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		a.Add(&seg)
+		a.AddBatch(batch)
 	}
 	st := src.Stats()
 	if end.IsZero() && st.Last != 0 {

@@ -1,0 +1,68 @@
+package analyze_test
+
+import (
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// TestAddBatch checks that AddBatch, which finds the flows of a batch
+// before it analyses the segments, analyses exactly as Add does one segment
+// at a time, whatever the batch size: on the shipped captures (port reuse
+// within a batch among them) and the corpus.
+func TestAddBatch(t *testing.T) {
+	var paths []string
+	for _, pattern := range []string{"../testdata/pcaps/*.pcap*", "../testdata/pcaps/lab/*.pcap", "../../shared/pcaps/corpus/*"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, m...)
+	}
+	if len(paths) < 40 {
+		t.Fatalf("found %d captures", len(paths))
+	}
+	run := func(path string, batch int) *analyze.Result {
+		src, err := pcapio.Open(path)
+		if err != nil {
+			return nil
+		}
+		defer src.Close()
+		a := analyze.New(analyze.Config{KeepAll: true, Idle: 5 * time.Second, MaxFlows: 64})
+		segs := make([]pcapio.Segment, max(batch, 1))
+		for {
+			if batch == 0 {
+				if !src.Next(&segs[0]) {
+					break
+				}
+				a.Add(&segs[0])
+				continue
+			}
+			b := src.NextBatch(segs)
+			if len(b) == 0 {
+				break
+			}
+			a.AddBatch(b)
+		}
+		return a.Finish(time.Time{})
+	}
+	opts := cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
+	for _, path := range paths {
+		want := run(path, 0)
+		if want == nil {
+			continue
+		}
+		for _, batch := range []int{1, 7, 256} {
+			if diff := cmp.Diff(want, run(path, batch), opts); diff != "" {
+				t.Errorf("%s, batches of %d (-Add +AddBatch):\n%s", filepath.Base(path), batch, diff)
+			}
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package pcapio
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+// TestFlowKey checks that both directions of a connection share one key
+// and hash, that the sender is named right, and that the IPv4 fast path
+// agrees with the general one, over random addresses and ports that are
+// often equal.
+func TestFlowKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pick := func() (uint32, uint16) { return 0xc0000200 | rng.Uint32N(4), uint16(rng.IntN(3)) + 79 }
+	for range 2000 {
+		a, ap := pick()
+		b, bp := pick()
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), ap)
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(b >> 24), byte(b >> 16), byte(b >> 8), byte(b)}), bp)
+		var there, back, fast Segment
+		there.SetAddrs(src, dst)
+		back.SetAddrs(dst, src)
+		fast.setIPv4(a, b, ap, bp)
+		if there.Flow != back.Flow || there.Hash != back.Hash {
+			t.Fatalf("%v > %v and back have keys %v, %v", src, dst, there.Flow, back.Flow)
+		}
+		if src != dst && there.SrcIsLo == back.SrcIsLo {
+			t.Fatalf("%v > %v: both directions say SrcIsLo %v", src, dst, there.SrcIsLo)
+		}
+		if there.Src() != src || there.Dst() != dst || back.Src() != dst {
+			t.Fatalf("%v > %v reads back as %v > %v", src, dst, there.Src(), there.Dst())
+		}
+		if fast.Flow != there.Flow || fast.Hash != there.Hash || fast.SrcIsLo != there.SrcIsLo {
+			t.Fatalf("%v > %v: IPv4 path gives %+v, general path %+v", src, dst, fast, there)
+		}
+	}
+	var v4, v6 Segment
+	v4.SetAddrs(netip.MustParseAddrPort("192.0.2.1:80"), netip.MustParseAddrPort("192.0.2.2:80"))
+	v6.SetAddrs(netip.MustParseAddrPort("[::ffff:192.0.2.1]:80"), netip.MustParseAddrPort("[::ffff:192.0.2.2]:80"))
+	if v4.Flow == v6.Flow {
+		t.Error("an IPv4 flow and its IPv4-mapped IPv6 twin share a key")
+	}
+	if got := v6.Src().String(); got != "[::ffff:192.0.2.1]:80" {
+		t.Errorf("IPv4-mapped IPv6 source reads back as %s", got)
+	}
+}
