@@ -139,7 +139,7 @@ func New(cfg Config) *Analyzer {
 // its index, which tells whether the place still holds it.
 type closedRef struct {
 	id    uint32
-	index int
+	index uint32
 	last  int64 // the flow's last packet when it was queued
 }
 
@@ -196,7 +196,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 			a.makeRoom(now)
 		}
 		f = a.flows.add(&seg.Flow, seg.Hash)
-		f.start(a.nextIndex, seg, now)
+		f.start(uint32(a.nextIndex), seg, now)
 		a.nextIndex++
 		a.stats.Flows++
 		a.stats.MaxLive = max(a.stats.MaxLive, a.flows.live)

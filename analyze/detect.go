@@ -152,7 +152,7 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 // summary exports the flow.
 func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	out := Flow{
-		Index:         f.index,
+		Index:         int(f.index),
 		Client:        f.addr(Client),
 		Server:        f.addr(Server),
 		First:         nanoTime(f.first),

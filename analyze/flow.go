@@ -234,17 +234,18 @@ type flow struct {
 	key     pcapio.FlowKey
 	hash    uint32 // low half of the key's hash
 	id      uint32 // place in the flow table; 0 when not in it
-	index   int
+	index   uint32 // flows are numbered from 0 in the order they start
+	watch   int32  // 1 + index of its gapWatch in the Analyzer; 0 when none is open
 	first   int64
 	last    int64
 	lastRef packetRef // last packet that reset the middlebox timer
 	dirs    [2]dirState
 
-	maxGap, maxGapAt         int64
-	maxSurvived              time.Duration // longest gap under watch it survived
-	synAt, synAckAt, hsAckAt int64         // handshake times, for round trips
+	maxGap, maxGapAt  int64
+	maxSurvived       time.Duration // longest gap under watch it survived
+	synAt             int64         // time of the first SYN, for round trips
+	synAckIn, hsAckIn uint32        // handshake steps timed for round trips, as elapsed() makes them
 
-	watch  int32 // 1 + index of its gapWatch in the Analyzer; 0 when none is open
 	notes  int32 // 1 + index of its flowNotes in the Analyzer; 0 when none
 	alerts int32 // live mode: 1 + index of its alertState in the Analyzer; 0 when none
 
@@ -263,7 +264,7 @@ func (f *flow) packets() uint64 {
 }
 
 // start sets up a flow the table has just made for seg's key.
-func (f *flow) start(index int, seg *pcapio.Segment, now int64) {
+func (f *flow) start(index uint32, seg *pcapio.Segment, now int64) {
 	f.index, f.first, f.last, f.lastData = index, now, now, -1
 	switch {
 	case seg.Has(pcapio.SYN) && !seg.Has(pcapio.ACK):
@@ -338,8 +339,8 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 		fwd.recent[0] = recentSeg{sig: sig, at: recentAt(now), where: whereFrom(seg)}
 		kind = classify(seg, fwd, rev)
 	}
-	if a.trace != nil && a.traceFlows[f.index] {
-		a.trace(f.index, tracePacket(seg, side, kind, duplicate, now))
+	if a.trace != nil && a.traceFlows[int(f.index)] {
+		a.trace(int(f.index), tracePacket(seg, side, kind, duplicate, now))
 	}
 	if duplicate {
 		return addedDuplicate
@@ -452,10 +453,10 @@ func (f *flow) update(a *Analyzer, seg *pcapio.Segment, side Side, kind segKind,
 			f.synAt = now
 		}
 		if seg.Has(pcapio.ACK) && rev.synSeen {
-			f.handshake = true
-			if f.synAckAt == 0 {
-				f.synAckAt = now
+			if !f.handshake { // the first SYN-ACK
+				f.synAckIn = elapsed(f.synAt, now)
 			}
+			f.handshake = true
 		}
 	case kindProbe:
 		a.countProbe(fwd, now, now-f.last)
@@ -494,8 +495,11 @@ func (f *flow) update(a *Analyzer, seg *pcapio.Segment, side Side, kind segKind,
 		*a.candidates.at(&fwd.candidate) = probeCandidate{at: now, seq: seg.Seq, byte: seg.PayloadLen == 1, was: lastData}
 	}
 
-	if kind == kindAck && side == Client && f.synAckAt != 0 && f.hsAckAt == 0 {
-		f.hsAckAt = now
+	if kind == kindAck && side == Client && f.handshake && f.hsAckIn == 0 {
+		f.hsAckIn = untimed
+		if f.synAckIn != untimed {
+			f.hsAckIn = elapsed(f.synAt+int64(f.synAckIn-1), now)
+		}
 	}
 	if kind != kindRst {
 		if seg.IPID != 0 && seg.IPID != fwd.lastIPID {

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hangdiag/hangdiag/pcapio"
@@ -86,13 +87,27 @@ func (d *dirState) ipidRunning() bool { return d.ipidNonZero >= 3 }
 // the handshake: SYN to SYN-ACK for the server, SYN-ACK to ACK for the
 // client; 0 when the handshake was not seen in full.
 func (f *flow) rttToward(s Side) int64 {
-	if f.synAt == 0 || f.synAckAt < f.synAt || f.hsAckAt < f.synAckAt {
+	if f.synAckIn == 0 || f.synAckIn == untimed || f.hsAckIn == 0 || f.hsAckIn == untimed {
 		return 0
 	}
 	if s == Server {
-		return f.synAckAt - f.synAt
+		return int64(f.synAckIn - 1)
 	}
-	return f.hsAckAt - f.synAckAt
+	return int64(f.hsAckIn - 1)
+}
+
+// untimed marks a handshake step that could not be timed.
+const untimed = math.MaxUint32
+
+// elapsed encodes the time from a handshake step at from to the next at
+// now for flow state: 1 + the nanoseconds between them, or untimed when
+// the first step was not seen (from is 0) or they are 4.3 s or more
+// apart, too long for a round trip to be of use.
+func elapsed(from, now int64) uint32 {
+	if from == 0 || now-from >= untimed-1 {
+		return untimed
+	}
+	return uint32(now-from) + 1
 }
 
 // hops describes how far away a sender is, from the TTL left when its packet

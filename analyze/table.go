@@ -46,7 +46,7 @@ func (t *flowTable) find(key *pcapio.FlowKey, hash uint64) *flow {
 
 // add makes a zeroed flow for key and returns it.
 func (t *flowTable) add(key *pcapio.FlowKey, hash uint64) *flow {
-	if 2*(t.live+1) > len(t.slots) {
+	if 10*(t.live+1) > 7*len(t.slots) { // at most 70 % full
 		t.grow()
 	}
 	var id uint32

@@ -31,10 +31,10 @@ func TestFlowTable(t *testing.T) {
 			t.Fatalf("step %d: flow %d found %v, want %v", step, i, f != nil, ok)
 		}
 		if f == nil {
-			table.add(&key, hash).index = i
+			table.add(&key, hash).index = uint32(i)
 			want[key] = i
 		} else {
-			if f.index != want[key] {
+			if int(f.index) != want[key] {
 				t.Fatalf("step %d: flow %d has index %d", step, i, f.index)
 			}
 			table.remove(f)
@@ -46,7 +46,7 @@ func TestFlowTable(t *testing.T) {
 	}
 	for key, i := range want {
 		_, hash := keyOf(i)
-		if f := table.find(&key, hash); f == nil || f.index != i {
+		if f := table.find(&key, hash); f == nil || int(f.index) != i {
 			t.Errorf("flow %d lost", i)
 		}
 	}
