@@ -45,9 +45,13 @@ func TestAddBatch(t *testing.T) {
 				a.Add(&segs[0])
 				continue
 			}
-			b := src.NextBatch(segs)
+			b := src.NextBatch()
 			if len(b) == 0 {
 				break
+			}
+			for len(b) > batch { // smaller batches than the Source's
+				a.AddBatch(b[:batch])
+				b = b[batch:]
 			}
 			a.AddBatch(b)
 		}

@@ -65,8 +65,14 @@ func (k *FlowKey) hash() uint64 {
 	if k.Hi.Is4 {
 		ports |= 1 << 33
 	}
-	h := mix(binary.LittleEndian.Uint64(k.Lo.Addr[:8])^hashSeed[0], binary.LittleEndian.Uint64(k.Lo.Addr[8:])^hashSeed[1])
-	h ^= mix(binary.LittleEndian.Uint64(k.Hi.Addr[:8])^hashSeed[2], binary.LittleEndian.Uint64(k.Hi.Addr[8:])^hashSeed[3])
+	be := binary.BigEndian
+	return hashWords(be.Uint64(k.Lo.Addr[:8]), be.Uint64(k.Lo.Addr[8:]), be.Uint64(k.Hi.Addr[:8]), be.Uint64(k.Hi.Addr[8:]), ports)
+}
+
+// hashWords is the hash of a key whose addresses read as the big-endian
+// words lo0 lo1 and hi0 hi1, with ports and families folded into ports.
+func hashWords(lo0, lo1, hi0, hi1, ports uint64) uint64 {
+	h := mix(lo0^hashSeed[0], lo1^hashSeed[1]) ^ mix(hi0^hashSeed[2], hi1^hashSeed[3])
 	return mix(h^ports, hashSeed[0]^hashSeed[3])
 }
 
@@ -114,11 +120,12 @@ func (s *Segment) setIPv4(src, dst uint32, sport, dport uint16) {
 	if !s.SrcIsLo {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
+	lo, hi := 0xffff<<32|uint64(src), 0xffff<<32|uint64(dst)
 	k := &s.Flow
 	binary.BigEndian.PutUint64(k.Lo.Addr[:8], 0)
-	binary.BigEndian.PutUint64(k.Lo.Addr[8:], 0xffff<<32|uint64(src))
+	binary.BigEndian.PutUint64(k.Lo.Addr[8:], lo)
 	binary.BigEndian.PutUint64(k.Hi.Addr[:8], 0)
-	binary.BigEndian.PutUint64(k.Hi.Addr[8:], 0xffff<<32|uint64(dst))
+	binary.BigEndian.PutUint64(k.Hi.Addr[8:], hi)
 	k.Lo.Port, k.Hi.Port, k.Lo.Is4, k.Hi.Is4 = sport, dport, true, true
-	s.Hash = k.hash()
+	s.Hash = hashWords(0, lo, 0, hi, 3<<32|uint64(sport)<<16|uint64(dport))
 }

@@ -233,22 +233,26 @@ func (p *chunkPool) takeBig() ([]byte, error) {
 type entry struct {
 	pkt    packet
 	reason SkipReason
-	seg    Segment // filled when reason is Decoded
+	seg    int32 // index in the batch's segs of its segment, when reason is Decoded
 }
 
 // batch is a run of packets of one file, in file order.
 type batch struct {
 	entries []entry
-	retired [][]byte // chunks to reuse once this batch is consumed
-	big     []byte   // the big buffer, when a packet of this batch is in it
-	err     error    // what ended the file after this batch: io.EOF or damage; nil when more follow
+	segs    []Segment // the TCP segments among them, complete with time, file and frame
+	retired [][]byte  // chunks to reuse once this batch is consumed
+	big     []byte    // the big buffer, when a packet of this batch is in it
+	err     error     // what ended the file after this batch: io.EOF or damage; nil when more follow
 }
 
 // produce reads and decodes packets of f into b until b is full, a chunk
 // was retired or the big buffer used (so that little memory is held up by
 // one batch), or the file ends.
 func (f *sourceFile) produce(b *batch) {
-	b.entries, b.retired, b.big, b.err = b.entries[:0], b.retired[:0], nil, nil
+	b.entries, b.segs, b.retired, b.big, b.err = b.entries[:0], b.segs[:0], b.retired[:0], nil, nil
+	if b.segs == nil {
+		b.segs = make([]Segment, 0, batchLen)
+	}
 	br := f.br
 	for len(b.entries) < batchLen {
 		if len(b.entries) < cap(b.entries) {
@@ -262,7 +266,18 @@ func (f *sourceFile) produce(b *batch) {
 			b.err = err
 			break
 		}
-		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, &e.seg)
+		f.frames++
+		n := len(b.segs)
+		b.segs = b.segs[:n+1]
+		seg := &b.segs[n]
+		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, seg)
+		if e.reason == Decoded {
+			seg.Nanos, seg.File, seg.Frame = e.pkt.nanos, f.index, f.frames
+			seg.Point ^= e.pkt.iface << 24
+			e.seg = int32(n)
+		} else {
+			b.segs = b.segs[:n]
+		}
 		if br.lastBig {
 			b.big, br.big = br.big, nil
 			break

@@ -72,11 +72,13 @@ type Source struct {
 	stats   Stats
 	prev    int64
 	advance *sourceFile // file whose pending packet was handed out last
+	merged  []Segment   // NextBatch's segments from several files
 	infos   []FileInfo
 }
 
 type sourceFile struct {
-	index  int
+	index  int    // in the list given to Open
+	frames uint64 // packets read ahead so far, for Segment.Frame
 	closer io.Closer
 	info   *FileInfo
 	br     *byteReader // nil once the file has ended
@@ -99,12 +101,11 @@ func Open(paths ...string) (*Source, error) {
 	}
 	s := &Source{infos: make([]FileInfo, len(paths))}
 	for i, path := range paths {
-		f, err := s.openFile(path, &s.infos[i])
+		f, err := s.openFile(path, &s.infos[i], i)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		f.index = i
 		s.files = append(s.files, f)
 		s.fill(f)
 	}
@@ -115,7 +116,7 @@ func Open(paths ...string) (*Source, error) {
 func NewReader(name string, r io.Reader) (*Source, error) {
 	s := &Source{infos: make([]FileInfo, 1), size: -1}
 	s.infos[0].Name = name
-	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0])
+	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0], 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -125,7 +126,7 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 }
 
 // openFile opens one file and adds its size to the total.
-func (s *Source) openFile(path string, info *FileInfo) (*sourceFile, error) {
+func (s *Source) openFile(path string, info *FileInfo, index int) (*sourceFile, error) {
 	info.Name = path
 	var rc io.ReadCloser = os.Stdin
 	size := int64(-1)
@@ -153,7 +154,7 @@ func (s *Source) openFile(path string, info *FileInfo) (*sourceFile, error) {
 	} else {
 		s.size += size
 	}
-	sf, err := openStream(&countingReader{r: rc, n: &s.read, c: rc}, info)
+	sf, err := openStream(&countingReader{r: rc, n: &s.read, c: rc}, info, index)
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -161,7 +162,7 @@ func (s *Source) openFile(path string, info *FileInfo) (*sourceFile, error) {
 	return sf, nil
 }
 
-func openStream(rc io.ReadCloser, info *FileInfo) (*sourceFile, error) {
+func openStream(rc io.ReadCloser, info *FileInfo, index int) (*sourceFile, error) {
 	pool := newChunkPool()
 	r := &byteReader{src: rc, pool: pool}
 	magic := r.peek(4)
@@ -191,7 +192,7 @@ func openStream(rc io.ReadCloser, info *FileInfo) (*sourceFile, error) {
 		return nil, errors.New(unknownFormat(r.peek(8)))
 	}
 	info.Format = rr.format()
-	f := &sourceFile{closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
+	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
 	f.produce(f.cur)
 	return f, nil
 }
@@ -305,44 +306,87 @@ func (s *Source) Next(seg *Segment) bool {
 		}
 		s.advance = f
 		e := &f.cur.entries[f.pos]
-		p := &e.pkt
-		st := &s.stats
-		st.Packets++
-		if st.Packets == 1 || p.nanos < st.First {
-			st.First = p.nanos
-		}
-		if st.Packets == 1 || p.nanos > st.Last {
-			st.Last = p.nanos
-		}
-		if st.Packets > 1 && p.nanos < s.prev {
-			st.Backwards++
-		}
-		if st.Packets > 1 && p.nanos-s.prev > int64(ClockLeap) {
-			st.Leaps++
-		}
-		s.prev = p.nanos
-		s.countLink(p.link)
-		st.Skipped[e.reason]++
+		s.count(e)
 		if e.reason == Decoded {
-			*seg = e.seg
-			seg.Nanos = p.nanos
-			seg.File = f.index
-			seg.Point ^= p.iface << 24
-			seg.Frame = f.info.Packets
+			*seg = f.cur.segs[e.seg]
 			return true
 		}
 	}
 }
 
-// NextBatch fills segs with the next TCP segments in time order, as Next
-// would one by one, and returns the part it filled: empty at the end.
-func (s *Source) NextBatch(segs []Segment) []Segment {
-	for i := range segs {
-		if !s.Next(&segs[i]) {
-			return segs[:i]
+// count adds a packet handed out to the stats.
+func (s *Source) count(e *entry) {
+	p := &e.pkt
+	st := &s.stats
+	st.Packets++
+	if st.Packets == 1 || p.nanos < st.First {
+		st.First = p.nanos
+	}
+	if st.Packets == 1 || p.nanos > st.Last {
+		st.Last = p.nanos
+	}
+	if st.Packets > 1 && p.nanos < s.prev {
+		st.Backwards++
+	}
+	if st.Packets > 1 && p.nanos-s.prev > int64(ClockLeap) {
+		st.Leaps++
+	}
+	s.prev = p.nanos
+	if n := len(st.Links); n == 0 || st.Links[n-1].LinkType != p.link {
+		s.countLink(p.link)
+	} else {
+		st.Links[n-1].Packets++
+	}
+	st.Skipped[e.reason]++
+}
+
+// NextBatch returns the next TCP segments in time order, as Next would
+// hand them out one by one, and nothing at the end. The segments are valid
+// until the next call of Next or NextBatch. From a single file it hands
+// out the segments as they were decoded ahead, without copying them.
+func (s *Source) NextBatch() []Segment {
+	if len(s.files) != 1 {
+		if s.merged == nil {
+			s.merged = make([]Segment, batchLen)
+		}
+		for i := range s.merged {
+			if !s.Next(&s.merged[i]) {
+				return s.merged[:i]
+			}
+		}
+		return s.merged
+	}
+	f := s.files[0]
+	for {
+		if s.advance != nil {
+			s.fill(f)
+			s.advance = nil
+		}
+		if !f.ok {
+			return nil
+		}
+		// Hand out the rest of the batch: the pending packet, whose
+		// file counts were taken when fill moved to it, and the ones
+		// after it, whose counts are taken here.
+		b := f.cur
+		first := -1
+		for i := f.pos; i < len(b.entries); i++ {
+			e := &b.entries[i]
+			s.count(e)
+			if e.reason == Decoded && first < 0 {
+				first = int(e.seg)
+			}
+		}
+		if rest := uint64(len(b.entries) - 1 - f.pos); rest > 0 {
+			f.info.Packets += rest
+			f.info.Last = b.entries[len(b.entries)-1].pkt.nanos
+		}
+		f.pos = len(b.entries) - 1
+		s.advance = f
+		if first >= 0 {
+			return b.segs[first:]
 		}
 	}
-	return segs
 }
 
 func (s *Source) countLink(link uint16) {

@@ -245,9 +245,8 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 	defer src.Close()
 	defer startProgress(ctx, src)()
 	a := analyze.New(cfg)
-	segs := make([]pcapio.Segment, 256)
 	for n := 0; ; n++ {
-		batch := src.NextBatch(segs)
+		batch := src.NextBatch()
 		if len(batch) == 0 {
 			break
 		}
