@@ -276,6 +276,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	a.flows.each(func(f *flow) { a.finish(f, endNanos) })
 	a.flows = flowTable{}
 	slices.SortFunc(a.done, func(x, y Flow) int { return x.Index - y.Index })
+	a.writeTexts()
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,
@@ -284,7 +285,6 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		Stats:      a.stats,
 		Inference:  a.infer(),
 	}
-	r.Inference = a.infer()
 	return r
 }
 

@@ -166,6 +166,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	}
 	n := a.notes.get(f.notes)
 	out.Gaps, out.Findings = n.gaps, n.findings
+	compactFindings(out.Findings)
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}

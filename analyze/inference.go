@@ -26,12 +26,64 @@ func (a *Analyzer) noteFatal(f *flow, gap time.Duration, ending Expiry) {
 
 // noteInference records what a finished flow says about the timeout.
 func (a *Analyzer) noteInference(f *flow) {
-	if f.maxSurvived > 0 {
-		a.survived = append(a.survived, f.maxSurvived)
+	a.noteGaps(f.maxSurvived, a.notes.get(f.notes).minFatal)
+}
+
+// noteGaps records a flow's longest survived gap and shortest fatal one,
+// each when not 0.
+func (a *Analyzer) noteGaps(survived time.Duration, fatal fatalGap) {
+	if survived > 0 {
+		if len(a.survived) == cap(a.survived) {
+			a.survived = pruneSurvived(a.survived)
+		}
+		a.survived = append(a.survived, survived)
 	}
-	if fatal := a.notes.get(f.notes).minFatal; fatal.gap > 0 {
+	if fatal.gap > 0 {
+		if len(a.fatal) == cap(a.fatal) {
+			a.fatal = pruneFatal(a.fatal)
+		}
 		a.fatal = append(a.fatal, fatal)
 	}
+}
+
+// pruneSurvived drops the gaps that can no longer count for infer, which
+// counts those within 10 % of the longest: memory follows the gaps near
+// the bound, not the flows. When little goes, the slice grows, so that
+// pruning stays rare.
+func pruneSurvived(s []time.Duration) []time.Duration {
+	if len(s) == 0 {
+		return s
+	}
+	m := slices.Max(s)
+	s = slices.DeleteFunc(s, func(g time.Duration) bool { return g < m-m/10 })
+	return slices.Grow(s, len(s))
+}
+
+// pruneFatal drops, as pruneSurvived does, the fatal gaps more than 10 %
+// above the shortest, but keeps a gap of each ending for infer's list of
+// endings; those are never counted.
+func pruneFatal(s []fatalGap) []fatalGap {
+	if len(s) == 0 {
+		return s
+	}
+	m := s[0].gap
+	for _, g := range s {
+		m = min(m, g.gap)
+	}
+	var kept [len(endings)]bool // endings of the gaps kept
+	for _, g := range s {
+		if g.gap <= m+m/10 {
+			kept[g.ending] = true
+		}
+	}
+	s = slices.DeleteFunc(s, func(g fatalGap) bool {
+		if g.gap <= m+m/10 || !kept[g.ending] {
+			kept[g.ending] = true
+			return false
+		}
+		return true
+	})
+	return slices.Grow(s, len(s))
 }
 
 // infer brackets the timeout: above the longest survived gap, at or below

@@ -2,10 +2,17 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// A finding's message and fix are written from its facts alone: its fields,
+// its Evidence and the flow's endpoints. They are written when the finding
+// is made, for live alerts; summary drops them when the flow leaves the
+// table, and Finish writes them again, so that the flows waiting for the
+// Result keep only what it needs.
 
 // addCause adds the finding that names a long gap itself: keepalives too
 // slow when a keepalive bounds the gap, otherwise plain silence.
@@ -15,69 +22,28 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 		kind = KeepaliveTooSlow
 	}
 	ev := Evidence{GapStart: start.export(), EndedBy: "capture-end", Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
-	at := start.nanos + gap
 	if end != nil {
 		ev.GapEnd, ev.EndedBy = end.export(), end.kind.endedBy()
 	}
 	if waiting >= 0 {
 		ev.Waiting = Side(waiting).String()
 	}
-
-	var b strings.Builder
-	th := time.Duration(a.threshold)
-	switch kind {
-	case KeepaliveTooSlow:
-		fmt.Fprintf(&b, "%s sends TCP keepalive probes, but no packet crossed for %s (%s to %s), past the %s idle timeout",
-			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtSecs(int64(th)))
-		if end != nil && end.kind == kindProbe {
-			fmt.Fprintf(&b, ": the %s's probe came %s after the last traffic", end.side, fmtDur(gap))
-		}
-		b.WriteString(". The probes are spaced too far apart to keep a middlebox's idle timer from running out.")
-		for side := Client; side <= Server; side++ {
-			if d := a.keepaliveSettings(&f.dirs[side]).Describe(side, th); d != "" {
-				b.WriteString(" " + d)
-			}
-		}
-	default:
-		fmt.Fprintf(&b, "%s was silent for %s (%s to %s), past the %s idle timeout, with no packet in either direction",
-			f.label(), fmtDur(gap), clock(start.nanos), clock(at), fmtSecs(int64(th)))
-		if a.probesCount || f.dirs[0].probes+f.dirs[1].probes == 0 {
-			b.WriteString(" and no TCP keepalive probes.")
-		} else {
-			b.WriteString(" that carried data; the keepalive probes seen do not reset this middlebox's timer.")
-		}
+	fd := Finding{Kind: kind, Severity: Warning, At: nanoTime(start.nanos + gap), Gap: time.Duration(gap), Evidence: ev}
+	if kind == KeepaliveTooSlow {
+		fd.Evidence.Keepalive = &[2]KeepaliveSettings{a.keepaliveSettings(&f.dirs[Client]), a.keepaliveSettings(&f.dirs[Server])}
 	}
-	switch {
-	case waiting == int8(Client):
-		b.WriteString(" The client's request was unanswered during the gap.")
-	case waiting == int8(Server):
-		b.WriteString(" The server's data was unacknowledged during the gap.")
-	default:
-		b.WriteString(" Nothing was outstanding: the connection sat idle.")
-	}
-	if end != nil {
-		fmt.Fprintf(&b, " The gap ended when the %s sent %s (%s).", end.side, end.what(), frameName(end))
-	} else {
-		b.WriteString(" The capture ended with the flow still silent.")
-	}
-	n := a.notesOf(f)
-	n.findings = append(n.findings, Finding{
-		Kind: kind, Severity: Warning, At: nanoTime(at), Gap: time.Duration(gap),
-		Message: b.String(), Fix: a.keepaliveFix(waiting), Evidence: ev,
-	})
+	f.addFinding(a, fd)
 }
 
 // consequence starts a finding about what a long gap led to.
-func (f *flow) consequence(a *Analyzer, kind Kind, at int64) *Finding {
+func (f *flow) consequence(a *Analyzer, kind Kind, at int64) Finding {
 	w := a.watchOf(f)
 	ev := Evidence{GapStart: w.start.export(), GapEnd: w.trigger.export(), EndedBy: w.trigger.kind.endedBy(),
 		Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	if w.waiting >= 0 {
 		ev.Waiting = Side(w.waiting).String()
 	}
-	n := a.notesOf(f)
-	n.findings = append(n.findings, Finding{Kind: kind, Severity: Error, At: nanoTime(at), Gap: time.Duration(w.duration), Evidence: ev})
-	return &n.findings[len(n.findings)-1]
+	return Finding{Kind: kind, Severity: Error, At: nanoTime(at), Gap: time.Duration(w.duration), Evidence: ev}
 }
 
 func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
@@ -88,37 +54,7 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 	}
 	fd := f.consequence(a, kind, p.nanos)
 	fd.Evidence.Reset = ri
-	claimed := ri.ClaimedBy.String()
-
-	var b strings.Builder
-	if ri.TriggeredBy == nil {
-		fmt.Fprintf(&b, "%s: after %s of silence, a RST carrying the %s's address arrived at %s (%s) with no packet to answer. Some middleboxes reset both ends when their idle timer expires (Azure LB with TCP reset, F5 FastL4, Cisco ASA with reset).",
-			f.label(), fmtDur(w.duration), claimed, clock(p.nanos), frameName(&p))
-	} else {
-		t := w.trigger
-		fmt.Fprintf(&b, "%s: after %s of silence, the %s sent %s at %s (%s), and %s later a RST carrying the %s's address answered it (%s).",
-			f.label(), fmtDur(w.duration), t.side, t.what(), clock(t.nanos), frameName(&t), fmtDur(int64(ri.After)), claimed, frameName(&p))
-	}
-	switch ri.Verdict {
-	case "middlebox":
-		fmt.Fprintf(&b, " The RST most likely came from a middlebox, not the %s: %s.", claimed, strings.Join(ri.Reasons, "; "))
-		if t := ri.TriggeredBy; t != nil {
-			fmt.Fprintf(&b, " The %s probably never received the %s's %s and heard no RST either.", claimed, t.Side, withoutArticle(t.What))
-		}
-	case "endpoint":
-		fmt.Fprintf(&b, " The RST looks like the %s's own: %s.", claimed, strings.Join(ri.Reasons, "; "))
-	default:
-		if len(ri.Reasons) > 0 {
-			fmt.Fprintf(&b, " Who sent the RST is unclear: %s.", strings.Join(ri.Reasons, "; "))
-		}
-	}
-	if kind == StaleConnectionReuse {
-		b.WriteString(" Nothing was outstanding before the gap: an idle pooled connection was reused after the middlebox had forgotten it, and the client sees \"connection reset by peer\".")
-		fd.Fix = a.staleFix()
-	} else {
-		fd.Fix = a.keepaliveFix(w.waiting)
-	}
-	fd.Message = b.String()
+	f.addFinding(a, fd)
 }
 
 func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
@@ -126,34 +62,233 @@ func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 	fd := f.consequence(a, BlackholedAfterIdle, last.nanos)
 	fd.Evidence.Retransmitted = w.retrans
 	fd.Evidence.Unacked = w.trigger.export()
-	t := w.trigger
-	fd.Message = fmt.Sprintf("%s: after %s of silence, the %s sent %s at %s (%s); it was retransmitted %s, the last at %s (%s), and never acknowledged. The packets vanished on the way: a middlebox that silently drops flows it has forgotten (GCP Cloud NAT, AWS Gateway LB, IPVS, most firewalls) behaves like this.",
-		f.label(), fmtDur(w.duration), t.side, t.what(), clock(t.nanos), frameName(&t), plural(w.retrans, "time"), clock(last.nanos), frameName(&last))
-	fd.Fix = a.keepaliveFix(w.waiting)
+	fd.Evidence.Last = last.export()
+	f.addFinding(a, fd)
 }
 
+// addClosed adds the finding that the FIN that ended the gap closed the
+// flow; the FIN is the gap's end in the evidence.
 func (f *flow) addClosed(a *Analyzer, fin packetRef) {
-	w := a.watchOf(f)
-	fd := f.consequence(a, ClosedAfterIdle, fin.nanos)
-	waiter := fin.side.Other()
-	fd.Message = fmt.Sprintf("%s: after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
-		f.label(), fmtDur(w.duration), waiter, fin.side, clock(fin.nanos), frameName(&fin))
-	fd.Fix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
+	f.addFinding(a, f.consequence(a, ClosedAfterIdle, fin.nanos))
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
 	ev := Evidence{GapStart: f.lastRef.export(), EndedBy: "capture-end", Waiting: waiting.String(), Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
-	what := "request had been unanswered"
-	if waiting == Server {
-		what = "data had been unacknowledged"
-	}
-	msg := fmt.Sprintf("%s: at the capture end (%s) the %s's %s for %s, with no packet in either direction since %s (%s): the connection hangs. If a middlebox forgot the flow, the answer was dropped or reset on its way and the %s waits until its own timeout.",
-		f.label(), clock(end), waiting, what, fmtDur(idle), clock(f.lastRef.nanos), frameName(&f.lastRef), waiting)
+	f.addFinding(a, Finding{Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle), Evidence: ev})
+}
+
+// addFinding writes the finding's text and adds it to the flow's notes.
+func (f *flow) addFinding(a *Analyzer, fd Finding) {
+	var buf []byte
+	fd.Message, fd.Fix = a.message(&fd, f.addr(Client), f.addr(Server), &buf), a.fix(&fd)
 	n := a.notesOf(f)
-	n.findings = append(n.findings, Finding{
-		Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle),
-		Message: msg, Fix: a.keepaliveFix(int8(waiting)), Evidence: ev,
-	})
+	n.findings = append(n.findings, fd)
+}
+
+// waitingOf is the side whose request or data was outstanding during the
+// finding's gap, or -1.
+func waitingOf(fd *Finding) int8 {
+	switch fd.Evidence.Waiting {
+	case Client.String():
+		return int8(Client)
+	case Server.String():
+		return int8(Server)
+	}
+	return -1
+}
+
+// message is the message of a finding of the flow from client to server.
+// buf is scratch space, kept from call to call.
+func (a *Analyzer) message(fd *Finding, client, server netip.AddrPort, buf *[]byte) string {
+	b := fmt.Appendf((*buf)[:0], "Flow %s → %s", client, server)
+	ev := &fd.Evidence
+	gap := fmtDur(int64(fd.Gap))
+	switch fd.Kind {
+	case SilentPastTimeout, KeepaliveTooSlow:
+		b = a.appendCause(b, fd)
+	case ResetAfterIdle, StaleConnectionReuse:
+		b = appendReset(b, fd)
+	case BlackholedAfterIdle:
+		t, last := refOf(ev.Unacked), refOf(ev.Last)
+		b = fmt.Appendf(b, ": after %s of silence, the %s sent %s at %s (%s); it was retransmitted %s, the last at %s (%s), and never acknowledged. The packets vanished on the way: a middlebox that silently drops flows it has forgotten (GCP Cloud NAT, AWS Gateway LB, IPVS, most firewalls) behaves like this.",
+			gap, t.Side, t.What, clock(t.Time.UnixNano()), frameName(t.File, t.Frame),
+			plural(ev.Retransmitted, "time"), clock(fd.At.UnixNano()), frameName(last.File, last.Frame))
+	case ClosedAfterIdle:
+		fin := refOf(ev.GapEnd)
+		b = fmt.Appendf(b, ": after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
+			gap, fin.Side.Other(), fin.Side, clock(fd.At.UnixNano()), frameName(fin.File, fin.Frame))
+	case HungAtCaptureEnd:
+		waiter := Side(waitingOf(fd))
+		what := "request had been unanswered"
+		if waiter == Server {
+			what = "data had been unacknowledged"
+		}
+		start, end := refOf(ev.GapStart), fd.At.UnixNano()
+		b = fmt.Appendf(b, ": at the capture end (%s) the %s's %s for %s, with no packet in either direction since %s (%s): the connection hangs. If a middlebox forgot the flow, the answer was dropped or reset on its way and the %s waits until its own timeout.",
+			clock(end), waiter, what, gap, clock(end-int64(fd.Gap)), frameName(start.File, start.Frame), waiter)
+	}
+	*buf = b
+	return string(b)
+}
+
+// fix is the fix of a finding. It depends on the finding's kind and
+// waiting side only.
+func (a *Analyzer) fix(fd *Finding) string {
+	switch fd.Kind {
+	case StaleConnectionReuse:
+		return a.staleFix()
+	case ClosedAfterIdle:
+		return fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
+	}
+	return a.keepaliveFix(waitingOf(fd))
+}
+
+// appendCause appends the rest of the message of a finding that names a
+// long gap to b, which names the flow.
+func (a *Analyzer) appendCause(b []byte, fd *Finding) []byte {
+	ev := &fd.Evidence
+	gap, at := int64(fd.Gap), fd.At.UnixNano()
+	start := at - gap
+	var end *PacketRef // nil when the gap ran to the capture end
+	if ev.EndedBy != "capture-end" {
+		r := refOf(ev.GapEnd)
+		end = &r
+	}
+	th := time.Duration(a.threshold)
+	switch fd.Kind {
+	case KeepaliveTooSlow:
+		b = fmt.Appendf(b, " sends TCP keepalive probes, but no packet crossed for %s (%s to %s), past the %s idle timeout",
+			fmtDur(gap), clock(start), clock(at), fmtSecs(int64(th)))
+		if end != nil && end.Kind == PacketKeepalive {
+			b = fmt.Appendf(b, ": the %s's probe came %s after the last traffic", end.Side, fmtDur(gap))
+		}
+		b = append(b, ". The probes are spaced too far apart to keep a middlebox's idle timer from running out."...)
+		if ev.Keepalive != nil {
+			for side := Client; side <= Server; side++ {
+				if d := ev.Keepalive[side].Describe(side, th); d != "" {
+					b = append(append(b, ' '), d...)
+				}
+			}
+		}
+	default:
+		b = fmt.Appendf(b, " was silent for %s (%s to %s), past the %s idle timeout, with no packet in either direction",
+			fmtDur(gap), clock(start), clock(at), fmtSecs(int64(th)))
+		if a.probesCount || ev.Probes == 0 {
+			b = append(b, " and no TCP keepalive probes."...)
+		} else {
+			b = append(b, " that carried data; the keepalive probes seen do not reset this middlebox's timer."...)
+		}
+	}
+	switch waitingOf(fd) {
+	case int8(Client):
+		b = append(b, " The client's request was unanswered during the gap."...)
+	case int8(Server):
+		b = append(b, " The server's data was unacknowledged during the gap."...)
+	default:
+		b = append(b, " Nothing was outstanding: the connection sat idle."...)
+	}
+	if end != nil {
+		return fmt.Appendf(b, " The gap ended when the %s sent %s (%s).", end.Side, end.What, frameName(end.File, end.Frame))
+	}
+	return append(b, " The capture ended with the flow still silent."...)
+}
+
+// appendReset appends the rest of the message of a finding about a RST
+// after a long gap to b, which names the flow.
+func appendReset(b []byte, fd *Finding) []byte {
+	ri := fd.Evidence.Reset
+	p := &ri.Packet
+	claimed := ri.ClaimedBy.String()
+	if t := ri.TriggeredBy; t == nil {
+		b = fmt.Appendf(b, ": after %s of silence, a RST carrying the %s's address arrived at %s (%s) with no packet to answer. Some middleboxes reset both ends when their idle timer expires (Azure LB with TCP reset, F5 FastL4, Cisco ASA with reset).",
+			fmtDur(int64(fd.Gap)), claimed, clock(p.Time.UnixNano()), frameName(p.File, p.Frame))
+	} else {
+		b = fmt.Appendf(b, ": after %s of silence, the %s sent %s at %s (%s), and %s later a RST carrying the %s's address answered it (%s).",
+			fmtDur(int64(fd.Gap)), t.Side, t.What, clock(t.Time.UnixNano()), frameName(t.File, t.Frame), fmtDur(int64(ri.After)), claimed, frameName(p.File, p.Frame))
+	}
+	switch ri.Verdict {
+	case "middlebox":
+		b = fmt.Appendf(b, " The RST most likely came from a middlebox, not the %s: %s.", claimed, strings.Join(ri.Reasons, "; "))
+		if t := ri.TriggeredBy; t != nil {
+			b = fmt.Appendf(b, " The %s probably never received the %s's %s and heard no RST either.", claimed, t.Side, withoutArticle(t.What))
+		}
+	case "endpoint":
+		b = fmt.Appendf(b, " The RST looks like the %s's own: %s.", claimed, strings.Join(ri.Reasons, "; "))
+	default:
+		if len(ri.Reasons) > 0 {
+			b = fmt.Appendf(b, " Who sent the RST is unclear: %s.", strings.Join(ri.Reasons, "; "))
+		}
+	}
+	if fd.Kind == StaleConnectionReuse {
+		b = append(b, " Nothing was outstanding before the gap: an idle pooled connection was reused after the middlebox had forgotten it, and the client sees \"connection reset by peer\"."...)
+	}
+	return b
+}
+
+// refOf returns *p, or the zero PacketRef for nil.
+func refOf(p *PacketRef) PacketRef {
+	if p == nil {
+		return PacketRef{}
+	}
+	return *p
+}
+
+// compactFindings strips the findings of a flow leaving the table down to
+// their facts until Finish writes their text again (see writeTexts): the
+// text goes, and packets that several findings name share one PacketRef.
+func compactFindings(fds []Finding) {
+	var refs []*PacketRef
+	share := func(p **PacketRef) {
+		if *p == nil {
+			return
+		}
+		for _, q := range refs {
+			if *q == **p {
+				*p = q
+				return
+			}
+		}
+		refs = append(refs, *p)
+	}
+	for i := range fds {
+		fd := &fds[i]
+		fd.Message, fd.Fix = "", ""
+		ev := &fd.Evidence
+		share(&ev.GapStart)
+		share(&ev.GapEnd)
+		share(&ev.Unacked)
+		share(&ev.Last)
+		if ev.Reset != nil {
+			share(&ev.Reset.TriggeredBy)
+		}
+	}
+}
+
+// writeTexts writes the text of the findings of the flows kept for the
+// Result, which compactFindings dropped. Findings with one fix share its
+// string.
+func (a *Analyzer) writeTexts() {
+	type fixKey struct {
+		kind    Kind
+		waiting string
+	}
+	fixes := make(map[fixKey]string)
+	var buf []byte
+	for i := range a.done {
+		fl := &a.done[i]
+		for j := range fl.Findings {
+			fd := &fl.Findings[j]
+			if fd.Message != "" {
+				continue
+			}
+			fd.Message = a.message(fd, fl.Client, fl.Server, &buf)
+			k := fixKey{fd.Kind, fd.Evidence.Waiting}
+			if _, ok := fixes[k]; !ok {
+				fixes[k] = a.fix(fd)
+			}
+			fd.Fix = fixes[k]
+		}
+	}
 }
 
 // keepaliveFix says which side should send keepalives and how often, or
@@ -224,11 +359,13 @@ func fmtSecs(n int64) string {
 // clock prints a capture time as hh:mm:ss.mmm UTC.
 func clock(n int64) string { return nanoTime(n).Format("15:04:05.000") + " UTC" }
 
-func frameName(p *packetRef) string {
-	if p.file > 0 {
-		return fmt.Sprintf("file %d frame %d", p.file+1, p.frame)
+// frameName names a packet by its frame number, and its file's when there
+// are several files (file is 0-based).
+func frameName(file int, frame uint64) string {
+	if file > 0 {
+		return fmt.Sprintf("file %d frame %d", file+1, frame)
 	}
-	return fmt.Sprintf("frame %d", p.frame)
+	return fmt.Sprintf("frame %d", frame)
 }
 
 func plural(n int, unit string) string {

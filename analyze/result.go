@@ -97,7 +97,11 @@ type Evidence struct {
 	Reset         *ResetInfo // the RST, for reset findings
 	Retransmitted int        // retransmissions of the data sent after the gap
 	Unacked       *PacketRef // the data that was never acknowledged
+	Last          *PacketRef // for black holes, the last retransmission, or the sender's RST when it gave up
 	Probes        int        // keepalive probes seen in the flow (both sides)
+	// Keepalive is, for KeepaliveTooSlow, what each side's probes showed
+	// of its keepalive settings when the gap was found, indexed by Side.
+	Keepalive *[2]KeepaliveSettings
 }
 
 // ResetInfo describes one RST and the evidence on who really sent it.

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"html/template"
 	"io"
+	"iter"
 	"slices"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -15,7 +17,11 @@ import (
 // flagged flow a timeline drawing, its findings, the fix with per-stack
 // keepalive settings and a Wireshark display filter.
 func HTML(w io.Writer, r *Report) error {
-	return pageTemplate.Execute(w, r.htmlPage())
+	bw := bufio.NewWriter(w)
+	if err := pageTemplate.Execute(bw, r.htmlPage()); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 type htmlPage struct {
@@ -24,7 +30,7 @@ type htmlPage struct {
 	Summary  []htmlSummary
 	Facts    [][2]string
 	Findings []htmlFindingRow
-	Flows    []htmlFlow
+	Flows    iter.Seq[htmlFlow] // made one at a time as the page is written
 	All      []htmlAllRow
 	Schema   string
 }
@@ -89,33 +95,19 @@ func (r *Report) htmlPage() htmlPage {
 	}
 	for i, row := range r.sortedFindings() {
 		p.Findings = append(p.Findings, htmlFindingRow{i + 1, row.f.Severity.String(), string(row.f.Kind), flowName(row.flow),
-			fmt.Sprintf("flow-%d", row.flow.Index), row.f.At.Format("15:04:05.000"), seconds(row.f.Gap)})
+			flowAnchor(row.flow), row.f.At.Format("15:04:05.000"), seconds(row.f.Gap)})
 	}
 	for i := range res.Flows {
-		fl := &res.Flows[i]
-		if len(fl.Findings) == 0 {
-			continue
+		if fl := &res.Flows[i]; len(fl.Findings) > 0 {
+			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 		}
-		adv := flowAdvice(res, fl)
-		anchor := fmt.Sprintf("flow-%d", fl.Index)
-		p.Summary = append(p.Summary, htmlSummary{anchor, flowName(fl), headline(fl), adv.Short})
-		hf := htmlFlow{Anchor: anchor, Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
-			Findings: r.shownFindings(fl), Advice: adv, Filter: WiresharkFilter(fl)}
-		tl := r.timeline(fl)
-		hf.Timeline = r.svgTimeline(&tl)
-		hf.Caption = "Top lane: packets the client sent; bottom lane: packets the server sent. " + hf.Timeline.Desc
-		if !tl.Full {
-			hf.Caption += " Only the packets the findings name are drawn (this report was made without a per-packet trace)."
-		}
-		for _, f := range fl.Findings {
-			if f.Fix != "" && !slices.Contains(hf.Fixes, f.Fix) {
-				hf.Fixes = append(hf.Fixes, f.Fix)
+	}
+	p.Flows = func(yield func(htmlFlow) bool) {
+		for i := range res.Flows {
+			if fl := &res.Flows[i]; len(fl.Findings) > 0 && !yield(r.htmlFlow(fl)) {
+				return
 			}
 		}
-		if len(adv.Snippets) > 0 {
-			hf.Note = httpKeepAliveNote
-		}
-		p.Flows = append(p.Flows, hf)
 	}
 	if hasUnflagged(res) {
 		for i := range res.Flows {
@@ -126,6 +118,31 @@ func (r *Report) htmlPage() htmlPage {
 	}
 	return p
 }
+
+// htmlFlow is the section of one flagged flow.
+func (r *Report) htmlFlow(fl *analyze.Flow) htmlFlow {
+	adv := flowAdvice(r.Result, fl)
+	hf := htmlFlow{Anchor: flowAnchor(fl), Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
+		Findings: r.shownFindings(fl), Advice: adv, Filter: WiresharkFilter(fl)}
+	tl := r.timeline(fl)
+	hf.Timeline = r.svgTimeline(&tl)
+	hf.Caption = "Top lane: packets the client sent; bottom lane: packets the server sent. " + hf.Timeline.Desc
+	if !tl.Full {
+		hf.Caption += " Only the packets the findings name are drawn (this report was made without a per-packet trace)."
+	}
+	for _, f := range fl.Findings {
+		if f.Fix != "" && !slices.Contains(hf.Fixes, f.Fix) {
+			hf.Fixes = append(hf.Fixes, f.Fix)
+		}
+	}
+	if len(adv.Snippets) > 0 {
+		hf.Note = httpKeepAliveNote
+	}
+	return hf
+}
+
+// flowAnchor is the id of a flow's section in the page.
+func flowAnchor(fl *analyze.Flow) string { return fmt.Sprintf("flow-%d", fl.Index) }
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"f":   f1,

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"time"
@@ -171,14 +172,68 @@ type jsonInference struct {
 	Conflict   string   `json:"conflict"` // how the evidence contradicts the threshold under test; "" when it does not
 }
 
-// JSON writes the report in the hangdiag.report/v1 schema, indented.
+// JSON writes the report in the hangdiag.report/v1 schema, indented. It
+// writes the flows one by one, so that the document is never whole in
+// memory; the bytes are those of encoding/json's Encoder with a two-space
+// indent.
 func JSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r.jsonValue())
+	doc := r.jsonHead()
+	bw := bufio.NewWriter(w)
+	field := func(name string, v any, end string) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		bw.WriteString("  \"" + name + "\": ")
+		bw.Write(b)
+		bw.WriteString(end)
+		return nil
+	}
+	bw.WriteString("{\n")
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"schema", doc.Schema}, {"idle_threshold_seconds", doc.IdleThreshold}, {"middlebox", doc.Middlebox}, {"capture", doc.Capture}, {"summary", doc.Summary}} {
+		if err := field(f.name, f.v, ",\n"); err != nil {
+			return err
+		}
+	}
+	if flows := r.Result.Flows; len(flows) == 0 {
+		bw.WriteString("  \"flows\": [],\n")
+	} else {
+		bw.WriteString("  \"flows\": [\n")
+		for i := range flows {
+			b, err := json.MarshalIndent(r.jsonFlow(&flows[i]), "    ", "  ")
+			if err != nil {
+				return err
+			}
+			bw.WriteString("    ")
+			bw.Write(b)
+			if i < len(flows)-1 {
+				bw.WriteByte(',')
+			}
+			bw.WriteByte('\n')
+		}
+		bw.WriteString("  ],\n")
+	}
+	if err := field("inference", doc.Inference, "\n}\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
+// jsonValue is the whole JSON document of the report.
 func (r *Report) jsonValue() jsonReport {
+	out := r.jsonHead()
+	for i := range r.Result.Flows {
+		out.Flows = append(out.Flows, r.jsonFlow(&r.Result.Flows[i]))
+	}
+	return out
+}
+
+// jsonHead is the JSON document of the report with its list of flows
+// empty.
+func (r *Report) jsonHead() jsonReport {
 	res := r.Result
 	out := jsonReport{
 		Schema:        Schema,
@@ -226,7 +281,6 @@ func (r *Report) jsonValue() jsonReport {
 		for _, f := range fl.Findings {
 			sum.Findings[string(f.Kind)]++
 		}
-		out.Flows = append(out.Flows, r.jsonFlow(fl))
 	}
 	out.Summary = sum
 	return out

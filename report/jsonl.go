@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 )
@@ -21,7 +22,8 @@ type jsonlFinding struct {
 // fields exactly as in the JSON report (kind, severity, at, gap_seconds,
 // message, fix, evidence). Flows come in order of first appearance.
 func JSONL(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
 	for i := range r.Result.Flows {
 		fl := &r.Result.Flows[i]
@@ -32,5 +34,5 @@ func JSONL(w io.Writer, r *Report) error {
 			}
 		}
 	}
-	return nil
+	return bw.Flush()
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"slices"
@@ -25,7 +26,8 @@ const mdShortTimeline = 15
 // findings, the fix with per-stack keepalive settings, and a Wireshark
 // display filter.
 func Markdown(w io.Writer, r *Report) error {
-	ew := &errWriter{w: w}
+	bw := bufio.NewWriter(w)
+	ew := &errWriter{w: bw}
 	res := r.Result
 	rows := r.sortedFindings()
 
@@ -92,7 +94,7 @@ func Markdown(w io.Writer, r *Report) error {
 				f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes, len(f.Findings))
 		}
 	}
-	return ew.err
+	return ew.flush(bw)
 }
 
 // mdFlow writes the section of one flagged flow.

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
@@ -29,7 +31,8 @@ const (
 // its fix, and with --all a table of every flow. Report.Color colours
 // severities; Report.Width fits paragraphs and tables to the terminal.
 func Table(w io.Writer, r *Report) error {
-	ew := &errWriter{w: w}
+	bw := bufio.NewWriter(w)
+	ew := &errWriter{w: bw}
 	width := r.Width
 	if width <= 0 {
 		width = textWidth
@@ -136,7 +139,7 @@ func Table(w io.Writer, r *Report) error {
 			return err
 		}
 	}
-	return ew.err
+	return ew.flush(bw)
 }
 
 func hasUnflagged(res *analyze.Result) bool {
@@ -172,13 +175,40 @@ func flowTable(w io.Writer, res *analyze.Result, width int) error {
 
 // fitTable renders the table that build lays out, in its natural layout
 // when that fits width (or width is 0), else in its compact one (cells on
-// two lines), and if even that is too wide, with cells broken to fit.
+// two lines), and if even that is too wide, with cells broken to fit. The
+// natural layout is written row by row, its column widths measured first;
+// the others are laid out whole.
 func fitTable(w io.Writer, width int, build func(compact bool) (head []string, rows [][]string)) error {
-	render := func(compact bool, opts ...tablewriter.Option) (string, error) {
+	head, rows := build(false)
+	widths := tw.NewMapper[int, int]()
+	natural := 1 // the left border
+	for c := range head {
+		n := twwidth.Width(head[c])
+		for _, row := range rows {
+			n = max(n, twwidth.Width(row[c]))
+		}
+		widths.Set(c, n+2) // a space on either side
+		natural += n + 3   // and a border
+	}
+	if width == 0 || natural <= width {
+		t := tablewriter.NewTable(w, tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithStreaming(tw.StreamConfig{Enable: true}), tablewriter.WithWidths(tw.CellWidth{PerColumn: widths}))
+		if err := t.Start(); err != nil {
+			return err
+		}
+		t.Header(head)
+		for _, row := range rows {
+			if err := t.Append(row); err != nil {
+				return err
+			}
+		}
+		return t.Close()
+	}
+	render := func(opts ...tablewriter.Option) (string, error) {
 		var b strings.Builder
 		opts = append([]tablewriter.Option{tablewriter.WithRowAutoWrap(tw.WrapNone), tablewriter.WithHeaderAutoFormat(tw.Off)}, opts...)
 		t := tablewriter.NewTable(&b, opts...)
-		head, rows := build(compact)
+		head, rows := build(true)
 		t.Header(head)
 		for _, row := range rows {
 			if err := t.Append(row); err != nil {
@@ -188,12 +218,9 @@ func fitTable(w io.Writer, width int, build func(compact bool) (head []string, r
 		err := t.Render()
 		return b.String(), err
 	}
-	out, err := render(false)
-	if err == nil && width > 0 && tableWidth(out) > width {
-		out, err = render(true)
-		if err == nil && tableWidth(out) > width {
-			out, err = render(true, tablewriter.WithRowAutoWrap(tw.WrapBreak), tablewriter.WithHeaderAutoWrap(tw.WrapBreak), tablewriter.WithMaxWidth(width))
-		}
+	out, err := render()
+	if err == nil && tableWidth(out) > width {
+		out, err = render(tablewriter.WithRowAutoWrap(tw.WrapBreak), tablewriter.WithHeaderAutoWrap(tw.WrapBreak), tablewriter.WithMaxWidth(width))
 	}
 	if err != nil {
 		return err
@@ -251,23 +278,31 @@ func bracket(inf analyze.Inference) string {
 }
 
 // wrapTo writes text wrapped to width columns, every line starting with
-// prefix. A word longer than a line stays whole.
+// prefix. A word longer than a line stays whole. Widths count runes.
 func wrapTo(w io.Writer, width int, prefix, text string) {
-	indent := strings.Repeat(" ", len([]rune(prefix)))
-	line := prefix
-	empty := true
-	for _, word := range strings.Fields(text) {
-		if !empty && len([]rune(line))+1+len([]rune(word)) > width {
-			fmt.Fprintln(w, line)
-			line, empty = indent, true
+	indent := utf8.RuneCountInString(prefix)
+	var buf [160]byte
+	line := append(buf[:0], prefix...)
+	cols, empty := indent, true
+	for word := range strings.FieldsSeq(text) {
+		n := utf8.RuneCountInString(word)
+		if !empty && cols+1+n > width {
+			w.Write(append(line, '\n'))
+			line = line[:0]
+			for range indent {
+				line = append(line, ' ')
+			}
+			cols, empty = indent, true
 		}
 		if !empty {
-			line += " "
+			line = append(line, ' ')
+			cols++
 		}
-		line += word
+		line = append(line, word...)
+		cols += n
 		empty = false
 	}
-	fmt.Fprintln(w, line)
+	w.Write(append(line, '\n'))
 }
 
 // errWriter keeps the first write error so that rendering code can write
@@ -284,4 +319,12 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// flush flushes bw, which e writes to, and returns the first error.
+func (e *errWriter) flush(bw *bufio.Writer) error {
+	if e.err != nil {
+		return e.err
+	}
+	return bw.Flush()
 }

@@ -443,7 +443,7 @@ func anonymizeResult(r *analyze.Result, m *anon.Mapper) {
 			fd := &f.Findings[j]
 			fd.Message, fd.Fix = rp.Replace(fd.Message), rp.Replace(fd.Fix)
 			ev := &fd.Evidence
-			refs := []*analyze.PacketRef{ev.GapStart, ev.GapEnd, ev.Unacked}
+			refs := []*analyze.PacketRef{ev.GapStart, ev.GapEnd, ev.Unacked, ev.Last}
 			if ri := ev.Reset; ri != nil && !done[ri] {
 				done[ri] = true
 				refs = append(refs, &ri.Packet, ri.TriggeredBy)

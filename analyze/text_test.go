@@ -1,0 +1,90 @@
+package analyze
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// TestTextWrittenTwice checks that the text Finish writes for a finding,
+// from the facts a finished flow keeps, is the text written when the
+// finding was made, as live alerts carry it.
+func TestTextWrittenTwice(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	lab, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.pcap"))
+	if len(files) == 0 || len(lab) == 0 {
+		t.Fatal("no captures in testdata/pcaps or testdata/pcaps/lab")
+	}
+	alb, _ := LookupMiddlebox("aws-alb")
+	configs := []Config{{}, {Idle: 5 * time.Second}, {Idle: 50 * time.Second}, {Middlebox: alb}}
+	kinds := map[Kind]int{}
+	for _, path := range append(files, lab...) {
+		segs := readSegments(t, path)
+		for _, cfg := range configs {
+			for _, text := range alertsMissing(cfg, segs, kinds) {
+				t.Errorf("%s, %+v: the alert's text is not in the result:\n%s", filepath.Base(path), cfg, text)
+			}
+		}
+	}
+	// A sender that gives up on data retransmitted into a black hole.
+	s := time.Second
+	c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).send(Server, 401*s, 112).
+		retransmit(Server, 402*s).retransmit(Server, 404*s).rst(Server, 410*s, false)
+	for _, text := range alertsMissing(Config{}, c.segs, kinds) {
+		t.Errorf("black hole: the alert's text is not in the result:\n%s", text)
+	}
+	for _, k := range []Kind{SilentPastTimeout, KeepaliveTooSlow, ResetAfterIdle, StaleConnectionReuse, BlackholedAfterIdle, ClosedAfterIdle} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s finding was alerted and compared", k)
+		}
+	}
+}
+
+// readSegments reads every segment of a capture.
+func readSegments(t *testing.T, path string) []pcapio.Segment {
+	t.Helper()
+	src, err := pcapio.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var segs []pcapio.Segment
+	var seg pcapio.Segment
+	for src.Next(&seg) {
+		segs = append(segs, seg)
+	}
+	return segs
+}
+
+// alertsMissing analyses segs with the clock ticking at every segment, as
+// in live mode, and returns the texts of the finding alerts that none of
+// the result's findings has; it counts the alerts compared by kind.
+func alertsMissing(cfg Config, segs []pcapio.Segment, kinds map[Kind]int) []string {
+	a := New(cfg)
+	var alerts []Alert
+	for i := range segs {
+		a.Add(&segs[i])
+		for _, al := range a.Tick(time.Unix(0, segs[i].Nanos)) {
+			if al.Level == AlertFinding {
+				alerts = append(alerts, al)
+			}
+		}
+	}
+	r := a.Finish(time.Time{})
+	texts := map[string]bool{}
+	for _, fl := range r.Flows {
+		for _, fd := range fl.Findings {
+			texts[string(fd.Kind)+"\n"+fd.Message] = true
+		}
+	}
+	var missing []string
+	for _, al := range alerts {
+		kinds[al.Kind]++
+		if !texts[string(al.Kind)+"\n"+al.Message] {
+			missing = append(missing, al.Message)
+		}
+	}
+	return missing
+}
