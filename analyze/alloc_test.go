@@ -26,6 +26,18 @@ func TestAddNoAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Add allocates %.1f times per segment, want 0", allocs)
 	}
+	batch := make([]pcapio.Segment, 64)
+	allocs = testing.AllocsPerRun(100, func() {
+		for i := range batch {
+			seg.Nanos += int64(time.Millisecond)
+			seg.Seq++
+			batch[i] = seg
+		}
+		a.AddBatch(batch)
+	})
+	if allocs != 0 {
+		t.Errorf("AddBatch allocates %.1f times per batch of 64, want 0", allocs)
+	}
 }
 
 // BenchmarkAdd measures the per-segment cost over many live flows.
