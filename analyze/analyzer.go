@@ -91,18 +91,18 @@ type Analyzer struct {
 	sinceSweep  int
 	nextIndex   int
 	warnAt      float64
-	notes       slab[flowNotes] // gaps and findings of the flows that have them
-	keeps       slab[keepState] // keepalive timing of the sides that probe
-	candidates  slab[probeCandidate]
-	alerts      slab[alertState] // live mode: what Tick raised per flow
-	watches     slab[gapWatch]   // gaps under watch
-	closed      []closedRef      // flows in the order they closed, for sweep
-	found       []*flow          // AddBatch's flows found ahead
-	closedHead  int              // first live entry of closed
-	ticking     bool             // Tick has been called: live mode
-	pending     []Alert          // findings of flows finished between two Ticks
-	survived    []time.Duration  // per flow, the longest gap it survived
-	fatal       []fatalGap       // per flow, the shortest gap that killed it
+	notes       slab[flowNotes]      // gaps and findings of the flows that have them
+	keeps       slab[keepState]      // keepalive timing of the sides that probe
+	candidates  slab[probeCandidate] // first segments that may prove keepalive probes
+	alerts      slab[alertState]     // live mode: what Tick raised per flow
+	watches     slab[gapWatch]       // gaps under watch
+	closed      []closedRef          // flows in the order they closed, for sweep
+	found       []*flow              // AddBatch's flows found ahead
+	closedHead  int                  // first live entry of closed
+	ticking     bool                 // Tick has been called: live mode
+	pending     []Alert              // findings of flows finished between two Ticks
+	survived    []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
+	fatal       []fatalGap           // flows' shortest fatal gaps, those that can still count (see pruneFatal)
 }
 
 // New returns an Analyzer for cfg.
