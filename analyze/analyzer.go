@@ -254,7 +254,7 @@ func (a *Analyzer) makeRoom(now int64) {
 	if a.flows.live <= target {
 		return
 	}
-	all := a.flows.flows()
+	all := slices.AppendSeq(make([]*flow, 0, a.flows.live), a.flows.all())
 	slices.SortFunc(all, func(x, y *flow) int { return int(min(max(x.last-y.last, -1), 1)) })
 	for _, f := range all[:a.flows.live-target] {
 		f.evicted = true
@@ -273,7 +273,9 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	if end.IsZero() || endNanos < a.lastNanos {
 		endNanos = a.lastNanos
 	}
-	a.flows.each(func(f *flow) { a.finish(f, endNanos) })
+	for f := range a.flows.all() {
+		a.finish(f, endNanos)
+	}
 	a.flows = flowTable{}
 	slices.SortFunc(a.done, func(x, y Flow) int { return x.Index - y.Index })
 	a.writeTexts()

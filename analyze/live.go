@@ -42,7 +42,7 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 	alerts := a.pending
 	a.pending = nil
 	warnAt := int64(float64(a.threshold) * a.warnAt)
-	for _, f := range a.flows.flows() {
+	for f := range a.flows.all() {
 		alerts = a.newFindingAlerts(f, now, alerts)
 		if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
 			continue

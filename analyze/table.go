@@ -1,6 +1,10 @@
 package analyze
 
-import "github.com/hangdiag/hangdiag/pcapio"
+import (
+	"iter"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
 
 // flowChunkShift sets the flows per chunk of the table's store: 1024.
 const flowChunkShift = 10
@@ -110,19 +114,14 @@ func (t *flowTable) remove(f *flow) {
 	t.live--
 }
 
-// each calls fn for every flow in the table, in no particular order. fn
+// all yields every flow in the table, in no particular order. The loop
 // must not add or remove flows.
-func (t *flowTable) each(fn func(*flow)) {
-	for _, s := range t.slots {
-		if s != 0 {
-			fn(t.at(uint32(s)))
+func (t *flowTable) all() iter.Seq[*flow] {
+	return func(yield func(*flow) bool) {
+		for _, s := range t.slots {
+			if s != 0 && !yield(t.at(uint32(s))) {
+				return
+			}
 		}
 	}
-}
-
-// flows returns every flow in the table, in no particular order.
-func (t *flowTable) flows() []*flow {
-	all := make([]*flow, 0, t.live)
-	t.each(func(f *flow) { all = append(all, f) })
-	return all
 }

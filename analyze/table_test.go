@@ -3,6 +3,7 @@ package analyze
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/hangdiag/hangdiag/pcapio"
@@ -50,8 +51,8 @@ func TestFlowTable(t *testing.T) {
 			t.Errorf("flow %d lost", i)
 		}
 	}
-	if n := len(table.flows()); n != len(want) {
-		t.Errorf("flows() lists %d, want %d", n, len(want))
+	if n := len(slices.Collect(table.all())); n != len(want) {
+		t.Errorf("all() yields %d, want %d", n, len(want))
 	}
 	if int(table.made) > 3000 {
 		t.Errorf("%d ids made for at most 3000 flows alive at once", table.made)
