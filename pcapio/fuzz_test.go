@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -102,13 +103,14 @@ func FuzzReader(f *testing.F) {
 		}
 		defer s.Close()
 		var seg Segment
-		var segments uint64
+		var segments, sum uint64
 		for s.Next(&seg) {
 			// Every packet takes at least 12 bytes of input, gzip at most
 			// multiplies it by about a thousand.
 			if segments++; segments > uint64(len(data))*1100 {
 				t.Fatalf("Next does not stop after %d segments", segments)
 			}
+			sum = foldSegment(sum, &seg)
 		}
 		runtime.ReadMemStats(&after)
 		if n := after.TotalAlloc - before.TotalAlloc; n > maxReadAlloc {
@@ -128,7 +130,32 @@ func FuzzReader(f *testing.F) {
 		if fi := s.Files()[0]; fi.Packets != st.Packets || strings.Contains(fi.Damage, "\n") {
 			t.Errorf("Files()[0] = %+v; Stats().Packets = %d", fi, st.Packets)
 		}
+
+		// NextBatch hands out the same segments, with the same counts.
+		b, err := NewReader("fuzz", bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("second reading: %v", err)
+		}
+		defer b.Close()
+		var bsum uint64
+		for batch := b.NextBatch(); len(batch) > 0; batch = b.NextBatch() {
+			for i := range batch {
+				bsum = foldSegment(bsum, &batch[i])
+			}
+		}
+		if bsum != sum || !reflect.DeepEqual(b.Stats(), st) || !reflect.DeepEqual(b.Files(), s.Files()) {
+			t.Errorf("NextBatch reads otherwise than Next: stats %+v, files %+v; Next: %+v, %+v", b.Stats(), b.Files(), st, s.Files())
+		}
 	})
+}
+
+// foldSegment folds a segment's fields into a running checksum.
+func foldSegment(sum uint64, s *Segment) uint64 {
+	for _, v := range []uint64{uint64(s.Nanos), s.Hash, uint64(s.Seq)<<32 | uint64(s.Ack), uint64(s.PayloadLen)<<32 | uint64(s.Window)<<16 | uint64(s.Flags)<<8 | uint64(s.TTL),
+		s.Frame, uint64(s.File), uint64(s.Point)<<32 | uint64(s.TSVal), uint64(s.IPID)} {
+		sum = (sum ^ v) * 0x100000001b3
+	}
+	return sum
 }
 
 func addSeedFile(f *testing.F, path string) {
