@@ -41,6 +41,7 @@ func damage(format string, args ...any) error {
 type pcapReader struct {
 	r        *byteReader
 	order    binary.ByteOrder
+	big      bool // order is big-endian
 	nanoRes  bool
 	extra    int // extra record header bytes (modified pcap)
 	link     uint16
@@ -62,6 +63,7 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 		p.order = binary.BigEndian
 		magic = binary.BigEndian.Uint32(h)
 	}
+	p.big = p.order == binary.BigEndian
 	p.nanoRes = magic == 0xa1b23c4d
 	if magic == 0xa1b2cd34 {
 		p.extra = 8
@@ -84,6 +86,15 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 
 func (p *pcapReader) format() string { return p.desc }
 
+// u32 reads a number in the file's byte order, without the interface call
+// that p.order costs on every record.
+func (p *pcapReader) u32(b []byte) uint32 {
+	if p.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
 func (p *pcapReader) next(pk *packet) error {
 	at := p.r.off
 	h, err := p.r.read(16 + p.extra)
@@ -94,10 +105,7 @@ func (p *pcapReader) next(pk *packet) error {
 	if err != nil {
 		return damage("truncated record header at byte %d (packet %d)", at, p.packetNo)
 	}
-	sec := p.order.Uint32(h[0:4])
-	frac := p.order.Uint32(h[4:8])
-	incl := p.order.Uint32(h[8:12])
-	orig := p.order.Uint32(h[12:16])
+	sec, frac, incl, orig := p.u32(h[0:4]), p.u32(h[4:8]), p.u32(h[8:12]), p.u32(h[12:16])
 	if incl > max(p.snaplen, 262144) || incl > maxRecord {
 		limit := fmt.Sprintf("the snap length %d", p.snaplen)
 		if incl <= p.snaplen {
