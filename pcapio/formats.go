@@ -41,7 +41,7 @@ func damage(format string, args ...any) error {
 type pcapReader struct {
 	r        *byteReader
 	order    binary.ByteOrder
-	big      bool // order is big-endian
+	endian   // order again, for the hot path
 	nanoRes  bool
 	extra    int // extra record header bytes (modified pcap)
 	link     uint16
@@ -63,7 +63,7 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 		p.order = binary.BigEndian
 		magic = binary.BigEndian.Uint32(h)
 	}
-	p.big = p.order == binary.BigEndian
+	p.endian = endian{big: p.order == binary.BigEndian}
 	p.nanoRes = magic == 0xa1b23c4d
 	if magic == 0xa1b2cd34 {
 		p.extra = 8
@@ -86,13 +86,22 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 
 func (p *pcapReader) format() string { return p.desc }
 
-// u32 reads a number in the file's byte order, without the interface call
-// that p.order costs on every record.
-func (p *pcapReader) u32(b []byte) uint32 {
-	if p.big {
+// endian reads numbers in a file's byte order without the interface call
+// a binary.ByteOrder costs, for what every packet reads.
+type endian struct{ big bool }
+
+func (e endian) u32(b []byte) uint32 {
+	if e.big {
 		return binary.BigEndian.Uint32(b)
 	}
 	return binary.LittleEndian.Uint32(b)
+}
+
+func (e endian) u16(b []byte) uint16 {
+	if e.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
 }
 
 func (p *pcapReader) next(pk *packet) error {
@@ -130,6 +139,7 @@ func (p *pcapReader) next(pk *packet) error {
 type pcapngReader struct {
 	r        *byteReader
 	order    binary.ByteOrder
+	endian   // order again, for the hot path
 	ifaces   []ngInterface
 	packetNo uint64
 	lastTime int64
@@ -172,14 +182,14 @@ func (p *pcapngReader) next(pk *packet) error {
 		if err != nil {
 			return damage("truncated block header at byte %d (after packet %d)", at, p.packetNo)
 		}
-		typ := p.order.Uint32(h[0:4]) // the section header's type reads the same in both orders
+		typ := p.u32(h[0:4]) // the section header's type reads the same in both orders
 		if typ == ngSectionHeader {
 			if err := p.readSection(at, h); err != nil {
 				return err
 			}
 			continue
 		}
-		blen := p.order.Uint32(h[4:8])
+		blen := p.u32(h[4:8])
 		if blen < ngMinBlockLength || blen%4 != 0 || blen > maxRecord {
 			return damage("block at byte %d (after packet %d) has invalid length %d", at, p.packetNo, blen)
 		}
@@ -187,7 +197,7 @@ func (p *pcapngReader) next(pk *packet) error {
 		if err != nil {
 			return damage("truncated block at byte %d (after packet %d)", at, p.packetNo)
 		}
-		if p.order.Uint32(body[len(body)-4:]) != blen {
+		if p.u32(body[len(body)-4:]) != blen {
 			return damage("block at byte %d (after packet %d) has mismatched trailing length", at, p.packetNo)
 		}
 		body = body[:len(body)-4]
@@ -206,16 +216,16 @@ func (p *pcapngReader) next(pk *packet) error {
 			}
 			var id int
 			if typ == ngEnhancedPacket {
-				id = int(p.order.Uint32(body[0:4]))
+				id = int(p.u32(body[0:4]))
 			} else {
-				id = int(p.order.Uint16(body[0:2]))
+				id = int(p.u16(body[0:2]))
 			}
 			if id >= len(p.ifaces) {
 				return damage("packet block at byte %d (packet %d) names interface %d, but the section has %d", at, p.packetNo, id, len(p.ifaces))
 			}
-			ts := uint64(p.order.Uint32(body[4:8]))<<32 | uint64(p.order.Uint32(body[8:12]))
-			caplen := p.order.Uint32(body[12:16])
-			orig := p.order.Uint32(body[16:20])
+			ts := uint64(p.u32(body[4:8]))<<32 | uint64(p.u32(body[8:12]))
+			caplen := p.u32(body[12:16])
+			orig := p.u32(body[16:20])
 			if int64(caplen) > int64(len(body)-20) {
 				return damage("packet block at byte %d (packet %d) claims %d bytes in a %d-byte block", at, p.packetNo, caplen, blen)
 			}
@@ -229,7 +239,7 @@ func (p *pcapngReader) next(pk *packet) error {
 			if len(body) < 4 || len(p.ifaces) == 0 {
 				return damage("simple packet block at byte %d (packet %d) without an interface", at, p.packetNo)
 			}
-			orig := p.order.Uint32(body[0:4])
+			orig := p.u32(body[0:4])
 			caplen := min(orig, uint32(len(body)-4))
 			if s := p.ifaces[0].snaplen; s != 0 {
 				caplen = min(caplen, s)
@@ -257,6 +267,7 @@ func (p *pcapngReader) readSection(at int64, h []byte) error {
 	default:
 		return damage("section header at byte %d has an unknown byte-order magic", at)
 	}
+	p.endian = endian{big: p.order == binary.BigEndian}
 	blen := rawLen
 	if p.order == binary.BigEndian {
 		blen = bits.ReverseBytes32(rawLen)
