@@ -92,9 +92,11 @@ func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Al
 		return alerts
 	}
 	st := a.alerts.at(&f.alerts)
-	for _, fd := range findings[st.findings:] {
+	var buf []byte
+	for i := range findings[st.findings:] {
+		fd := &findings[st.findings+i]
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
-			Kind: fd.Kind, Message: fd.Message})
+			Kind: fd.Kind, Message: a.message(fd, f.addr(Client), f.addr(Server), &buf)})
 	}
 	st.findings = len(findings)
 	return alerts

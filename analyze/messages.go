@@ -9,9 +9,9 @@ import (
 )
 
 // A finding's message and fix are written from its facts alone: its fields,
-// its Evidence and the flow's endpoints. They are written when the finding
-// is made, for live alerts; summary drops them when the flow leaves the
-// table, and Finish writes them again, so that the flows waiting for the
+// its Evidence and the flow's endpoints. A flow keeps only the facts; Finish
+// writes the text of the findings in the Result (writeTexts), and live mode
+// writes an alert's when it raises it, so that the flows waiting for the
 // Result keep only what it needs.
 
 // addCause adds the finding that names a long gap itself: keepalives too
@@ -77,10 +77,8 @@ func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
 	f.addFinding(a, Finding{Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle), Evidence: ev})
 }
 
-// addFinding writes the finding's text and adds it to the flow's notes.
+// addFinding adds the finding, without its text, to the flow's notes.
 func (f *flow) addFinding(a *Analyzer, fd Finding) {
-	var buf []byte
-	fd.Message, fd.Fix = a.message(&fd, f.addr(Client), f.addr(Server), &buf), a.fix(&fd)
 	n := a.notesOf(f)
 	n.findings = append(n.findings, fd)
 }
@@ -233,9 +231,8 @@ func refOf(p *PacketRef) PacketRef {
 	return *p
 }
 
-// compactFindings strips the findings of a flow leaving the table down to
-// their facts until Finish writes their text again (see writeTexts): the
-// text goes, and packets that several findings name share one PacketRef.
+// compactFindings lets the packets that several findings of a flow leaving
+// the table name share one PacketRef.
 func compactFindings(fds []Finding) {
 	var refs []*PacketRef
 	share := func(p **PacketRef) {
@@ -251,9 +248,7 @@ func compactFindings(fds []Finding) {
 		refs = append(refs, *p)
 	}
 	for i := range fds {
-		fd := &fds[i]
-		fd.Message, fd.Fix = "", ""
-		ev := &fd.Evidence
+		ev := &fds[i].Evidence
 		share(&ev.GapStart)
 		share(&ev.GapEnd)
 		share(&ev.Unacked)
@@ -265,8 +260,7 @@ func compactFindings(fds []Finding) {
 }
 
 // writeTexts writes the text of the findings of the flows kept for the
-// Result, which compactFindings dropped. Findings with one fix share its
-// string.
+// Result. Findings with one fix share its string.
 func (a *Analyzer) writeTexts() {
 	type fixKey struct {
 		kind    Kind
@@ -278,9 +272,6 @@ func (a *Analyzer) writeTexts() {
 		fl := &a.done[i]
 		for j := range fl.Findings {
 			fd := &fl.Findings[j]
-			if fd.Message != "" {
-				continue
-			}
 			fd.Message = a.message(fd, fl.Client, fl.Server, &buf)
 			k := fixKey{fd.Kind, fd.Evidence.Waiting}
 			if _, ok := fixes[k]; !ok {
