@@ -165,15 +165,19 @@ func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 	for i := range segs {
 		found = append(found, a.flows.find(&segs[i].Flow, segs[i].Hash))
 	}
+	removals := a.flows.removals
 	for i := range segs {
-		a.add(&segs[i], found[i])
+		f := found[i]
+		if a.flows.removals != removals {
+			f = nil // a flow has left the table since: what was found may be stale
+		}
+		a.add(&segs[i], f)
 	}
-	clear(found)
 	a.found = found
 }
 
-// add analyses seg; f is its flow as found before the segments added since,
-// or nil.
+// add analyses seg; f is its flow, or nil when it was not in the table or
+// is to be looked up.
 func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 	now := seg.Nanos
 	if now < a.lastNanos {
@@ -183,7 +187,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 	a.stats.Segments++
 
 	srcIsLo := seg.SrcIsLo
-	if f == nil || f.id == 0 || f.key != seg.Flow { // not found then, or gone since
+	if f == nil {
 		f = a.flows.find(&seg.Flow, seg.Hash)
 	}
 	if f != nil && f.startsNewFlow(seg, srcIsLo) {

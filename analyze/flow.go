@@ -331,6 +331,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	if f.watch != 0 && !a.watching(f) {
 		a.watches.release(&f.watch) // the last packet's findings are written
 	}
+	// From here on, a flow has a watch only while it is active.
 	sig := signature(seg)
 	duplicate := fwd.isCopy(seg, sig, now)
 	var kind segKind
@@ -348,16 +349,13 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 	ref := packetRef{nanos: now, frame: seg.Frame, file: int32(seg.File), len: seg.PayloadLen, side: side, kind: kind}
 
 	if a.resetsTimer(kind) {
-		gap := now - f.lastRef.nanos
-		if f.packets() == 0 {
-			gap = 0
-		}
+		gap := now - f.lastRef.nanos // 0 for the first packet: start set lastRef to its time
 		if gap > f.maxGap {
 			f.maxGap, f.maxGapAt = gap, f.lastRef.nanos
 		}
 		// A long gap's watch is not cut short by the backoff gaps of
 		// the retransmissions it is waiting for.
-		active := a.watching(f)
+		active := f.watch != 0
 		if gap >= a.watchFrom() && (!active || !a.watchOf(f).long || gap >= a.threshold) {
 			f.finishWatch(a, 0)
 			f.openWatch(a, gap, ref, seg)
@@ -365,7 +363,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) ad
 			f.watchPacket(a, ref, seg)
 		}
 		f.lastRef = ref
-	} else if a.watching(f) {
+	} else if f.watch != 0 {
 		f.watchPacket(a, ref, seg)
 	}
 	f.update(a, seg, side, kind, now)

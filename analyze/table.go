@@ -17,12 +17,13 @@ const flowChunkShift = 10
 // look-up reads one word per probe and the flow itself only on a likely
 // match.
 type flowTable struct {
-	slots  []uint64 // hash<<32 | id of the flow, ids from 1; 0 for empty
-	mask   int
-	live   int
-	chunks [][]flow
-	free   []uint32 // ids of removed flows, for reuse
-	made   uint32   // ids handed out so far
+	slots    []uint64 // hash<<32 | id of the flow, ids from 1; 0 for empty
+	mask     int
+	live     int
+	chunks   [][]flow
+	free     []uint32 // ids of removed flows, for reuse
+	made     uint32   // ids handed out so far
+	removals uint64   // flows removed so far: a *flow found before the count moved may be stale
 }
 
 // at returns the flow with the given id.
@@ -112,6 +113,7 @@ func (t *flowTable) remove(f *flow) {
 	*f = flow{}
 	t.free = append(t.free, id)
 	t.live--
+	t.removals++
 }
 
 // all yields every flow in the table, in no particular order. The loop
