@@ -15,8 +15,8 @@ type Endpoint struct {
 	Is4  bool
 }
 
-// EndpointOf returns the Endpoint of ap.
-func EndpointOf(ap netip.AddrPort) Endpoint {
+// endpointOf returns the Endpoint of ap.
+func endpointOf(ap netip.AddrPort) Endpoint {
 	a := ap.Addr()
 	return Endpoint{Addr: a.As16(), Port: ap.Port(), Is4: a.Is4()}
 }
@@ -99,7 +99,7 @@ func (s *Segment) Dst() netip.AddrPort {
 
 // SetAddrs sets the sender and receiver: Flow, SrcIsLo and Hash.
 func (s *Segment) SetAddrs(src, dst netip.AddrPort) {
-	a, b := EndpointOf(src), EndpointOf(dst)
+	a, b := endpointOf(src), endpointOf(dst)
 	s.setEndpoints(&a, &b)
 }
 

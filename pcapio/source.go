@@ -332,11 +332,7 @@ func (s *Source) count(e *entry) {
 		st.Leaps++
 	}
 	s.prev = p.nanos
-	if n := len(st.Links); n == 0 || st.Links[n-1].LinkType != p.link {
-		s.countLink(p.link)
-	} else {
-		st.Links[n-1].Packets++
-	}
+	s.countLink(p.link)
 	st.Skipped[e.reason]++
 }
 
