@@ -107,7 +107,9 @@ func (r *byteReader) short() error {
 func (r *byteReader) fill(n int) {
 	for empty := 0; r.w-r.r < n && r.err == nil; {
 		if len(r.buf)-r.r < n {
-			r.newChunk(n)
+			if r.err = r.newChunk(n); r.err != nil {
+				return
+			}
 		}
 		m, err := r.src.Read(r.buf[r.w:min(len(r.buf), r.w+readSize)])
 		r.w += m
@@ -123,17 +125,21 @@ func (r *byteReader) fill(n int) {
 
 // newChunk moves the unread bytes to a fresh chunk with room for n bytes
 // and retires the current one.
-func (r *byteReader) newChunk(n int) {
+func (r *byteReader) newChunk(n int) error {
 	size := readBufferSize
 	if r.buf == nil && n <= firstChunkSize {
 		size = firstChunkSize
 	}
-	c := r.pool.get(size)
+	c, err := r.pool.get(size)
+	if err != nil {
+		return err
+	}
 	k := copy(c, r.buf[r.r:r.w])
 	if r.buf != nil {
 		r.retired = append(r.retired, r.buf)
 	}
 	r.buf, r.r, r.w = c, 0, k
+	return nil
 }
 
 // readBig reads n bytes, more than a chunk holds, into the big buffer.
@@ -187,27 +193,46 @@ func (r *byteReader) Read(p []byte) (int, error) {
 
 // chunkPool keeps one file's chunks for reuse. The reading goroutine takes
 // chunks and Next gives them back, so it is safe for those two to use at
-// once.
+// once. It makes at most maxChunks chunks of readBufferSize: when they are
+// all taken, the reader waits for one to come back, so that a file's
+// buffers take the same memory however the two goroutines' speeds
+// happen to compare.
 type chunkPool struct {
 	free    chan []byte   // chunks of readBufferSize
+	made    int           // chunks of readBufferSize made; used by the reader only
 	big     chan []byte   // the big buffer, once given back
 	bigMade bool          // the big buffer exists; used by the reader only
 	done    chan struct{} // closed when the Source is closed
 }
 
+// maxChunks is the most chunks of readBufferSize a file reads into: the
+// one being filled, and those whose packets are in batches not yet
+// consumed (a chunk holds several batches).
+const maxChunks = 3
+
 func newChunkPool() *chunkPool {
-	return &chunkPool{free: make(chan []byte, queueLen+2), big: make(chan []byte, 1), done: make(chan struct{})}
+	return &chunkPool{free: make(chan []byte, maxChunks), big: make(chan []byte, 1), done: make(chan struct{})}
 }
 
-func (p *chunkPool) get(size int) []byte {
-	if size == readBufferSize {
-		select {
-		case c := <-p.free:
-			return c
-		default:
-		}
+func (p *chunkPool) get(size int) ([]byte, error) {
+	if size != readBufferSize {
+		return make([]byte, size), nil
 	}
-	return make([]byte, size)
+	select {
+	case c := <-p.free:
+		return c, nil
+	default:
+	}
+	if p.made < maxChunks {
+		p.made++
+		return make([]byte, size), nil
+	}
+	select {
+	case c := <-p.free:
+		return c, nil
+	case <-p.done:
+		return nil, errClosed
+	}
 }
 
 func (p *chunkPool) put(c []byte) {
@@ -297,14 +322,25 @@ func (f *sourceFile) produce(b *batch) {
 }
 
 // run reads f ahead of Next, on a goroutine of its own, until the file
-// ends or the Source is closed.
+// ends or the Source is closed. It makes batches while fewer than
+// queueLen+1 exist besides the one Next holds, then reuses those Next
+// gives back.
 func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 	for {
 		var b *batch
 		select {
 		case b = <-spare:
 		default:
-			b = &batch{entries: make([]entry, 0, batchLen)}
+			if f.batchesMade <= queueLen {
+				f.batchesMade++
+				b = &batch{entries: make([]entry, 0, batchLen)}
+				break
+			}
+			select {
+			case b = <-spare:
+			case <-f.pool.done:
+				return
+			}
 		}
 		f.produce(b)
 		select {

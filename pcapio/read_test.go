@@ -68,6 +68,27 @@ func TestReadAhead(t *testing.T) {
 			checkFrames(t, s, frames)
 		})
 	}
+	// A consumer slower than the reader, of full-size frames: the reader
+	// waits for chunks and batches to come back rather than make more.
+	full := make([]pcapRec, 6000)
+	for i := range full {
+		f := eth(0x0800, ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1000, dport: 80, flags: ACK, payload: 1460})))
+		full[i] = pcapRec{sec: base, frac: uint32(i), data: f}
+	}
+	s, err := Open(writeFile(t, "slow.pcap", pcapFile(le, magicMicro, LinkEthernet, full...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var seg Segment
+	for i := 0; s.Next(&seg); i++ {
+		if i%200 == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	if f := s.files[0]; f.pool.made > maxChunks || f.batchesMade > queueLen+1 {
+		t.Errorf("made %d chunks and %d batches, want at most %d and %d", f.pool.made, f.batchesMade, maxChunks, queueLen+1)
+	}
 }
 
 // TestReadAheadBigRecords mixes records longer than a read chunk, which

@@ -77,18 +77,19 @@ type Source struct {
 }
 
 type sourceFile struct {
-	index  int    // in the list given to Open
-	frames uint64 // packets read ahead so far, for Segment.Frame
-	closer io.Closer
-	info   *FileInfo
-	br     *byteReader // nil once the file has ended
-	rr     recordReader
-	pool   *chunkPool
-	cur    *batch      // batch holding the pending packet
-	pos    int         // index of the pending packet in cur
-	ok     bool        // cur.entries[pos] is the pending packet
-	queue  chan *batch // batches read ahead; nil until the goroutine starts
-	spare  chan *batch // consumed batches, for reuse
+	index       int    // in the list given to Open
+	frames      uint64 // packets read ahead so far, for Segment.Frame
+	closer      io.Closer
+	info        *FileInfo
+	br          *byteReader // nil once the file has ended
+	rr          recordReader
+	pool        *chunkPool
+	cur         *batch      // batch holding the pending packet
+	pos         int         // index of the pending packet in cur
+	ok          bool        // cur.entries[pos] is the pending packet
+	queue       chan *batch // batches read ahead; nil until the goroutine starts
+	spare       chan *batch // consumed batches, for reuse
+	batchesMade int         // batches the goroutine made; used by it only
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
