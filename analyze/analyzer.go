@@ -85,7 +85,8 @@ type Analyzer struct {
 	trace       func(int, Packet)
 	traceFlows  map[int]bool
 	flows       flowTable
-	done        []Flow
+	done        *flowStore  // finished flows for the Result
+	texts       *textWriter // writes their findings' text
 	stats       Stats
 	lastNanos   int64
 	sinceSweep  int
@@ -108,6 +109,7 @@ type Analyzer struct {
 // New returns an Analyzer for cfg.
 func New(cfg Config) *Analyzer {
 	a := &Analyzer{
+		done:        &flowStore{},
 		threshold:   int64(cfg.Idle),
 		probesCount: true,
 		middlebox:   cfg.Middlebox,
@@ -281,13 +283,11 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		a.finish(f, endNanos)
 	}
 	a.flows = flowTable{}
-	slices.SortFunc(a.done, func(x, y Flow) int { return x.Index - y.Index })
-	a.writeTexts()
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,
 		CaptureEnd: time.Unix(0, endNanos).UTC(),
-		Flows:      a.done,
+		Flows:      Flows{store: a.done, order: a.done.sorted()},
 		Stats:      a.stats,
 		Inference:  a.infer(),
 	}
@@ -306,7 +306,12 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
 	if len(a.findingsOf(f)) > 0 || a.keepAll {
-		a.done = append(a.done, f.summary(a, captureEnd))
+		fl := f.summary(a, captureEnd)
+		if a.texts == nil {
+			a.texts = newTextWriter(a)
+		}
+		a.texts.write(&fl)
+		a.done.add(&fl)
 	}
 	a.notes.release(&f.notes)
 	for s := range f.dirs {

@@ -36,8 +36,8 @@ func TestFindings(t *testing.T) {
 				return c.send(Server, 961*s, 112).ack(Client, 961*s+time.Millisecond).fin(Client, 962*s).fin(Server, 962*s+time.Millisecond).ack(Client, 962*s+2*time.Millisecond)
 			},
 			check: func(t *testing.T, r *Result) {
-				if len(r.Flows) != 0 {
-					t.Fatalf("flows with findings: %d, want 0", len(r.Flows))
+				if r.Flows.Len() != 0 {
+					t.Fatalf("flows with findings: %d, want 0", r.Flows.Len())
 				}
 			},
 		},
@@ -49,7 +49,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout, ResetAfterIdle},
 			check: func(t *testing.T, r *Result) {
-				f := r.Flows[0]
+				f := r.Flows.At(0)
 				ri := f.Findings[1].Evidence.Reset
 				if ri.Verdict != "middlebox" || ri.ClaimedBy != Client || ri.TriggeredBy == nil || ri.TriggeredBy.Side != Server {
 					t.Errorf("reset evidence = %+v, want a middlebox RST claiming the client, triggered by the server", ri)
@@ -84,7 +84,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout, ResetAfterIdle},
 			check: func(t *testing.T, r *Result) {
-				if v := r.Flows[0].Findings[1].Evidence.Reset.Verdict; v != "endpoint" {
+				if v := r.Flows.At(0).Findings[1].Evidence.Reset.Verdict; v != "endpoint" {
 					t.Errorf("verdict = %q, want endpoint", v)
 				}
 			},
@@ -97,7 +97,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout, StaleConnectionReuse},
 			check: func(t *testing.T, r *Result) {
-				if w := r.Flows[0].Findings[0].Evidence.Waiting; w != "" {
+				if w := r.Flows.At(0).Findings[0].Evidence.Waiting; w != "" {
 					t.Errorf("waiting = %q, want nothing outstanding", w)
 				}
 			},
@@ -114,7 +114,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout, BlackholedAfterIdle},
 			check: func(t *testing.T, r *Result) {
-				if n := r.Flows[0].Findings[1].Evidence.Retransmitted; n != 5 {
+				if n := r.Flows.At(0).Findings[1].Evidence.Retransmitted; n != 5 {
 					t.Errorf("retransmissions = %d, want 5", n)
 				}
 			},
@@ -143,7 +143,7 @@ func TestFindings(t *testing.T) {
 			end:  500 * s,
 			want: []Kind{SilentPastTimeout, HungAtCaptureEnd},
 			check: func(t *testing.T, r *Result) {
-				f := r.Flows[0]
+				f := r.Flows.At(0)
 				if f.IdleAtEnd != 499*s-time.Millisecond {
 					t.Errorf("idle at end = %v", f.IdleAtEnd)
 				}
@@ -168,7 +168,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{KeepaliveTooSlow, ResetAfterIdle},
 			check: func(t *testing.T, r *Result) {
-				k := r.Flows[0].Keepalive[Client]
+				k := r.Flows.At(0).Keepalive[Client]
 				if k.Probes != 1 || k.IdleBeforeFirst != 400*s-time.Millisecond {
 					t.Errorf("client keepalive = %+v", k)
 				}
@@ -182,7 +182,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout},
 			check: func(t *testing.T, r *Result) {
-				if g := r.Flows[0].Gaps[0]; g.Outcome != Survived || g.EndedBy != "data" {
+				if g := r.Flows.At(0).Gaps[0]; g.Outcome != Survived || g.EndedBy != "data" {
 					t.Errorf("gap = %+v", g)
 				}
 				if r.Inference.Survived != 400*s-time.Millisecond {
@@ -198,7 +198,7 @@ func TestFindings(t *testing.T) {
 			},
 			want: []Kind{SilentPastTimeout, ResetAfterIdle},
 			check: func(t *testing.T, r *Result) {
-				ri := r.Flows[0].Findings[1].Evidence.Reset
+				ri := r.Flows.At(0).Findings[1].Evidence.Reset
 				if ri.TriggeredBy != nil {
 					t.Errorf("triggered by %+v, want nothing", ri.TriggeredBy)
 				}
@@ -225,8 +225,8 @@ func TestFindings(t *testing.T) {
 				if r.Threshold != 60*s {
 					t.Errorf("threshold = %v, want the preset's 60s", r.Threshold)
 				}
-				if !strings.Contains(r.Flows[0].Findings[0].Fix, "do not reset") {
-					t.Errorf("fix = %q", r.Flows[0].Findings[0].Fix)
+				if !strings.Contains(r.Flows.At(0).Findings[0].Fix, "do not reset") {
+					t.Errorf("fix = %q", r.Flows.At(0).Findings[0].Fix)
 				}
 			},
 		},
@@ -242,7 +242,7 @@ func TestFindings(t *testing.T) {
 				return c
 			},
 			check: func(t *testing.T, r *Result) {
-				if len(r.Flows) != 0 {
+				if r.Flows.Len() != 0 {
 					t.Fatalf("findings: %v", kinds(r))
 				}
 			},
@@ -318,10 +318,10 @@ func TestKeepaliveCounting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(Config{KeepAll: true, Idle: time.Hour}, 0, tt.conv)
-			if len(r.Flows) != 1 {
-				t.Fatalf("flows = %d", len(r.Flows))
+			if r.Flows.Len() != 1 {
+				t.Fatalf("flows = %d", r.Flows.Len())
 			}
-			k := r.Flows[0].Keepalive
+			k := r.Flows.At(0).Keepalive
 			got := struct{ P, A, Z [2]int }{[2]int{k[0].Probes, k[1].Probes}, [2]int{k[0].Acks, k[1].Acks}, [2]int{k[0].ZeroWindowProbes, k[1].ZeroWindowProbes}}
 			want := struct{ P, A, Z [2]int }{tt.probes, tt.acks, tt.zeroWinProbes}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -346,7 +346,7 @@ func TestCaptureStartsMidIdle(t *testing.T) {
 		c.probe(Client, at).probeAck(Server, at+time.Millisecond)
 	}
 	r := run(Config{KeepAll: true}, 0, c)
-	f := r.Flows[0]
+	f := r.Flows.At(0)
 	if f.HandshakeSeen {
 		t.Error("handshake seen in a capture without one")
 	}
@@ -365,13 +365,13 @@ func TestPortReuse(t *testing.T) {
 	second := newConv(cli, srv, 777777).handshake(10*s).exchange(11*s, 100, 100, time.Millisecond).
 		send(Client, 411*s, 100).rst(Server, 411*s+time.Millisecond, true)
 	r := run(Config{KeepAll: true}, 0, first, second)
-	if len(r.Flows) != 2 {
-		t.Fatalf("flows = %d, want 2", len(r.Flows))
+	if r.Flows.Len() != 2 {
+		t.Fatalf("flows = %d, want 2", r.Flows.Len())
 	}
-	if r.Flows[0].State != Closed || len(r.Flows[0].Findings) != 0 {
-		t.Errorf("first flow: state %v, findings %v", r.Flows[0].State, r.Flows[0].Findings)
+	if first := r.Flows.At(0); first.State != Closed || len(first.Findings) != 0 {
+		t.Errorf("first flow: state %v, findings %v", first.State, first.Findings)
 	}
-	if diff := cmp.Diff([]Kind{SilentPastTimeout, StaleConnectionReuse}, kinds(&Result{Flows: r.Flows[1:]})); diff != "" {
+	if diff := cmp.Diff([]Kind{SilentPastTimeout, StaleConnectionReuse}, kinds(&Result{Flows: FlowsOf(r.Flows.At(1))})); diff != "" {
 		t.Errorf("second flow kinds (-want +got):\n%s", diff)
 	}
 	if r.Stats.Flows != 2 {
@@ -392,7 +392,7 @@ func TestDuplicatesIgnored(t *testing.T) {
 	}
 	c.segs = doubled
 	r := run(Config{KeepAll: true}, 0, c)
-	f := r.Flows[0]
+	f := r.Flows.At(0)
 	if r.Stats.Duplicates != 6 || f.Packets != 6 {
 		t.Errorf("duplicates = %d, packets = %d; want 6 and 6", r.Stats.Duplicates, f.Packets)
 	}
@@ -414,8 +414,8 @@ func TestMaxFlowsEvicts(t *testing.T) {
 	if r.Stats.Evicted == 0 || r.Stats.MaxLive > 16 {
 		t.Errorf("evicted %d, max live %d; want evictions and at most 16 live", r.Stats.Evicted, r.Stats.MaxLive)
 	}
-	if len(r.Flows) != 100 {
-		t.Errorf("flows kept = %d, want 100", len(r.Flows))
+	if r.Flows.Len() != 100 {
+		t.Errorf("flows kept = %d, want 100", r.Flows.Len())
 	}
 }
 
@@ -445,10 +445,10 @@ func TestCopiesNeedProof(t *testing.T) {
 		}
 	}
 	r := run(Config{KeepAll: true}, 0, c, d)
-	if got := r.Flows[0].Resets[Server]; got != 2 {
+	if got := r.Flows.At(0).Resets[Server]; got != 2 {
 		t.Errorf("identical RSTs without proof of copying: counted %d, want 2", got)
 	}
-	if got := r.Flows[1].Resets[Client]; got != 1 {
+	if got := r.Flows.At(1).Resets[Client]; got != 1 {
 		t.Errorf("one RST seen at three points: counted %d, want 1", got)
 	}
 }
@@ -465,10 +465,10 @@ func TestCaptureStartsWithOneByteProbe(t *testing.T) {
 	d.seg(Client, 0, pcapio.ACK, d.next[Client]-1, 1)
 	d.ack(Server, time.Millisecond)
 	r := run(Config{KeepAll: true}, 0, c, d)
-	if k := r.Flows[0].Keepalive[Client]; k.Probes != 1 || k.Acks != 1 || r.Flows[0].Bytes[Client] != 0 {
-		t.Errorf("with D-SACK: probes %d, acks %d, bytes %d; want 1, 1, 0", k.Probes, k.Acks, r.Flows[0].Bytes[Client])
+	if k := r.Flows.At(0).Keepalive[Client]; k.Probes != 1 || k.Acks != 1 || r.Flows.At(0).Bytes[Client] != 0 {
+		t.Errorf("with D-SACK: probes %d, acks %d, bytes %d; want 1, 1, 0", k.Probes, k.Acks, r.Flows.At(0).Bytes[Client])
 	}
-	if k := r.Flows[1].Keepalive[Client]; k.Probes != 0 || r.Flows[1].Bytes[Client] != 1 {
-		t.Errorf("without D-SACK: probes %d, bytes %d; want 0 and 1 (data)", k.Probes, r.Flows[1].Bytes[Client])
+	if k := r.Flows.At(1).Keepalive[Client]; k.Probes != 0 || r.Flows.At(1).Bytes[Client] != 1 {
+		t.Errorf("without D-SACK: probes %d, bytes %d; want 0 and 1 (data)", k.Probes, r.Flows.At(1).Bytes[Client])
 	}
 }

@@ -49,7 +49,7 @@ func TestAddBatch(t *testing.T) {
 		}
 		return a.Finish(time.Time{})
 	}
-	opts := cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
+	opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{}), flowList}
 	for _, path := range paths {
 		want := run(path, 0)
 		if want == nil {
@@ -62,3 +62,12 @@ func TestAddBatch(t *testing.T) {
 		}
 	}
 }
+
+// flowList compares Flows as the lists of flows they decode to.
+var flowList = cmp.Transformer("list", func(fs analyze.Flows) []analyze.Flow {
+	var list []analyze.Flow
+	for _, f := range fs.All() {
+		list = append(list, *f)
+	}
+	return list
+})

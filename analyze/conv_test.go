@@ -149,7 +149,7 @@ func sortSegments(s []pcapio.Segment) {
 // kinds lists the finding kinds of a result in order.
 func kinds(r *Result) []Kind {
 	var ks []Kind
-	for _, f := range r.Flows {
+	for _, f := range r.Flows.All() {
 		for _, fd := range f.Findings {
 			ks = append(ks, fd.Kind)
 		}

@@ -24,7 +24,7 @@ func FuzzAnalyze(f *testing.F) {
 			a.Add(&seg)
 		}
 		r := a.Finish(time.Time{})
-		for _, fl := range r.Flows {
+		for _, fl := range r.Flows.All() {
 			for _, fd := range fl.Findings {
 				if fd.Gap < threshold {
 					t.Fatalf("%s finding for a %v gap below the %v threshold", fd.Kind, fd.Gap, threshold)

@@ -89,14 +89,14 @@ func TestKeepaliveSettings(t *testing.T) {
 		d.probe(Client, at).probeAck(Server, at+time.Millisecond)
 	}
 	r := run(Config{KeepAll: true, Idle: 100000 * s}, 0, c, d)
-	linux := r.Flows[0].Keepalive[Client].Settings
+	linux := r.Flows.At(0).Keepalive[Client].Settings
 	if linux.Idle != 7200*s || linux.Interval != 75*s || linux.Count != 9 || !linux.GaveUp {
 		t.Errorf("Linux settings = %+v", linux)
 	}
 	if len(linux.Matches) != 1 || !strings.HasPrefix(linux.Matches[0], "Linux") {
 		t.Errorf("Linux matches = %v", linux.Matches)
 	}
-	curl := r.Flows[1].Keepalive[Client].Settings
+	curl := r.Flows.At(1).Keepalive[Client].Settings
 	if curl.Idle != 60*s || curl.Interval != 0 || curl.Count != 1 || curl.GaveUp {
 		t.Errorf("curl settings = %+v", curl)
 	}

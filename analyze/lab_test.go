@@ -40,7 +40,7 @@ func TestLabKeepaliveSettings(t *testing.T) {
 		"curl-keepalive-long.client.pcap":  7 * time.Second,
 	} {
 		r := analyzeLab(t, name, 5*time.Second)
-		got := r.Flows[0].Keepalive[analyze.Client].Settings.Idle
+		got := r.Flows.At(0).Keepalive[analyze.Client].Settings.Idle
 		if d := got - idle; d < 0 || d > 200*time.Millisecond {
 			t.Errorf("%s: TCP_KEEPIDLE recovered as %v, want %v (+200 ms at most)", name, got, idle)
 		}

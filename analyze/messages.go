@@ -259,29 +259,6 @@ func compactFindings(fds []Finding) {
 	}
 }
 
-// writeTexts writes the text of the findings of the flows kept for the
-// Result. Findings with one fix share its string.
-func (a *Analyzer) writeTexts() {
-	type fixKey struct {
-		kind    Kind
-		waiting string
-	}
-	fixes := make(map[fixKey]string)
-	var buf []byte
-	for i := range a.done {
-		fl := &a.done[i]
-		for j := range fl.Findings {
-			fd := &fl.Findings[j]
-			fd.Message = a.message(fd, fl.Client, fl.Server, &buf)
-			k := fixKey{fd.Kind, fd.Evidence.Waiting}
-			if _, ok := fixes[k]; !ok {
-				fixes[k] = a.fix(fd)
-			}
-			fd.Fix = fixes[k]
-		}
-	}
-}
-
 // keepaliveFix says which side should send keepalives and how often, or
 // what to do instead when probes do not reset the middlebox's timer.
 func (a *Analyzer) keepaliveFix(waiting int8) string {

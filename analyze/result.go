@@ -187,7 +187,7 @@ type Result struct {
 	Threshold  time.Duration
 	Middlebox  *Middlebox // the preset in use; nil when none
 	CaptureEnd time.Time
-	Flows      []Flow // flows with findings, or every flow with Config.KeepAll; in order of first appearance
+	Flows      Flows // flows with findings, or every flow with Config.KeepAll; in order of first appearance
 	Stats      Stats
 	Inference  Inference
 }

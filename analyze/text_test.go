@@ -8,9 +8,9 @@ import (
 	"github.com/hangdiag/hangdiag/pcapio"
 )
 
-// TestTextWrittenTwice checks that the text Finish writes for a finding,
-// from the facts a finished flow keeps, is the text written when the
-// finding was made, as live alerts carry it.
+// TestTextWrittenTwice checks that the text written for a finding when its
+// flow is finished and stored, from the facts the flow keeps, is the text
+// written when the finding was made, as live alerts carry it.
 func TestTextWrittenTwice(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
 	lab, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.pcap"))
@@ -74,7 +74,7 @@ func alertsMissing(cfg Config, segs []pcapio.Segment, kinds map[Kind]int) []stri
 	}
 	r := a.Finish(time.Time{})
 	texts := map[string]bool{}
-	for _, fl := range r.Flows {
+	for _, fl := range r.Flows.All() {
 		for _, fd := range fl.Findings {
 			texts[string(fd.Kind)+"\n"+fd.Message] = true
 		}

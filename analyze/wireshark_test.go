@@ -392,7 +392,7 @@ func hangdiagCounts(t *testing.T, path string) (out map[direction]counts, flows 
 	}
 	res := a.Finish(time.Time{})
 	out = map[direction]counts{}
-	for _, f := range res.Flows {
+	for _, f := range res.Flows.All() {
 		cl, sv := unmapAddrPort(f.Client), unmapAddrPort(f.Server)
 		for s, d := range map[analyze.Side]direction{analyze.Client: {cl, sv}, analyze.Server: {sv, cl}} {
 			if out[d] == nil {
@@ -406,7 +406,7 @@ func hangdiagCounts(t *testing.T, path string) (out map[direction]counts, flows 
 			out[d][cProbeAcks] += f.Keepalive[s.Other()].Acks
 		}
 	}
-	return out, len(res.Flows)
+	return out, res.Flows.Len()
 }
 
 func unmapAddrPort(ap netip.AddrPort) netip.AddrPort {

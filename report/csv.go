@@ -28,8 +28,7 @@ func CSV(w io.Writer, r *Report) error {
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
-	for i := range r.Result.Flows {
-		fl := &r.Result.Flows[i]
+	for _, fl := range r.Result.Flows.All() {
 		var kinds []string
 		for _, f := range fl.Findings {
 			kinds = append(kinds, string(f.Kind))

@@ -103,8 +103,8 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1+len(r.Result.Flows) {
-		t.Fatalf("%d rows, want a header and %d flows", len(rows), len(r.Result.Flows))
+	if len(rows) != 1+r.Result.Flows.Len() {
+		t.Fatalf("%d rows, want a header and %d flows", len(rows), r.Result.Flows.Len())
 	}
 	if diff := cmp.Diff(csvHeader, rows[0]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
@@ -139,7 +139,7 @@ func TestJSONL(t *testing.T) {
 		requireKeys(t, "finding line", doc, "client", "server", "index", "wireshark_filter",
 			"kind", "severity", "at", "gap_seconds", "message", "evidence")
 	}
-	if want := len(r.sortedFindings()); n != want {
+	if want := len(r.sortedFindings().rows); n != want {
 		t.Errorf("%d lines, want one per finding (%d)", n, want)
 	}
 }
@@ -165,7 +165,8 @@ func TestFlowAdvice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := build(t, tt.cfg, tt.file)
-			fl := &r.Result.Flows[0]
+			first := r.Result.Flows.At(0)
+			fl := &first
 			a := flowAdvice(r.Result, fl)
 			if a.Keepalive != tt.keepalive || a.Side != tt.side || a.Interval != tt.interval {
 				t.Errorf("advice = keepalive %v, side %v, interval %v; want %v, %v, %v", a.Keepalive, a.Side, a.Interval, tt.keepalive, tt.side, tt.interval)
@@ -250,7 +251,8 @@ func TestNewAxis(t *testing.T) {
 
 func TestTimelineWithoutTrace(t *testing.T) {
 	r := build(t, analyze.Config{}, "long-request-nokeepalive.pcap")
-	tl := r.timeline(&r.Result.Flows[0])
+	first := r.Result.Flows.At(0)
+	tl := r.timeline(&first)
 	if tl.Full {
 		t.Error("Full without Timelines")
 	}
@@ -269,7 +271,8 @@ func TestTimelineWithoutTrace(t *testing.T) {
 
 func TestTimelineWithTrace(t *testing.T) {
 	r := buildTraced(t, analyze.Config{}, "sll2.pcap")
-	fl := &r.Result.Flows[0]
+	first := r.Result.Flows.At(0)
+	fl := &first
 	tl := r.timeline(fl)
 	if !tl.Full {
 		t.Fatal("not Full with Timelines")

@@ -93,25 +93,26 @@ func (r *Report) htmlPage() htmlPage {
 	for _, s := range r.Notes() {
 		p.Facts = append(p.Facts, [2]string{"Note", s})
 	}
-	for i, row := range r.sortedFindings() {
-		p.Findings = append(p.Findings, htmlFindingRow{i + 1, row.f.Severity.String(), string(row.f.Kind), flowName(row.flow),
-			flowAnchor(row.flow), row.f.At.Format("15:04:05.000"), seconds(row.f.Gap)})
+	rows := r.sortedFindings()
+	for i := range rows.rows {
+		fl, fd := rows.at(i)
+		p.Findings = append(p.Findings, htmlFindingRow{i + 1, fd.Severity.String(), string(fd.Kind), flowName(fl),
+			flowAnchor(fl), fd.At.Format("15:04:05.000"), seconds(fd.Gap)})
 	}
-	for i := range res.Flows {
-		if fl := &res.Flows[i]; len(fl.Findings) > 0 {
+	for _, fl := range res.Flows.All() {
+		if len(fl.Findings) > 0 {
 			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 		}
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
-		for i := range res.Flows {
-			if fl := &res.Flows[i]; len(fl.Findings) > 0 && !yield(r.htmlFlow(fl)) {
+		for _, fl := range res.Flows.All() {
+			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl)) {
 				return
 			}
 		}
 	}
-	if hasUnflagged(res) {
-		for i := range res.Flows {
-			f := &res.Flows[i]
+	if r.hasUnflagged() {
+		for _, f := range res.Flows.All() {
 			p.All = append(p.All, htmlAllRow{f.Index, flowName(f), f.State.String(), fmt.Sprint(f.Packets), seconds(f.MaxGap),
 				fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes), len(f.Findings)})
 		}

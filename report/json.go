@@ -198,18 +198,18 @@ func JSON(w io.Writer, r *Report) error {
 			return err
 		}
 	}
-	if flows := r.Result.Flows; len(flows) == 0 {
+	if flows := r.Result.Flows; flows.Len() == 0 {
 		bw.WriteString("  \"flows\": [],\n")
 	} else {
 		bw.WriteString("  \"flows\": [\n")
-		for i := range flows {
-			b, err := json.MarshalIndent(r.jsonFlow(&flows[i]), "    ", "  ")
+		for i, fl := range flows.All() {
+			b, err := json.MarshalIndent(r.jsonFlow(fl), "    ", "  ")
 			if err != nil {
 				return err
 			}
 			bw.WriteString("    ")
 			bw.Write(b)
-			if i < len(flows)-1 {
+			if i < flows.Len()-1 {
 				bw.WriteByte(',')
 			}
 			bw.WriteByte('\n')
@@ -225,8 +225,8 @@ func JSON(w io.Writer, r *Report) error {
 // jsonValue is the whole JSON document of the report.
 func (r *Report) jsonValue() jsonReport {
 	out := r.jsonHead()
-	for i := range r.Result.Flows {
-		out.Flows = append(out.Flows, r.jsonFlow(&r.Result.Flows[i]))
+	for _, fl := range r.Result.Flows.All() {
+		out.Flows = append(out.Flows, r.jsonFlow(fl))
 	}
 	return out
 }
@@ -273,8 +273,7 @@ func (r *Report) jsonHead() jsonReport {
 	out.Capture = c
 
 	sum := jsonSummary{Flows: res.Stats.Flows, Findings: map[string]int{}, MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted}
-	for i := range res.Flows {
-		fl := &res.Flows[i]
+	for _, fl := range res.Flows.All() {
 		if len(fl.Findings) > 0 {
 			sum.FlaggedFlows++
 		}

@@ -25,8 +25,7 @@ func JSONL(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
-	for i := range r.Result.Flows {
-		fl := &r.Result.Flows[i]
+	for _, fl := range r.Result.Flows.All() {
 		jf := r.jsonFlow(fl)
 		for _, f := range jf.Findings {
 			if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {

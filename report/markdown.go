@@ -33,15 +33,14 @@ func Markdown(w io.Writer, r *Report) error {
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict()))
-	for i := range res.Flows {
-		fl := &res.Flows[i]
+	for _, fl := range res.Flows.All() {
 		if len(fl.Findings) == 0 {
 			continue
 		}
 		adv := flowAdvice(res, fl)
 		fmt.Fprintf(ew, "- **%s** (flow %d): %s. Fix: %s.\n", mdText(flowName(fl)), fl.Index, mdText(headline(fl)), mdText(adv.Short))
 	}
-	if len(rows) > 0 {
+	if len(rows.rows) > 0 {
 		fmt.Fprintln(ew)
 	}
 
@@ -72,24 +71,24 @@ func Markdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(ew, "| Note | %s |\n", mdCell(s))
 	}
 
-	if len(rows) > 0 {
+	if len(rows.rows) > 0 {
 		fmt.Fprintf(ew, "\n## Findings\n\n")
 		fmt.Fprintf(ew, "| # | Severity | Kind | Client → Server | At (UTC) | Gap |\n| ---: | --- | --- | --- | --- | ---: |\n")
-		for i, row := range rows {
-			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, row.f.Severity, row.f.Kind,
-				mdCell(flowName(row.flow)), row.f.At.Format("15:04:05.000"), seconds(row.f.Gap))
+		for i := range rows.rows {
+			fl, fd := rows.at(i)
+			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, fd.Severity, fd.Kind,
+				mdCell(flowName(fl)), fd.At.Format("15:04:05.000"), seconds(fd.Gap))
 		}
-		for i := range res.Flows {
-			if fl := &res.Flows[i]; len(fl.Findings) > 0 {
+		for _, fl := range res.Flows.All() {
+			if len(fl.Findings) > 0 {
 				r.mdFlow(ew, fl)
 			}
 		}
 	}
-	if hasUnflagged(res) {
+	if r.hasUnflagged() {
 		fmt.Fprintf(ew, "\n## All flows\n\n")
 		fmt.Fprintf(ew, "| # | Client → Server | State | Packets | Max gap | Keepalives client/server | Findings |\n| ---: | --- | --- | ---: | ---: | --- | ---: |\n")
-		for i := range res.Flows {
-			f := &res.Flows[i]
+		for _, f := range res.Flows.All() {
 			fmt.Fprintf(ew, "| %d | %s | %s | %d | %s | %d/%d | %d |\n", f.Index, mdCell(flowName(f)), f.State, f.Packets, seconds(f.MaxGap),
 				f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes, len(f.Findings))
 		}
@@ -280,7 +279,7 @@ func (r *Report) verdict() string {
 		return fmt.Sprintf("No flow was silent for %s or longer (%s analysed).", seconds(res.Threshold), count(uint64(res.Stats.Flows), "flow", "flows"))
 	}
 	return fmt.Sprintf("%s of %s went silent past the %s idle threshold: %s.", count(uint64(n), "flow", "flows"),
-		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(len(r.sortedFindings())), "finding", "findings"))
+		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(len(r.sortedFindings().rows)), "finding", "findings"))
 }
 
 // thresholdWords names the idle threshold and the preset behind it.

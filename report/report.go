@@ -35,6 +35,8 @@ type Report struct {
 	// Zero means no terminal: paragraphs wrap at 100 columns and tables
 	// keep their natural width.
 	Width int
+
+	findings *findingList // worked out on first use
 }
 
 // Formats maps each --format name to its renderer, all of one signature.
@@ -119,37 +121,71 @@ func (r *Report) Notes() []string {
 	return ns
 }
 
-// findingRow pairs a finding with its flow for sorting across flows.
+// findingRow names one finding in the order reports list findings: by
+// severity, then time, then flow.
 type findingRow struct {
-	flow *analyze.Flow
-	f    *analyze.Finding
+	pos      int // the flow's position in Result.Flows
+	n        int // the finding's position in the flow
+	index    int // the flow's Index
+	severity analyze.Severity
+	at       time.Time
 }
 
-// sortedFindings orders all findings by severity, then time, then flow.
-func (r *Report) sortedFindings() []findingRow {
-	var rows []findingRow
-	for i := range r.Result.Flows {
-		fl := &r.Result.Flows[i]
-		for j := range fl.Findings {
-			rows = append(rows, findingRow{fl, &fl.Findings[j]})
+// findingList is every finding of a Result in that order. Flows are
+// decoded as rows ask for them, so a long list costs a few words a
+// finding.
+type findingList struct {
+	rows    []findingRow
+	flows   analyze.Flows
+	byIndex map[int][]int // row numbers of each flow's findings, by flow Index
+	flagged int           // flows with findings
+	last    *analyze.Flow // the flow decoded last
+	lastPos int
+}
+
+// sortedFindings returns the findings of the report in order; it is worked
+// out once per Report.
+func (r *Report) sortedFindings() *findingList {
+	if r.findings != nil {
+		return r.findings
+	}
+	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}}
+	for pos, fl := range l.flows.All() {
+		if len(fl.Findings) > 0 {
+			l.flagged++
+		}
+		for n := range fl.Findings {
+			fd := &fl.Findings[n]
+			l.rows = append(l.rows, findingRow{pos, n, fl.Index, fd.Severity, fd.At})
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b findingRow) int {
-		return cmp.Or(cmp.Compare(a.f.Severity, b.f.Severity), a.f.At.Compare(b.f.At), cmp.Compare(a.flow.Index, b.flow.Index))
+	slices.SortStableFunc(l.rows, func(a, b findingRow) int {
+		return cmp.Or(cmp.Compare(a.severity, b.severity), a.at.Compare(b.at), cmp.Compare(a.index, b.index))
 	})
-	return rows
+	for i, row := range l.rows {
+		l.byIndex[row.index] = append(l.byIndex[row.index], i)
+	}
+	r.findings = l
+	return l
+}
+
+// at returns the flow and the finding of row i. Consecutive rows of one
+// flow share its decoded copy.
+func (l *findingList) at(i int) (*analyze.Flow, *analyze.Finding) {
+	row := l.rows[i]
+	if l.last == nil || l.lastPos != row.pos {
+		f := l.flows.At(row.pos)
+		l.last, l.lastPos = &f, row.pos
+	}
+	return l.last, &l.last.Findings[row.n]
 }
 
 // FlaggedFlows counts the flows with at least one finding.
-func (r *Report) FlaggedFlows() int {
-	n := 0
-	for i := range r.Result.Flows {
-		if len(r.Result.Flows[i].Findings) > 0 {
-			n++
-		}
-	}
-	return n
-}
+func (r *Report) FlaggedFlows() int { return r.sortedFindings().flagged }
+
+// hasUnflagged tells whether the result keeps flows without findings
+// (--all).
+func (r *Report) hasUnflagged() bool { return r.sortedFindings().flagged < r.Result.Flows.Len() }
 
 // WiresharkFilter returns a display filter that selects the flow.
 func WiresharkFilter(f *analyze.Flow) string {

@@ -51,7 +51,7 @@ func buildTraced(t *testing.T, cfg analyze.Config, files ...string) *Report {
 	t.Helper()
 	r := build(t, cfg, files...)
 	cfg.TraceFlows = map[int]bool{}
-	for _, fl := range r.Result.Flows {
+	for _, fl := range r.Result.Flows.All() {
 		if len(fl.Findings) > 0 {
 			cfg.TraceFlows[fl.Index] = true
 		}

@@ -37,8 +37,8 @@ func TestJSONStreamed(t *testing.T) {
 		check(tc.name, build(t, tc.cfg, tc.files...))
 	}
 	r := build(t, analyze.Config{}, "clean.pcap")
-	if len(r.Result.Flows) != 0 {
-		t.Fatalf("clean.pcap has %d flows to report, want none", len(r.Result.Flows))
+	if r.Result.Flows.Len() != 0 {
+		t.Fatalf("clean.pcap has %d flows to report, want none", r.Result.Flows.Len())
 	}
 	check("no flows", r)
 }

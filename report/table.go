@@ -45,7 +45,7 @@ func Table(w io.Writer, r *Report) error {
 		th += " (" + mb.Name + ": " + mb.Title + ")"
 	}
 	head := fmt.Sprintf("hangdiag: %s in %s of %s, idle threshold %s",
-		count(uint64(len(rows)), "finding", "findings"), count(uint64(r.FlaggedFlows()), "flow", "flows"),
+		count(uint64(len(rows.rows)), "finding", "findings"), count(uint64(r.FlaggedFlows()), "flow", "flows"),
 		count(uint64(res.Stats.Flows), "flow", "flows"), th)
 	if r.Width > 0 {
 		wrap(ew, "", head)
@@ -79,19 +79,20 @@ func Table(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(ew)
 
-	if len(rows) == 0 {
+	if len(rows.rows) == 0 {
 		fmt.Fprintf(ew, "No flow was silent for %s or longer.\n", seconds(res.Threshold))
 	} else {
 		err := fitTable(ew, r.Width, func(compact bool) ([]string, [][]string) {
 			var cells [][]string
-			for i, row := range rows {
-				sev, at := r.paint(row.f.Severity, row.f.Severity.String()), row.f.At.Format("15:04:05.000")
+			for i := range rows.rows {
+				fl, fd := rows.at(i)
+				sev, at := r.paint(fd.Severity, fd.Severity.String()), fd.At.Format("15:04:05.000")
 				if compact {
-					cells = append(cells, []string{strconv.Itoa(i + 1), string(row.f.Kind) + "\n" + sev,
-						row.flow.Client.String() + "\n→ " + row.flow.Server.String(), at + "\n" + seconds(row.f.Gap)})
+					cells = append(cells, []string{strconv.Itoa(i + 1), string(fd.Kind) + "\n" + sev,
+						fl.Client.String() + "\n→ " + fl.Server.String(), at + "\n" + seconds(fd.Gap)})
 				} else {
-					cells = append(cells, []string{strconv.Itoa(i + 1), sev, string(row.f.Kind),
-						row.flow.Client.String() + " → " + row.flow.Server.String(), at, seconds(row.f.Gap)})
+					cells = append(cells, []string{strconv.Itoa(i + 1), sev, string(fd.Kind),
+						fl.Client.String() + " → " + fl.Server.String(), at, seconds(fd.Gap)})
 				}
 			}
 			if compact {
@@ -104,25 +105,26 @@ func Table(w io.Writer, r *Report) error {
 		}
 		fixedAt := map[string]int{}     // fix text -> number of the paragraph that gave it
 		keepaliveSaid := map[int]bool{} // flows whose keepalive settings were given
-		for i, row := range rows {
-			fmt.Fprintf(ew, "\n%s\n", r.paint(row.f.Severity, fmt.Sprintf("%d. %s (%s)", i+1, row.f.Kind, row.f.Severity)))
-			wrap(ew, "   ", row.f.Message)
-			switch n, seen := fixedAt[row.f.Fix]; {
-			case row.f.Fix == "":
+		for i := range rows.rows {
+			fl, fd := rows.at(i)
+			fmt.Fprintf(ew, "\n%s\n", r.paint(fd.Severity, fmt.Sprintf("%d. %s (%s)", i+1, fd.Kind, fd.Severity)))
+			wrap(ew, "   ", fd.Message)
+			switch n, seen := fixedAt[fd.Fix]; {
+			case fd.Fix == "":
 			case seen:
 				wrap(ew, "   ", fmt.Sprintf("Fix: as in %d.", n))
 			default:
-				fixedAt[row.f.Fix] = i + 1
-				wrap(ew, "   ", "Fix: "+row.f.Fix)
+				fixedAt[fd.Fix] = i + 1
+				wrap(ew, "   ", "Fix: "+fd.Fix)
 			}
-			wrap(ew, "   ", "Wireshark: "+WiresharkFilter(row.flow))
-			if k := keepaliveWords(row.flow, res.Threshold); k != "" && !keepaliveSaid[row.flow.Index] {
-				keepaliveSaid[row.flow.Index] = true
+			wrap(ew, "   ", "Wireshark: "+WiresharkFilter(fl))
+			if k := keepaliveWords(fl, res.Threshold); k != "" && !keepaliveSaid[fl.Index] {
+				keepaliveSaid[fl.Index] = true
 				wrap(ew, "   ", "Keepalives: "+k)
 			}
 		}
-		for i := range res.Flows {
-			if fl := &res.Flows[i]; len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
+		for _, fl := range res.Flows.All() {
+			if len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
 				fmt.Fprintln(ew)
 				wrap(ew, "", "How to turn on TCP keepalive in Linux, Python requests, Go, Java, Node.js, .NET and curl: run again with --format markdown or --format html.")
 				break
@@ -133,7 +135,7 @@ func Table(w io.Writer, r *Report) error {
 		fmt.Fprintln(ew)
 		wrap(ew, "", "Timeout bracket: "+bracket(inf))
 	}
-	if hasUnflagged(res) {
+	if r.hasUnflagged() {
 		fmt.Fprintln(ew)
 		if err := flowTable(ew, res, r.Width); err != nil {
 			return err
@@ -142,21 +144,11 @@ func Table(w io.Writer, r *Report) error {
 	return ew.flush(bw)
 }
 
-func hasUnflagged(res *analyze.Result) bool {
-	for i := range res.Flows {
-		if len(res.Flows[i].Findings) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // flowTable lists every flow kept in the result (--all).
 func flowTable(w io.Writer, res *analyze.Result, width int) error {
 	return fitTable(w, width, func(compact bool) ([]string, [][]string) {
 		var cells [][]string
-		for i := range res.Flows {
-			f := &res.Flows[i]
+		for _, f := range res.Flows.All() {
 			probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
 			if compact {
 				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),

@@ -256,10 +256,9 @@ type shownFinding struct {
 // first two and its last, the middle folded into one line.
 func (r *Report) shownFindings(fl *analyze.Flow) []shownFinding {
 	var all []shownFinding
-	for i, row := range r.sortedFindings() {
-		if row.flow == fl {
-			all = append(all, shownFinding{N: i + 1, F: row.f})
-		}
+	rows := r.sortedFindings()
+	for _, i := range rows.byIndex[fl.Index] {
+		all = append(all, shownFinding{N: i + 1, F: &fl.Findings[rows.rows[i].n]})
 	}
 	var out []shownFinding
 	for i := 0; i < len(all); {

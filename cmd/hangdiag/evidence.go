@@ -116,7 +116,7 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 // out as evidence and closes it.
 func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
 	flagged := make(map[int]bool)
-	for _, f := range rep.Result.Flows {
+	for _, f := range rep.Result.Flows.All() {
 		if len(f.Findings) > 0 {
 			flagged[f.Index] = true
 		}
@@ -405,7 +405,10 @@ func (ev *evidence) writeTo(out io.Writer, fallback uint16) error {
 // and the capture ran on past the evidence's last packet, the
 // --capture-end with which the evidence analyses the same.
 func (ev *evidence) adviseEnd(w io.Writer, path string, r *analyze.Result) {
-	open := slices.ContainsFunc(r.Flows, func(f analyze.Flow) bool { return len(f.Findings) > 0 && f.State == analyze.Open })
+	open := false
+	for _, f := range r.Flows.All() {
+		open = open || len(f.Findings) > 0 && f.State == analyze.Open
+	}
 	if !open || ev.last == 0 || !r.CaptureEnd.After(time.Unix(0, ev.last)) {
 		return
 	}
@@ -422,9 +425,9 @@ func (ev *evidence) close() {
 // anonymizeResult replaces the addresses of every flow of r by m's
 // stand-ins: the Client and Server fields, and their text in finding
 // messages, fixes, reset reasons and packet descriptions. Ports are kept.
+// Flows are anonymized as they are read from r.
 func anonymizeResult(r *analyze.Result, m *anon.Mapper) {
-	for i := range r.Flows {
-		f := &r.Flows[i]
+	r.Flows = r.Flows.Edit(func(f *analyze.Flow) {
 		c, s := m.AddrPort(f.Client), m.AddrPort(f.Server)
 		// Address-and-port forms first, then bare addresses, longest
 		// first, so that no address is replaced inside a longer one.
@@ -458,5 +461,5 @@ func anonymizeResult(r *analyze.Result, m *anon.Mapper) {
 				}
 			}
 		}
-	}
+	})
 }

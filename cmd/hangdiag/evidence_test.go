@@ -105,7 +105,7 @@ type flowSummary struct {
 
 func flaggedFlows(r *analyze.Result) []flowSummary {
 	var out []flowSummary
-	for _, f := range r.Flows {
+	for _, f := range r.Flows.All() {
 		if len(f.Findings) == 0 {
 			continue
 		}
@@ -159,7 +159,7 @@ func TestEvidenceReanalysis(t *testing.T) {
 			c := readCapture(t, ev)
 			tuples := make(map[[2]netip.AddrPort]bool)
 			timelined := 0
-			for _, f := range orig.Result.Flows {
+			for _, f := range orig.Result.Flows.All() {
 				if len(f.Findings) > 0 {
 					tuples[[2]netip.AddrPort{f.Client, f.Server}] = true
 					tuples[[2]netip.AddrPort{f.Server, f.Client}] = true
@@ -187,7 +187,7 @@ func TestEvidenceReanalysis(t *testing.T) {
 			}
 
 			again := analyzeWith(t, evidenceOptions{}, []string{ev}, configWithAll(cfg), captureEnd(orig.Result), "table")
-			if n := len(again.Result.Flows); n != len(want) {
+			if n := again.Result.Flows.Len(); n != len(want) {
 				t.Errorf("evidence holds %d flows, want the %d flagged", n, len(want))
 			}
 			if diff := sameFlows(want, flaggedFlows(again.Result)); diff != "" {
@@ -216,8 +216,8 @@ func TestEvidenceLinkTypes(t *testing.T) {
 	if diff := sameFlows(flaggedFlows(orig.Result), flaggedFlows(again.Result)); diff != "" {
 		t.Errorf("evidence analyses differently (-original +evidence):\n%s", diff)
 	}
-	if len(again.Result.Flows) != 3 {
-		t.Errorf("%d flows, want 3", len(again.Result.Flows))
+	if again.Result.Flows.Len() != 3 {
+		t.Errorf("%d flows, want 3", again.Result.Flows.Len())
 	}
 }
 
@@ -279,7 +279,7 @@ func addrPattern(a netip.Addr) *regexp.Regexp {
 // addrsOf lists the addresses of every flow of r.
 func addrsOf(r *analyze.Result) []netip.Addr {
 	var as []netip.Addr
-	for _, f := range r.Flows {
+	for _, f := range r.Flows.All() {
 		for _, a := range []netip.Addr{f.Client.Addr(), f.Server.Addr()} {
 			if !slices.Contains(as, a) {
 				as = append(as, a)
@@ -347,17 +347,17 @@ func TestAnonymizeReports(t *testing.T) {
 func TestAnonymizeResult(t *testing.T) {
 	client, server := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.10:80")
 	msg := "Flow 192.0.2.1:40000 → 192.0.2.10:80: 192.0.2.10 answered 192.0.2.1."
-	r := &analyze.Result{Flows: []analyze.Flow{{
+	r := &analyze.Result{Flows: analyze.FlowsOf(analyze.Flow{
 		Client: client, Server: server,
 		Findings: []analyze.Finding{{
 			Message: msg, Fix: "Ask 192.0.2.10.",
 			Evidence: analyze.Evidence{Reset: &analyze.ResetInfo{Reasons: []string{"unlike 192.0.2.1's"}}},
 		}},
-	}}}
+	})}
 	m := anon.New([]byte("k"))
 	anonymizeResult(r, m)
 	c, s := m.AddrPort(client), m.AddrPort(server)
-	f := r.Flows[0]
+	f := r.Flows.At(0)
 	if f.Client != c || f.Server != s {
 		t.Errorf("flow %v → %v, want %v → %v", f.Client, f.Server, c, s)
 	}
@@ -400,7 +400,7 @@ func TestAnonymizeEvidence(t *testing.T) {
 func TestAnonymizeKey(t *testing.T) {
 	files := []string{pcaps("long-request-nokeepalive.pcap")}
 	client := func(e evidenceOptions) netip.AddrPort {
-		return analyzeWith(t, e, files, analyze.Config{}, time.Time{}, "json").Result.Flows[0].Client
+		return analyzeWith(t, e, files, analyze.Config{}, time.Time{}, "json").Result.Flows.At(0).Client
 	}
 	orig := client(evidenceOptions{})
 	tests := []struct {
@@ -454,7 +454,7 @@ func TestTimelines(t *testing.T) {
 			if len(rep.Timelines) != 2 {
 				t.Errorf("%d timelines, want 2", len(rep.Timelines))
 			}
-			for _, f := range rep.Result.Flows {
+			for _, f := range rep.Result.Flows.All() {
 				tl, ok := rep.Timelines[f.Index]
 				if ok != (len(f.Findings) > 0) {
 					t.Errorf("flow %d, %d findings: timeline %v", f.Index, len(f.Findings), ok)

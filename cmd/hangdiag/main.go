@@ -188,8 +188,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintln(stderr, "hangdiag: warning: "+w)
 		}
 	}
+	defer rep.Result.Flows.Close()
 	if err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, rep) }); err != nil {
 		return err
+	}
+	if err := rep.Result.Flows.Err(); err != nil {
+		return fmt.Errorf("reading back the flows kept for the report: %w", err)
 	}
 	if o.exitCode && rep.FlaggedFlows() > 0 {
 		return errFindings

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,8 +66,8 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 			for _, p := range chosen {
 				compared[p.Index[i]] = true
 			}
-			rep.Result.Flows = slices.DeleteFunc(rep.Result.Flows, func(f analyze.Flow) bool {
-				return len(f.Findings) == 0 && !compared[f.Index]
+			rep.Result.Flows = rep.Result.Flows.Filter(func(f *analyze.Flow) bool {
+				return len(f.Findings) > 0 || compared[f.Index]
 			})
 		}
 	}
@@ -80,9 +79,9 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 }
 
 func hasFindings(r *analyze.Result, index int) bool {
-	for i := range r.Flows {
-		if r.Flows[i].Index == index {
-			return len(r.Flows[i].Findings) > 0
+	for _, f := range r.Flows.All() {
+		if f.Index == index {
+			return len(f.Findings) > 0
 		}
 	}
 	return false

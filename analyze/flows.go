@@ -1,0 +1,584 @@
+package analyze
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"iter"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+)
+
+// spillSize is how many bytes of encoded flows a Result keeps in memory
+// before it moves them to a temporary file. A flow with findings takes
+// some 200–400 bytes encoded, against 2–3 KB as a Flow.
+var spillSize = 64 << 10
+
+// Flows is the list of flows a Result keeps, in order of first appearance
+// (Flow.Index). A long capture can flag any number of flows, so they are
+// kept encoded, in a temporary file once they outgrow a megabyte, and
+// decoded one at a time by At and All: memory follows the flows alive at
+// once, not the length of the capture. The zero value is an empty list.
+//
+// A Flows and the copies made of it share their flows; Filter and Edit
+// return new lists over the same flows.
+type Flows struct {
+	store *flowStore
+	order []int32       // the store's records in this list, in list order
+	edits []func(*Flow) // applied to each flow as it is decoded, in order
+}
+
+// FlowsOf returns a list of the given flows, in the order given.
+func FlowsOf(flows ...Flow) Flows {
+	s := &flowStore{}
+	fs := Flows{store: s}
+	for i := range flows {
+		fs.order = append(fs.order, int32(len(s.recs)))
+		s.add(&flows[i])
+	}
+	return fs
+}
+
+// Len returns the number of flows.
+func (fs Flows) Len() int { return len(fs.order) }
+
+// At returns flow i of the list. Each call decodes the flow afresh: the
+// result is the caller's to keep or change.
+func (fs Flows) At(i int) Flow {
+	var f Flow
+	fs.decode(i, &f)
+	return f
+}
+
+// All yields the flows in order, with their positions in the list. Each
+// flow is decoded afresh, as by At.
+func (fs Flows) All() iter.Seq2[int, *Flow] {
+	return func(yield func(int, *Flow) bool) {
+		for i := range fs.order {
+			f := fs.At(i)
+			if !yield(i, &f) {
+				return
+			}
+		}
+	}
+}
+
+// Filter returns the list of the flows keep returns true for.
+func (fs Flows) Filter(keep func(*Flow) bool) Flows {
+	out := Flows{store: fs.store, edits: fs.edits}
+	for i, rec := range fs.order {
+		if f := fs.At(i); keep(&f) {
+			out.order = append(out.order, rec)
+		}
+	}
+	return out
+}
+
+// Edit returns the list with edit applied to every flow as it is decoded,
+// after the edits given before.
+func (fs Flows) Edit(edit func(*Flow)) Flows {
+	fs.edits = append(slices.Clip(fs.edits), edit)
+	return fs
+}
+
+// Err reports the first error met reading flows back from the temporary
+// file; flows that could not be read come out as zero Flows.
+func (fs Flows) Err() error {
+	if fs.store == nil {
+		return nil
+	}
+	return fs.store.err
+}
+
+// Close removes the temporary file, if any. The list and every copy and
+// list made from it must not be used afterwards.
+func (fs Flows) Close() error {
+	if fs.store == nil || fs.store.file == nil {
+		return nil
+	}
+	err := fs.store.file.Close()
+	fs.store.file = nil
+	return err
+}
+
+func (fs Flows) decode(i int, f *Flow) {
+	s := fs.store
+	s.decode(fs.order[i], f)
+	for _, edit := range fs.edits {
+		edit(f)
+	}
+}
+
+// flowStore holds encoded flows: in mem, then, once mem outgrows
+// spillSize, in an unlinked temporary file.
+type flowStore struct {
+	mem  []byte    // encoded flows not in the file
+	file *os.File  // the temporary file; nil until the flows spill
+	size int64     // bytes in the file
+	recs []flowRec // the flows, in the order they were added
+	buf  []byte    // scratch for encoding and reading back
+	err  error     // the first error writing or reading the file
+}
+
+// flowRec locates one encoded flow: offsets below the store's size are in
+// the file, the others in mem.
+type flowRec struct {
+	index int // Flow.Index
+	off   int64
+	n     int
+}
+
+// add encodes f and appends it.
+func (s *flowStore) add(f *Flow) {
+	s.buf = encodeFlow(s.buf[:0], f)
+	s.recs = append(s.recs, flowRec{f.Index, s.size + int64(len(s.mem)), len(s.buf)})
+	s.mem = append(s.mem, s.buf...)
+	if len(s.mem) >= spillSize && s.err == nil {
+		s.spill()
+	}
+}
+
+// spill moves mem to the end of the temporary file, making it first. When
+// the file cannot be made or written, the flows stay in memory.
+func (s *flowStore) spill() {
+	if s.file == nil {
+		f, err := os.CreateTemp("", "hangdiag-flows-*")
+		if err != nil {
+			s.err = err
+			return
+		}
+		os.Remove(f.Name()) // where open files can be unlinked, nothing is left behind
+		s.file = f
+	}
+	if _, err := s.file.WriteAt(s.mem, s.size); err != nil {
+		s.err = err
+		return
+	}
+	s.size += int64(len(s.mem))
+	s.mem = s.mem[:0]
+}
+
+// sorted returns the records in the order of Flow.Index.
+func (s *flowStore) sorted() []int32 {
+	order := make([]int32, len(s.recs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(s.recs[x].index, s.recs[y].index) })
+	return order
+}
+
+func (s *flowStore) decode(i int32, f *Flow) {
+	rec := s.recs[i]
+	var b []byte
+	if rec.off >= s.size {
+		b = s.mem[rec.off-s.size:][:rec.n]
+	} else {
+		s.buf = slices.Grow(s.buf[:0], rec.n)[:rec.n]
+		if _, err := s.file.ReadAt(s.buf, rec.off); err != nil {
+			if s.err == nil {
+				s.err = err
+			}
+			*f = Flow{}
+			return
+		}
+		b = s.buf
+	}
+	d := decoder{b: b}
+	d.flow(f)
+	if d.bad && s.err == nil {
+		s.err = errors.New("damaged flow record")
+	}
+}
+
+// textWriter writes the message and fix of the findings of a finished
+// flow from their facts. Findings with one fix share its string.
+type textWriter struct {
+	a     Analyzer // only the settings the texts use
+	fixes map[fixKey]string
+	buf   []byte
+}
+
+type fixKey struct {
+	kind    Kind
+	waiting string
+}
+
+func newTextWriter(a *Analyzer) *textWriter {
+	return &textWriter{a: Analyzer{threshold: a.threshold, probesCount: a.probesCount, middlebox: a.middlebox}, fixes: map[fixKey]string{}}
+}
+
+func (t *textWriter) write(fl *Flow) {
+	for j := range fl.Findings {
+		fd := &fl.Findings[j]
+		fd.Message = t.a.message(fd, fl.Client, fl.Server, &t.buf)
+		k := fixKey{fd.Kind, fd.Evidence.Waiting}
+		if _, ok := t.fixes[k]; !ok {
+			t.fixes[k] = t.a.fix(fd)
+		}
+		fd.Fix = t.fixes[k]
+	}
+}
+
+// The encoding: unsigned and signed varints, strings and lists with their
+// length first, times as differences from the flow's first packet.
+
+func encodeFlow(b []byte, f *Flow) []byte {
+	e := encoder{b: b}
+	e.int(int64(f.Index))
+	e.addr(f.Client)
+	e.addr(f.Server)
+	e.time(f.First)
+	if !f.First.IsZero() {
+		e.base = f.First.UnixNano()
+	}
+	e.time(f.Last)
+	e.bools(f.HandshakeSeen, f.Evicted, f.SYNSeen[0], f.SYNSeen[1])
+	e.uint(uint64(f.State))
+	e.uint(f.Packets)
+	for s := range 2 {
+		e.uint(f.Bytes[s])
+		e.uint(f.Retransmitted[s])
+		e.uint(f.Resets[s])
+		e.uint(uint64(f.ISN[s]))
+		k := &f.Keepalive[s]
+		e.int(int64(k.Probes))
+		e.int(int64(k.Acks))
+		e.int(int64(k.ZeroWindowProbes))
+		e.int(int64(k.IdleBeforeFirst))
+		e.int(int64(k.MinInterval))
+		e.int(int64(k.MaxInterval))
+		e.int(int64(k.MeanInterval))
+		e.settings(&k.Settings)
+	}
+	e.int(int64(f.MaxGap))
+	e.time(f.MaxGapAt)
+	e.int(int64(f.IdleAtEnd))
+	e.uint(uint64(len(f.Gaps)))
+	for i := range f.Gaps {
+		g := &f.Gaps[i]
+		e.time(g.Start)
+		e.time(g.End)
+		e.int(int64(g.Duration))
+		e.str(g.EndedBy)
+		e.str(string(g.Outcome))
+	}
+	e.uint(uint64(len(f.Findings)))
+	for i := range f.Findings {
+		fd := &f.Findings[i]
+		e.str(string(fd.Kind))
+		e.uint(uint64(fd.Severity))
+		e.time(fd.At)
+		e.int(int64(fd.Gap))
+		e.str(fd.Message)
+		e.str(fd.Fix)
+		ev := &fd.Evidence
+		e.ref(ev.GapStart)
+		e.ref(ev.GapEnd)
+		e.str(ev.EndedBy)
+		e.str(ev.Waiting)
+		e.int(int64(ev.Retransmitted))
+		e.ref(ev.Unacked)
+		e.ref(ev.Last)
+		e.int(int64(ev.Probes))
+		e.bool(ev.Keepalive != nil)
+		if ev.Keepalive != nil {
+			e.settings(&ev.Keepalive[0])
+			e.settings(&ev.Keepalive[1])
+		}
+		r := ev.Reset
+		e.bool(r != nil)
+		if r != nil {
+			e.ref(&r.Packet)
+			e.uint(uint64(r.ClaimedBy))
+			e.ref(r.TriggeredBy)
+			e.int(int64(r.After))
+			e.uint(uint64(r.TTL))
+			e.uint(uint64(r.UsualTTL))
+			e.bools(r.HasTS, r.TSInUse, false, false)
+			e.str(r.Verdict)
+			e.strs(r.Reasons)
+		}
+	}
+	return e.b
+}
+
+type encoder struct {
+	b    []byte
+	base int64 // the nanoseconds times are written relative to
+}
+
+func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+
+func (e *encoder) bool(v bool) {
+	e.bools(v, false, false, false)
+}
+
+func (e *encoder) bools(a, b, c, d bool) {
+	var v byte
+	for i, x := range [4]bool{a, b, c, d} {
+		if x {
+			v |= 1 << i
+		}
+	}
+	e.b = append(e.b, v)
+}
+
+func (e *encoder) str(s string) {
+	e.uint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *encoder) strs(ss []string) {
+	e.bool(ss != nil)
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+
+// time writes 0 for the zero time, else 1 + the zigzag difference from
+// base.
+func (e *encoder) time(t time.Time) {
+	if t.IsZero() {
+		e.uint(0)
+		return
+	}
+	d := t.UnixNano() - e.base
+	e.uint(1 + uint64(d<<1^d>>63))
+}
+
+func (e *encoder) addr(ap netip.AddrPort) {
+	e.b = append(e.b, 0) // length, set below
+	at := len(e.b)
+	e.b, _ = ap.AppendBinary(e.b)
+	e.b[at-1] = byte(len(e.b) - at)
+}
+
+func (e *encoder) ref(p *PacketRef) {
+	e.bool(p != nil)
+	if p != nil {
+		e.int(int64(p.File))
+		e.uint(p.Frame)
+		e.time(p.Time)
+		e.uint(uint64(p.Side))
+		e.str(string(p.Kind))
+		e.str(p.What)
+	}
+}
+
+func (e *encoder) settings(k *KeepaliveSettings) {
+	e.int(int64(k.Idle))
+	e.int(int64(k.Interval))
+	e.int(int64(k.Count))
+	e.bool(k.GaveUp)
+	e.strs(k.Matches)
+}
+
+// decoder reads what encodeFlow wrote. It never panics: past the end of
+// its bytes or on a bad value it reads zeros and sets bad.
+type decoder struct {
+	b    []byte
+	base int64
+	bad  bool
+}
+
+func (d *decoder) flow(f *Flow) {
+	*f = Flow{}
+	f.Index = int(d.int())
+	f.Client = d.addr()
+	f.Server = d.addr()
+	f.First = d.time()
+	if !f.First.IsZero() {
+		d.base = f.First.UnixNano()
+	}
+	f.Last = d.time()
+	f.HandshakeSeen, f.Evicted, f.SYNSeen[0], f.SYNSeen[1] = d.bools()
+	f.State = State(d.uint())
+	f.Packets = d.uint()
+	for s := range 2 {
+		f.Bytes[s] = d.uint()
+		f.Retransmitted[s] = d.uint()
+		f.Resets[s] = d.uint()
+		f.ISN[s] = uint32(d.uint())
+		k := &f.Keepalive[s]
+		k.Probes = int(d.int())
+		k.Acks = int(d.int())
+		k.ZeroWindowProbes = int(d.int())
+		k.IdleBeforeFirst = time.Duration(d.int())
+		k.MinInterval = time.Duration(d.int())
+		k.MaxInterval = time.Duration(d.int())
+		k.MeanInterval = time.Duration(d.int())
+		d.settings(&k.Settings)
+	}
+	f.MaxGap = time.Duration(d.int())
+	f.MaxGapAt = d.time()
+	f.IdleAtEnd = time.Duration(d.int())
+	if n := d.len(); n > 0 {
+		f.Gaps = make([]Gap, n)
+		for i := range f.Gaps {
+			g := &f.Gaps[i]
+			g.Start = d.time()
+			g.End = d.time()
+			g.Duration = time.Duration(d.int())
+			g.EndedBy = d.str()
+			g.Outcome = Outcome(d.str())
+		}
+	}
+	if n := d.len(); n > 0 {
+		f.Findings = make([]Finding, n)
+		for i := range f.Findings {
+			d.finding(&f.Findings[i])
+		}
+	}
+	if len(d.b) > 0 {
+		d.bad = true
+	}
+}
+
+func (d *decoder) finding(fd *Finding) {
+	fd.Kind = Kind(d.str())
+	fd.Severity = Severity(d.uint())
+	fd.At = d.time()
+	fd.Gap = time.Duration(d.int())
+	fd.Message = d.str()
+	fd.Fix = d.str()
+	ev := &fd.Evidence
+	ev.GapStart = d.ref()
+	ev.GapEnd = d.ref()
+	ev.EndedBy = d.str()
+	ev.Waiting = d.str()
+	ev.Retransmitted = int(d.int())
+	ev.Unacked = d.ref()
+	ev.Last = d.ref()
+	ev.Probes = int(d.int())
+	if d.bool() {
+		ev.Keepalive = new([2]KeepaliveSettings)
+		d.settings(&ev.Keepalive[0])
+		d.settings(&ev.Keepalive[1])
+	}
+	if d.bool() {
+		r := &ResetInfo{}
+		if p := d.ref(); p != nil {
+			r.Packet = *p
+		}
+		r.ClaimedBy = Side(d.uint())
+		r.TriggeredBy = d.ref()
+		r.After = time.Duration(d.int())
+		r.TTL = uint8(d.uint())
+		r.UsualTTL = uint8(d.uint())
+		r.HasTS, r.TSInUse, _, _ = d.bools()
+		r.Verdict = d.str()
+		r.Reasons = d.strs()
+		ev.Reset = r
+	}
+}
+
+func (d *decoder) uint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// len reads a length, which cannot be more than the bytes left.
+func (d *decoder) len() int {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bool() bool {
+	a, _, _, _ := d.bools()
+	return a
+}
+
+func (d *decoder) bools() (a, b, c, e bool) {
+	if len(d.b) == 0 {
+		d.bad = true
+		return
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v&1 != 0, v&2 != 0, v&4 != 0, v&8 != 0
+}
+
+func (d *decoder) str() string {
+	n := d.len()
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) strs() []string {
+	isSet := d.bool()
+	n := d.len()
+	if !isSet {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = d.str()
+	}
+	return ss
+}
+
+func (d *decoder) time() time.Time {
+	v := d.uint()
+	if v == 0 {
+		return time.Time{}
+	}
+	v--
+	return time.Unix(0, d.base+(int64(v>>1)^-int64(v&1))).UTC()
+}
+
+func (d *decoder) addr() netip.AddrPort {
+	n := d.len()
+	var ap netip.AddrPort
+	if err := ap.UnmarshalBinary(d.b[:n]); err != nil {
+		d.bad = true
+	}
+	d.b = d.b[n:]
+	return ap
+}
+
+func (d *decoder) ref() *PacketRef {
+	if !d.bool() {
+		return nil
+	}
+	p := &PacketRef{}
+	p.File = int(d.int())
+	p.Frame = d.uint()
+	p.Time = d.time()
+	p.Side = Side(d.uint())
+	p.Kind = PacketKind(d.str())
+	p.What = d.str()
+	return p
+}
+
+func (d *decoder) settings(k *KeepaliveSettings) {
+	k.Idle = time.Duration(d.int())
+	k.Interval = time.Duration(d.int())
+	k.Count = int(d.int())
+	k.GaveUp = d.bool()
+	k.Matches = d.strs()
+}

@@ -1,0 +1,200 @@
+package analyze
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var addrsEqual = cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
+
+// listOf decodes every flow of fs.
+func listOf(fs Flows) []Flow {
+	var list []Flow
+	for _, f := range fs.All() {
+		list = append(list, *f)
+	}
+	return list
+}
+
+// TestFlowsRoundTrip encodes flows whose every field, found by
+// reflection, holds a random value (or, at random, its zero value) and
+// checks they decode to the same. A field added to Flow and not encoded
+// fails it.
+func TestFlowsRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var flows []Flow
+	for range 300 {
+		var f Flow
+		fill(r, reflect.ValueOf(&f).Elem())
+		flows = append(flows, f)
+	}
+	flows = append(flows, Flow{}) // zero times, no addresses
+	fs := FlowsOf(flows...)
+	if fs.Len() != len(flows) {
+		t.Fatalf("Len = %d, want %d", fs.Len(), len(flows))
+	}
+	for i := range flows {
+		if diff := cmp.Diff(flows[i], fs.At(i), addrsEqual); diff != "" {
+			t.Fatalf("flow %d (-encoded +decoded):\n%s", i, diff)
+		}
+	}
+	if err := fs.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill sets v to random values, recursing into structs, arrays, slices and
+// pointers; about one value in four is left zero (nil, empty).
+func fill(r *rand.Rand, v reflect.Value) {
+	switch v.Type() {
+	case reflect.TypeFor[time.Time]():
+		if r.IntN(4) > 0 {
+			v.Set(reflect.ValueOf(time.Unix(0, r.Int64N(1<<61)).UTC()))
+		}
+		return
+	case reflect.TypeFor[netip.AddrPort]():
+		var a netip.Addr
+		switch r.IntN(3) {
+		case 0:
+			a = netip.AddrFrom4([4]byte{10, byte(r.IntN(256)), byte(r.IntN(256)), 1})
+		case 1:
+			a = netip.AddrFrom16([16]byte{0xfd, 0, 15: byte(r.IntN(256))})
+		}
+		v.Set(reflect.ValueOf(netip.AddrPortFrom(a, uint16(r.IntN(65536)))))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(r, v.Field(i))
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(r, v.Index(i))
+		}
+	case reflect.Slice:
+		if n := r.IntN(4); n > 0 {
+			v.Set(reflect.MakeSlice(v.Type(), n, n))
+			for i := range n {
+				fill(r, v.Index(i))
+			}
+		}
+	case reflect.Pointer:
+		if r.IntN(4) > 0 {
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(r, v.Elem())
+		}
+	case reflect.String:
+		v.SetString(strings.Repeat("→x", r.IntN(5)))
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		bits := v.Type().Bits()
+		v.SetInt(int64(r.Uint64()) >> (64 - bits))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		bits := v.Type().Bits()
+		v.SetUint(r.Uint64() >> (64 - bits))
+	default:
+		panic("fill: no case for " + v.Type().String())
+	}
+}
+
+// TestFlowsSpill analyses captures with every flow kept, once with the
+// flows in memory and once with them moved to the temporary file after
+// every flow, and checks both decode to the same list.
+func TestFlowsSpill(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	if len(paths) == 0 {
+		t.Fatal("no captures in testdata/pcaps")
+	}
+	analyse := func(path string) *Result {
+		a := New(Config{KeepAll: true, Idle: 5 * time.Second})
+		for _, seg := range readSegments(t, path) {
+			a.Add(&seg)
+		}
+		return a.Finish(time.Time{})
+	}
+	defer func(n int) { spillSize = n }(spillSize)
+	for _, path := range paths {
+		inMemory := analyse(path)
+		spillSize = 1
+		spilled := analyse(path)
+		spillSize = 1 << 20
+		if inMemory.Flows.store.file != nil || inMemory.Flows.Len() > 0 && spilled.Flows.store.file == nil {
+			t.Fatalf("%s: file %v in memory, %v spilled", path, inMemory.Flows.store.file, spilled.Flows.store.file)
+		}
+		if diff := cmp.Diff(listOf(inMemory.Flows), listOf(spilled.Flows), addrsEqual); diff != "" {
+			t.Errorf("%s (-in memory +spilled):\n%s", filepath.Base(path), diff)
+		}
+		if err := spilled.Flows.Err(); err != nil {
+			t.Error(err)
+		}
+		if err := spilled.Flows.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestFlowsOrder checks that a Result lists flows in order of first
+// appearance although they finish in another order, and that Filter and
+// Edit make new lists over the same flows.
+func TestFlowsOrder(t *testing.T) {
+	s := time.Second
+	const cli2 = "192.0.2.11:40000"
+	long := newConv(cli, srv, 1000).handshake(0).send(Client, s, 100).ack(Server, s+time.Millisecond)
+	short := newConv(cli2, srv, 2000).handshake(2*s).fin(Client, 3*s).fin(Server, 3*s+time.Millisecond).
+		ack(Client, 3*s+2*time.Millisecond)
+	reuse := newConv(cli2, srv, 900000).handshake(5 * s) // the port again: the short flow finishes here
+	r := run(Config{KeepAll: true}, 0, long, short, reuse)
+	var index []int
+	for i, f := range r.Flows.All() {
+		if i != len(index) {
+			t.Fatalf("position %d, want %d", i, len(index))
+		}
+		index = append(index, f.Index)
+	}
+	if diff := cmp.Diff([]int{0, 1, 2}, index); diff != "" {
+		t.Fatalf("flow indexes (-want +got):\n%s", diff)
+	}
+	if r.Flows.store.recs[0].index != 1 {
+		t.Fatalf("the closed flow did not finish first: records %v", r.Flows.store.recs)
+	}
+	open := r.Flows.Filter(func(f *Flow) bool { return f.State == Open })
+	if open.Len() != 2 || open.At(0).Index != 0 || open.At(1).Index != 2 || r.Flows.Len() != 3 {
+		t.Errorf("Filter kept %d flows, the first %d; the list has %d", open.Len(), open.At(0).Index, r.Flows.Len())
+	}
+	edited := open.Edit(func(f *Flow) { f.Packets = 1234 }).Edit(func(f *Flow) { f.Packets++ })
+	if got := edited.At(0).Packets; got != 1235 {
+		t.Errorf("edited packets = %d, want 1235", got)
+	}
+	if got := open.At(0).Packets; got == 1235 {
+		t.Error("Edit changed the list it was made from")
+	}
+	first := r.Flows.At(0)
+	first.Findings = append(first.Findings, Finding{Kind: ResetAfterIdle})
+	if len(r.Flows.At(0).Findings) == len(first.Findings) {
+		t.Error("a change to a flow At returned shows in the list")
+	}
+}
+
+// TestFlowsDamage checks that a damaged record gives an error, not a panic.
+func TestFlowsDamage(t *testing.T) {
+	fs := FlowsOf(Flow{Index: 7, Findings: []Finding{{Kind: SilentPastTimeout, Message: "m"}}})
+	s := fs.store
+	for n := range len(s.mem) {
+		s.err = nil
+		s.recs[0].n = n
+		fs.At(0)
+		if fs.Err() == nil {
+			t.Errorf("a record cut to %d bytes decoded without error", n)
+		}
+	}
+}
