@@ -306,7 +306,7 @@ func (g *gen) down(i int) {
 // Flow kinds.
 const (
 	kindHTTP          = iota // inbound keep-alive connection with many exchanges
-	kindKeepalive            // outbound pooled connection, idle with 60 s keepalives
+	kindKeepalive            // outbound pooled connection, idle with 60 s keepalives, then closed
 	kindSlowKeepalive        // outbound, keepalives every 400 s: the first probe meets a middlebox RST
 	kindLateAnswer           // inbound request answered after a long silence, then acknowledged
 	kindLateReset            // the same, but a middlebox resets the late answer
@@ -398,10 +398,11 @@ func (g *gen) plan(f *flow, i int, start, end int64) {
 	case kindKeepalive:
 		b.handshake()
 		b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))
-		for b.t < end {
-			b.keepalive(int64(200+r.IntN(1300))*sec, 60*sec, false)
+		for n := 1 + r.IntN(2); n > 0 && b.t < end; n-- { // one or two idle spells
+			b.keepalive(int64(150+r.IntN(300))*sec, 60*sec, false)
 			b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))
 		}
+		b.close(b.f.local)
 	case kindSlowKeepalive:
 		b.handshake()
 		b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))

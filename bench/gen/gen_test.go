@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hangdiag/hangdiag/analyze"
 	"github.com/hangdiag/hangdiag/pcapio"
 )
 
@@ -112,6 +113,32 @@ func TestLength(t *testing.T) {
 	}
 	if r := float64(four.Span) / float64(one.Span); r < 3.9 || r > 4.1 {
 		t.Errorf("span %s at length 4, %s at length 1", four.Span, one.Span)
+	}
+}
+
+// TestLengthFlowsAtOnce checks that a realistic capture four times as
+// long holds about as many flows at once (the most at once grows a little
+// with the time it is taken over): no kind of flow lasts to the
+// capture end whatever its length, so memory tests at -length 4 measure
+// length, not a growing set of flows.
+func TestLengthFlowsAtOnce(t *testing.T) {
+	maxLive := func(length float64) int {
+		b, _ := generate(t, Config{Mix: Realistic, Flows: 1500, Length: length, Seed: 1})
+		src, err := pcapio.NewReader("gen", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		a := analyze.New(analyze.Config{})
+		var seg pcapio.Segment
+		for src.Next(&seg) {
+			a.Add(&seg)
+		}
+		return a.Finish(time.Time{}).Stats.MaxLive
+	}
+	one, four := maxLive(1), maxLive(4)
+	if float64(four) > 1.3*float64(one) {
+		t.Errorf("at most %d flows at once at length 4, %d at length 1", four, one)
 	}
 }
 

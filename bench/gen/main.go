@@ -18,7 +18,8 @@
 //     (handshake, a few dozen request/response exchanges of mostly small
 //     messages with the odd large download, delayed ACKs, FIN close); the
 //     rest are outbound pooled connections that sit idle with keepalive
-//     probes every 60 s or every 400 s (too slow), idle without keepalives
+//     probes every 60 s (for one or two spells of 150–450 s, then closed)
+//     or every 400 s (too slow), idle without keepalives
 //     and are then answered, reset by a middlebox after the gap, reused
 //     after the gap and reset, or black-holed; refused connections and
 //     health checks. A fifth of the flows are IPv6, some frames carry an
@@ -33,6 +34,8 @@
 // -size picks the number of flows from a pilot run over the first flows;
 // the file comes out within a few percent of it. -length L makes the
 // capture L times as long with L times the flows, at the same flow rate.
+// Every realistic flow ends within about 17 minutes of its start, so past
+// that a longer capture holds as many flows at once as a shorter one.
 //
 // Addresses are private (10.0.0.0/8, fd00::/8): the busy host is 10.1.0.10
 // and fd00:1::10.
