@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,5 +94,37 @@ func TestTableStreamed(t *testing.T) {
 	}
 	if got := table(natural - 1); got == streamed || tableWidth(got) > natural-1 {
 		t.Errorf("at width %d, one less than the natural layout's, got:\n%s", natural-1, got)
+	}
+}
+
+// TestIndent checks the indenting of compact JSON against
+// json.MarshalIndent, on values with every kind of token, escapes in
+// strings, and empty and nested objects and arrays, and on every flow of
+// the shipped captures' reports.
+func TestIndent(t *testing.T) {
+	values := []any{
+		nil, true, 12.5, "", `a "quoted" \ back\slash → <tag> & more`, []int{}, map[string]any{},
+		map[string]any{"a": []any{}, "b": map[string]any{"c": nil, "d": []any{1, "x", false, []int{}}}, "e\"f": "g,h:i{j}[k]"},
+		[]any{[]any{[]any{}}, map[string]any{"": ""}},
+	}
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	if len(paths) == 0 {
+		t.Fatal("no captures in testdata/pcaps")
+	}
+	for _, path := range paths {
+		r := build(t, analyze.Config{Idle: 5 * time.Second, KeepAll: true}, filepath.Base(path))
+		for _, fl := range r.Result.Flows.All() {
+			values = append(values, r.jsonFlow(fl))
+		}
+	}
+	for _, v := range values {
+		compact, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.MarshalIndent(v, "    ", "  ")
+		if got := indent(nil, compact, "    "); !bytes.Equal(got, want) {
+			t.Errorf("indent of %s:\n%s\nwant:\n%s", compact, got, want)
+		}
 	}
 }
