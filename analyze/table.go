@@ -116,12 +116,14 @@ func (t *flowTable) remove(f *flow) {
 	t.removals++
 }
 
-// all yields every flow in the table, in no particular order. The loop
-// must not add or remove flows.
+// all yields every flow in the table in the order of their places in the
+// store, which is the order of memory: a walk over many flows reads the
+// chunks front to back rather than jumping about them. The loop must not
+// add or remove flows.
 func (t *flowTable) all() iter.Seq[*flow] {
 	return func(yield func(*flow) bool) {
-		for _, s := range t.slots {
-			if s != 0 && !yield(t.at(uint32(s))) {
+		for id := uint32(1); id <= t.made; id++ {
+			if f := t.at(id); f.id != 0 && !yield(f) {
 				return
 			}
 		}

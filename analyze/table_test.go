@@ -51,8 +51,17 @@ func TestFlowTable(t *testing.T) {
 			t.Errorf("flow %d lost", i)
 		}
 	}
-	if n := len(slices.Collect(table.all())); n != len(want) {
-		t.Errorf("all() yields %d, want %d", n, len(want))
+	seen := map[pcapio.FlowKey]bool{}
+	var ids []uint32
+	for f := range table.all() {
+		if _, ok := want[f.key]; !ok || seen[f.key] {
+			t.Errorf("all() yields flow %d, removed or twice", f.index)
+		}
+		seen[f.key] = true
+		ids = append(ids, f.id)
+	}
+	if len(seen) != len(want) || !slices.IsSorted(ids) {
+		t.Errorf("all() yields %d flows, want %d, in the order of their places (%v)", len(seen), len(want), slices.IsSorted(ids))
 	}
 	if int(table.made) > 3000 {
 		t.Errorf("%d ids made for at most 3000 flows alive at once", table.made)
