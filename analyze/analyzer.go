@@ -164,6 +164,7 @@ func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, nil) }
 // the other.
 func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 	found := a.found[:0]
+	a.flows.touch(segs)
 	for i := range segs {
 		found = append(found, a.flows.find(&segs[i].Flow, segs[i].Hash))
 	}

@@ -24,6 +24,7 @@ type flowTable struct {
 	free     []uint32 // ids of removed flows, for reuse
 	made     uint32   // ids handed out so far
 	removals uint64   // flows removed so far: a *flow found before the count moved may be stale
+	touched  uint64   // what touch read, kept so that the reads are not left out
 }
 
 // at returns the flow with the given id.
@@ -47,6 +48,19 @@ func (t *flowTable) find(key *pcapio.FlowKey, hash uint64) *flow {
 		}
 	}
 	return nil
+}
+
+// touch reads the home slot of every segment's key, so that the cache
+// misses of a batch's look-ups overlap instead of coming one after another.
+func (t *flowTable) touch(segs []pcapio.Segment) {
+	if t.mask == 0 {
+		return
+	}
+	var sum uint64
+	for i := range segs {
+		sum += t.slots[int(segs[i].Hash)&t.mask]
+	}
+	t.touched = sum
 }
 
 // add makes a zeroed flow for key and returns it.
