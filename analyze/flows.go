@@ -13,14 +13,15 @@ import (
 
 // spillSize is how many bytes of encoded flows a Result keeps in memory
 // before it moves them to a temporary file. A flow with findings takes
-// some 200–400 bytes encoded, against 2–3 KB as a Flow.
+// about 1.5 KB encoded, most of it the findings' text.
 var spillSize = 64 << 10
 
 // Flows is the list of flows a Result keeps, in order of first appearance
 // (Flow.Index). A long capture can flag any number of flows, so they are
-// kept encoded, in a temporary file once they outgrow a megabyte, and
-// decoded one at a time by At and All: memory follows the flows alive at
-// once, not the length of the capture. The zero value is an empty list.
+// kept encoded, in a temporary file once they outgrow 64 KiB, and decoded
+// one at a time by At and All: memory follows the flows alive at once, not
+// the length of the capture. The zero value is an empty list. A Flows is
+// not safe for concurrent use.
 //
 // A Flows and the copies made of it share their flows; Filter and Edit
 // return new lists over the same flows.
@@ -119,7 +120,10 @@ type flowStore struct {
 	size int64     // bytes in the file
 	recs []flowRec // the flows, in the order they were added
 	buf  []byte    // scratch for encoding and reading back
-	err  error     // the first error writing or reading the file
+	err  error     // the first error reading the file back
+	// inMemory is set when the file could not be made or written: the
+	// flows stay in mem from then on.
+	inMemory bool
 }
 
 // flowRec locates one encoded flow: offsets below the store's size are in
@@ -135,25 +139,26 @@ func (s *flowStore) add(f *Flow) {
 	s.buf = encodeFlow(s.buf[:0], f)
 	s.recs = append(s.recs, flowRec{f.Index, s.size + int64(len(s.mem)), len(s.buf)})
 	s.mem = append(s.mem, s.buf...)
-	if len(s.mem) >= spillSize && s.err == nil {
+	if len(s.mem) >= spillSize && !s.inMemory {
 		s.spill()
 	}
 }
 
 // spill moves mem to the end of the temporary file, making it first. When
-// the file cannot be made or written, the flows stay in memory.
+// the file cannot be made or written, the flows stay in memory from then
+// on.
 func (s *flowStore) spill() {
 	if s.file == nil {
 		f, err := os.CreateTemp("", "hangdiag-flows-*")
 		if err != nil {
-			s.err = err
+			s.inMemory = true
 			return
 		}
 		os.Remove(f.Name()) // where open files can be unlinked, nothing is left behind
 		s.file = f
 	}
 	if _, err := s.file.WriteAt(s.mem, s.size); err != nil {
-		s.err = err
+		s.inMemory = true
 		return
 	}
 	s.size += int64(len(s.mem))

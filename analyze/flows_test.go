@@ -141,6 +141,18 @@ func TestFlowsSpill(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// No temporary file can be made: the flows stay in memory, and
+	// nothing is amiss.
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	spillSize = 1
+	r := analyse(paths[0])
+	if r.Flows.store.file != nil || !r.Flows.store.inMemory || r.Flows.Err() != nil {
+		t.Errorf("without a temporary directory: file %v, in memory %v, error %v", r.Flows.store.file, r.Flows.store.inMemory, r.Flows.Err())
+	}
+	spillSize = 1 << 20
+	if diff := cmp.Diff(listOf(analyse(paths[0]).Flows), listOf(r.Flows), addrsEqual); diff != "" {
+		t.Errorf("without a temporary directory (-spilled +in memory):\n%s", diff)
+	}
 }
 
 // TestFlowsOrder checks that a Result lists flows in order of first
