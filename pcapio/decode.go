@@ -266,7 +266,16 @@ func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
 	seg.Window = binary.BigEndian.Uint16(b[14:16])
 	seg.PayloadLen = uint32(ipPayload - hlen)
 	seg.WScale = -1
-	seg.HasTS, seg.DSACK = false, false
+	seg.DSACK = false
+	if hlen == 32 && len(b) >= 32 && binary.BigEndian.Uint32(b[20:24]) == 0x0101080a {
+		// NOP, NOP, timestamps: the options of most segments of a
+		// connection that uses timestamps.
+		seg.HasTS = true
+		seg.TSVal = binary.BigEndian.Uint32(b[24:28])
+		seg.TSEcr = binary.BigEndian.Uint32(b[28:32])
+		return Decoded
+	}
+	seg.HasTS = false
 	seg.TSVal, seg.TSEcr = 0, 0
 	opts := b[20:min(hlen, len(b))]
 	for len(opts) > 0 {

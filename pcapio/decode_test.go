@@ -344,6 +344,20 @@ var decodeTests = []struct {
 		seg:   between(ap(v4a, 40000), ap(v4b, 80), Segment{Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1}),
 	},
 	{
+		// The same timestamps behind NOPs in another order: the option
+		// walk, not the NOP-NOP-timestamps shortcut.
+		name: "timestamps before their NOPs", link: LinkRaw, want: Decoded, seg: data4Seg,
+		frame: ipv4(ipFields{src: v4b, dst: v4a, ttl: 57, id: 7},
+			tcp(tcpFields{sport: 80, dport: 40000, seq: 5000, ack: 101, flags: ACK | PSH, win: 502, opts: opts(optTS(77, 1000)[2:], []byte{1, 1}), payload: 100})),
+	},
+	{
+		// The shortcut's option bytes with a longer header: the walk
+		// reads the SACK block after them too.
+		name: "timestamps then a D-SACK block", link: LinkRaw, want: Decoded,
+		frame: ipv4(ipFields{src: v4b, dst: v4a}, tcp(tcpFields{sport: 80, dport: 40000, ack: 5000, flags: ACK, opts: opts(optTS(5, 6), []byte{1, 1, 5, 10, 0, 0, 0x0f, 0xa0, 0, 0, 0x13, 0x88})})),
+		seg:   between(ap(v4b, 80), ap(v4a, 40000), Segment{Ack: 5000, Flags: ACK, TTL: 64, WScale: -1, HasTS: true, TSVal: 5, TSEcr: 6, DSACK: true}),
+	},
+	{
 		name: "window scale above 14 is clamped", link: LinkRaw, want: Decoded,
 		frame: ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1, dport: 2, flags: SYN, opts: optWS(200)})),
 		seg:   between(ap(v4a, 1), ap(v4b, 2), Segment{Flags: SYN, TTL: 64, WScale: 14}),
