@@ -123,9 +123,8 @@ func (t *flowTable) remove(f *flow) {
 		}
 	}
 	t.slots[i] = 0
-	id := f.id
-	*f = flow{}
-	t.free = append(t.free, id)
+	t.free = append(t.free, f.id)
+	f.id = 0 // free: all passes over it; add writes the whole record again
 	t.live--
 	t.removals++
 }
