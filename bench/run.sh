@@ -64,14 +64,17 @@ captures=(
 )
 
 # gen writes NAME.txt beside each capture: its summary line, with the
-# packet and flow counts.
+# packet and flow counts. NAME.gen holds a digest of the generator that
+# made it: a changed generator makes the captures again.
+gen_digest=$(sha256sum "$out/gen" | cut -c1-16)
 for c in "${captures[@]}"; do
 	read -r name file flags <<<"$c"
 	[ -n "$only" ] && [ "$only" != "$name" ] && continue
-	if [ ! -s "$out/$file" ] || [ ! -s "$out/$file.txt" ]; then
+	if [ ! -s "$out/$file" ] || [ ! -s "$out/$file.txt" ] || [ "$(cat "$out/$file.gen" 2>/dev/null)" != "$gen_digest" ]; then
 		echo "generating $file ($flags)" >&2
 		# shellcheck disable=SC2086
 		"$out/gen" $flags -o "$out/$file" 2>"$out/$file.txt"
+		echo "$gen_digest" >"$out/$file.gen"
 	fi
 done
 
