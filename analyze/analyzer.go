@@ -224,6 +224,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 // sweep finishes flows that closed long ago, so that memory follows the
 // flows alive at once rather than the capture's length.
 func (a *Analyzer) sweep(now int64) {
+	a.touchDue(now)
 	// The queue holds flows in the order they closed; a flow that has had
 	// packets since goes to the back, so the front is always the oldest.
 	for a.closedHead < len(a.closed) {
@@ -251,6 +252,28 @@ func (a *Analyzer) sweep(now int64) {
 		clear(a.closed[n:])
 		a.closed, a.closedHead = a.closed[:n], 0
 	}
+}
+
+// touchDue reads the records of the flows at the front of the closed queue
+// that are due to leave, then their home slots in the table's index, so
+// that the sweep's cache misses on them overlap instead of coming one
+// after another.
+func (a *Analyzer) touchDue(now int64) {
+	due := a.closed[a.closedHead:]
+	n := 0
+	for n < len(due) && n < 512 && now-due[n].last > closedLinger {
+		n++
+	}
+	t := &a.flows
+	var sum uint64
+	for _, r := range due[:n] {
+		f := t.at(r.id)
+		sum += uint64(f.hash) + uint64(f.last)
+	}
+	for _, r := range due[:n] {
+		sum += t.slots[int(t.at(r.id).hash)&t.mask]
+	}
+	t.touched = sum
 }
 
 // makeRoom frees at least an eighth of the table: closed flows first, then
