@@ -93,8 +93,9 @@ func (fs Flows) Err() error {
 	return fs.store.err
 }
 
-// Close removes the temporary file, if any. The list and every copy and
-// list made from it must not be used afterwards.
+// Close closes the temporary file, if any, which frees its disk space (it
+// has no name from the start). The list and every copy and list made from
+// it must not be used afterwards.
 func (fs Flows) Close() error {
 	if fs.store == nil || fs.store.file == nil {
 		return nil
@@ -129,15 +130,15 @@ type flowStore struct {
 // flowRec locates one encoded flow: offsets below the store's size are in
 // the file, the others in mem.
 type flowRec struct {
-	index int // Flow.Index
 	off   int64
-	n     int
+	index uint32 // Flow.Index
+	n     uint32
 }
 
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {
 	s.buf = encodeFlow(s.buf[:0], f)
-	s.recs = append(s.recs, flowRec{f.Index, s.size + int64(len(s.mem)), len(s.buf)})
+	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(s.buf))})
 	s.mem = append(s.mem, s.buf...)
 	if len(s.mem) >= spillSize && !s.inMemory {
 		s.spill()
@@ -181,7 +182,7 @@ func (s *flowStore) decode(i int32, f *Flow) {
 	if rec.off >= s.size {
 		b = s.mem[rec.off-s.size:][:rec.n]
 	} else {
-		s.buf = slices.Grow(s.buf[:0], rec.n)[:rec.n]
+		s.buf = slices.Grow(s.buf[:0], int(rec.n))[:rec.n]
 		if _, err := s.file.ReadAt(s.buf, rec.off); err != nil {
 			if s.err == nil {
 				s.err = err

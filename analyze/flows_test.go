@@ -203,7 +203,7 @@ func TestFlowsDamage(t *testing.T) {
 	s := fs.store
 	for n := range len(s.mem) {
 		s.err = nil
-		s.recs[0].n = n
+		s.recs[0].n = uint32(n)
 		fs.At(0)
 		if fs.Err() == nil {
 			t.Errorf("a record cut to %d bytes decoded without error", n)
