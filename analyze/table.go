@@ -42,7 +42,7 @@ func (t *flowTable) find(key *pcapio.FlowKey, hash uint64) *flow {
 			return nil
 		}
 		if s&^(1<<32-1) == tag {
-			if f := t.at(uint32(s)); f.key == *key {
+			if f := t.at(uint32(s)); f.key.Equal(key) {
 				return f
 			}
 		}

@@ -45,3 +45,29 @@ func TestFlowKey(t *testing.T) {
 		t.Errorf("IPv4-mapped IPv6 source reads back as %s", got)
 	}
 }
+
+// TestFlowKeyEqual checks Equal against == on keys that differ from a base
+// key in one field, or in none.
+func TestFlowKeyEqual(t *testing.T) {
+	var s Segment
+	s.SetAddrs(netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:443"))
+	base := s.Flow
+	changes := []func(k *FlowKey){
+		func(k *FlowKey) {},
+		func(k *FlowKey) { k.Lo.Addr[0]++ },
+		func(k *FlowKey) { k.Lo.Addr[15]++ },
+		func(k *FlowKey) { k.Hi.Addr[3]++ },
+		func(k *FlowKey) { k.Hi.Addr[9]++ },
+		func(k *FlowKey) { k.Lo.Port++ },
+		func(k *FlowKey) { k.Hi.Port++ },
+		func(k *FlowKey) { k.Lo.Is4 = true },
+		func(k *FlowKey) { k.Hi.Is4 = true },
+	}
+	for i, change := range changes {
+		k := base
+		change(&k)
+		if k.Equal(&base) != (k == base) || base.Equal(&k) != (k == base) {
+			t.Errorf("change %d: Equal says %v, == says %v", i, k.Equal(&base), k == base)
+		}
+	}
+}
