@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -231,27 +232,16 @@ func JSON(w io.Writer, r *Report) error {
 // after each colon. It does what json.Indent does, without checking the
 // syntax again, several times faster.
 func indent(dst, src []byte, prefix string) []byte {
-	depth, open, inString := 0, false, false
+	depth, open := 0, false
 	newline := func() {
 		dst = append(dst, '\n')
 		dst = append(dst, prefix...)
-		for range depth {
-			dst = append(dst, "  "...)
+		for n := 2 * depth; n > 0; n -= len(spaces) {
+			dst = append(dst, spaces[:min(n, len(spaces))]...)
 		}
 	}
-	for i := 0; i < len(src); i++ {
+	for i := 0; i < len(src); {
 		c := src[i]
-		if inString {
-			dst = append(dst, c)
-			switch c {
-			case '\\':
-				i++
-				dst = append(dst, src[i])
-			case '"':
-				inString = false
-			}
-			continue
-		}
 		if open && c != '}' && c != ']' {
 			open = false
 			depth++
@@ -261,11 +251,14 @@ func indent(dst, src []byte, prefix string) []byte {
 		case '{', '[':
 			open = true // the line break waits: empty ones stay {} and []
 			dst = append(dst, c)
+			i++
 		case ',':
 			dst = append(dst, c)
 			newline()
+			i++
 		case ':':
 			dst = append(dst, ':', ' ')
+			i++
 		case '}', ']':
 			if open {
 				open = false
@@ -274,15 +267,32 @@ func indent(dst, src []byte, prefix string) []byte {
 				newline()
 			}
 			dst = append(dst, c)
-		case '"':
-			inString = true
-			dst = append(dst, c)
-		default:
-			dst = append(dst, c)
+			i++
+		case '"': // the whole string, escapes and all
+			j := i + 1
+			for j < len(src) && src[j] != '"' {
+				if src[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(src))
+			dst = append(dst, src[i:j]...)
+			i = j
+		default: // a number or a literal, up to the next punctuation
+			j := i + 1
+			for j < len(src) && !strings.ContainsRune(",:]}", rune(src[j])) {
+				j++
+			}
+			dst = append(dst, src[i:j]...)
+			i = j
 		}
 	}
 	return dst
 }
+
+// spaces is indentation to copy from.
+const spaces = "                                                                "
 
 // jsonValue is the whole JSON document of the report.
 func (r *Report) jsonValue() jsonReport {

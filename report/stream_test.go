@@ -105,8 +105,13 @@ func TestIndent(t *testing.T) {
 	values := []any{
 		nil, true, 12.5, "", `a "quoted" \ back\slash → <tag> & more`, []int{}, map[string]any{},
 		map[string]any{"a": []any{}, "b": map[string]any{"c": nil, "d": []any{1, "x", false, []int{}}}, "e\"f": "g,h:i{j}[k]"},
-		[]any{[]any{[]any{}}, map[string]any{"": ""}},
+		[]any{[]any{[]any{}}, map[string]any{"": ""}}, []any{`ends in a backslash \`, -1e-7, "\u2028", `quote" then, punctuation: [{`},
 	}
+	deep := any(1)
+	for range 40 { // deeper than the run of spaces indent copies from
+		deep = []any{deep, map[string]any{"k": 2}}
+	}
+	values = append(values, deep)
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
 	if len(paths) == 0 {
 		t.Fatal("no captures in testdata/pcaps")
