@@ -358,10 +358,9 @@ func (e *encoder) time(t time.Time) {
 }
 
 func (e *encoder) addr(ap netip.AddrPort) {
-	e.b = append(e.b, 0) // length, set below
-	at := len(e.b)
+	a := ap.Addr()
+	e.uint(uint64(a.BitLen()/8 + len(a.Zone()) + 2)) // the length AppendBinary writes
 	e.b, _ = ap.AppendBinary(e.b)
-	e.b[at-1] = byte(len(e.b) - at)
 }
 
 func (e *encoder) ref(p *PacketRef) {
