@@ -74,8 +74,9 @@ const (
 )
 
 // Analyzer rebuilds TCP flows from segments given in time order and
-// diagnoses idle-timeout failures. It does no I/O and reads no clock. It is
-// not safe for concurrent use.
+// diagnoses idle-timeout failures. It reads no clock; its only I/O is the
+// temporary file of finished flows (see [Flows]). It is not safe for
+// concurrent use.
 type Analyzer struct {
 	threshold   int64
 	probesCount bool // keepalive probes reset the middlebox's timer
