@@ -38,6 +38,12 @@ type Config struct {
 	// WarnAt is the share of the threshold at which Tick first warns about
 	// a silent flow; 0 means DefaultWarnAt.
 	WarnAt float64
+	// Spill, when set, makes the file the flows kept for the Result move
+	// to once they outgrow 64 KiB of memory (see Flows); it is called at
+	// most once. Without it, or when it fails, they stay in memory, which
+	// then grows with the number of flows kept. The command gives an
+	// unlinked temporary file.
+	Spill func() (SpillFile, error)
 	// Trace, when set, is called with every packet of the flows whose
 	// Index is in TraceFlows, as classified. Reports use it in a second
 	// pass over a capture to draw the timelines of flagged flows: flow
@@ -74,9 +80,8 @@ const (
 )
 
 // Analyzer rebuilds TCP flows from segments given in time order and
-// diagnoses idle-timeout failures. It reads no clock; its only I/O is the
-// temporary file of finished flows (see [Flows]). It is not safe for
-// concurrent use.
+// diagnoses idle-timeout failures. It does no I/O but through
+// Config.Spill and reads no clock. It is not safe for concurrent use.
 type Analyzer struct {
 	threshold   int64
 	probesCount bool // keepalive probes reset the middlebox's timer
@@ -110,7 +115,7 @@ type Analyzer struct {
 // New returns an Analyzer for cfg.
 func New(cfg Config) *Analyzer {
 	a := &Analyzer{
-		done:        &flowStore{},
+		done:        &flowStore{open: cfg.Spill},
 		threshold:   int64(cfg.Idle),
 		probesCount: true,
 		middlebox:   cfg.Middlebox,

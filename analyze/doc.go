@@ -4,9 +4,9 @@
 // An [Analyzer] takes segments in capture order ([Analyzer.Add]) and, when
 // told where the capture ends ([Analyzer.Finish]), returns a [Result]: the
 // flows with findings, each finding in plain English with the packets behind
-// it. It reads no clock, so the same segments always give the same result,
-// and its only I/O is the temporary file in which a long capture's
-// finished flows wait for the report ([Flows]).
+// it. It does no I/O of its own (a caller may give it a file for a long
+// capture's finished flows, [Config].Spill) and reads no clock, so the same
+// segments always give the same result.
 //
 // # Vocabulary
 //

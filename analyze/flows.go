@@ -4,24 +4,24 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"io"
 	"iter"
 	"net/netip"
-	"os"
 	"slices"
 	"time"
 )
 
 // spillSize is how many bytes of encoded flows a Result keeps in memory
-// before it moves them to a temporary file. A flow with findings takes
-// about 1.5 KB encoded, most of it the findings' text.
+// before it moves them to the Config.Spill file. A flow with findings
+// takes about 1.5 KB encoded, most of it the findings' text.
 var spillSize = 64 << 10
 
 // Flows is the list of flows a Result keeps, in order of first appearance
 // (Flow.Index). A long capture can flag any number of flows, so they are
-// kept encoded, in a temporary file once they outgrow 64 KiB, and decoded
-// one at a time by At and All: memory follows the flows alive at once, not
-// the length of the capture. The zero value is an empty list. A Flows is
-// not safe for concurrent use.
+// kept encoded, in the file Config.Spill gives once they outgrow 64 KiB,
+// and decoded one at a time by At and All: with a file, memory follows the
+// flows alive at once, not the length of the capture. The zero value is an
+// empty list. A Flows is not safe for concurrent use.
 //
 // A Flows and the copies made of it share their flows; Filter and Edit
 // return new lists over the same flows.
@@ -84,7 +84,7 @@ func (fs Flows) Edit(edit func(*Flow)) Flows {
 	return fs
 }
 
-// Err reports the first error met reading flows back from the temporary
+// Err reports the first error met reading flows back from the spill
 // file; flows that could not be read come out as zero Flows.
 func (fs Flows) Err() error {
 	if fs.store == nil {
@@ -93,9 +93,8 @@ func (fs Flows) Err() error {
 	return fs.store.err
 }
 
-// Close closes the temporary file, if any, which frees its disk space (it
-// has no name from the start). The list and every copy and list made from
-// it must not be used afterwards.
+// Close closes the spill file, if any. The list and every copy and list
+// made from it must not be used afterwards.
 func (fs Flows) Close() error {
 	if fs.store == nil || fs.store.file == nil {
 		return nil
@@ -113,17 +112,26 @@ func (fs Flows) decode(i int, f *Flow) {
 	}
 }
 
+// SpillFile is where a Result's flows go once they outgrow memory; an
+// *os.File is one.
+type SpillFile interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+}
+
 // flowStore holds encoded flows: in mem, then, once mem outgrows
-// spillSize, in an unlinked temporary file.
+// spillSize, in the spill file.
 type flowStore struct {
-	mem  []byte    // encoded flows not in the file
-	file *os.File  // the temporary file; nil until the flows spill
-	size int64     // bytes in the file
-	recs []flowRec // the flows, in the order they were added
-	buf  []byte    // scratch for encoding and reading back
-	err  error     // the first error reading the file back
-	// inMemory is set when the file could not be made or written: the
-	// flows stay in mem from then on.
+	open func() (SpillFile, error) // makes the spill file; nil keeps the flows in memory
+	mem  []byte                    // encoded flows not in the file
+	file SpillFile                 // the spill file; nil until the flows spill
+	size int64                     // bytes in the file
+	recs []flowRec                 // the flows, in the order they were added
+	buf  []byte                    // scratch for encoding and reading back
+	err  error                     // the first error reading the file back
+	// inMemory is set when there is no file or it could not be made or
+	// written: the flows stay in mem from then on.
 	inMemory bool
 }
 
@@ -145,18 +153,20 @@ func (s *flowStore) add(f *Flow) {
 	}
 }
 
-// spill moves mem to the end of the temporary file, making it first. When
-// the file cannot be made or written, the flows stay in memory from then
-// on.
+// spill moves mem to the end of the spill file, making it first. When
+// there is no file, or it cannot be made or written, the flows stay in
+// memory from then on.
 func (s *flowStore) spill() {
 	if s.file == nil {
-		f, err := os.CreateTemp("", "hangdiag-flows-*")
-		if err != nil {
+		var err error
+		if s.open == nil {
 			s.inMemory = true
 			return
 		}
-		os.Remove(f.Name()) // where open files can be unlinked, nothing is left behind
-		s.file = f
+		if s.file, err = s.open(); err != nil || s.file == nil {
+			s.file, s.inMemory = nil, true
+			return
+		}
 	}
 	if _, err := s.file.WriteAt(s.mem, s.size); err != nil {
 		s.inMemory = true

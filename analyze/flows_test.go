@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -110,15 +112,21 @@ func fill(r *rand.Rand, v reflect.Value) {
 }
 
 // TestFlowsSpill analyses captures with every flow kept, once with the
-// flows in memory and once with them moved to the temporary file after
-// every flow, and checks both decode to the same list.
+// flows in memory and once with them moved to a spill file after every
+// flow, and checks both decode to the same list; then with a spill file
+// that cannot be made, and with none.
 func TestFlowsSpill(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
 	if len(paths) == 0 {
 		t.Fatal("no captures in testdata/pcaps")
 	}
-	analyse := func(path string) *Result {
-		a := New(Config{KeepAll: true, Idle: 5 * time.Second})
+	opened := 0
+	tempFile := func() (SpillFile, error) {
+		opened++
+		return os.CreateTemp(t.TempDir(), "flows-*")
+	}
+	analyse := func(path string, spill func() (SpillFile, error)) *Result {
+		a := New(Config{KeepAll: true, Idle: 5 * time.Second, Spill: spill})
 		for _, seg := range readSegments(t, path) {
 			a.Add(&seg)
 		}
@@ -126,12 +134,13 @@ func TestFlowsSpill(t *testing.T) {
 	}
 	defer func(n int) { spillSize = n }(spillSize)
 	for _, path := range paths {
-		inMemory := analyse(path)
+		inMemory := analyse(path, tempFile)
 		spillSize = 1
-		spilled := analyse(path)
+		opened = 0
+		spilled := analyse(path, tempFile)
 		spillSize = 1 << 20
-		if inMemory.Flows.store.file != nil || inMemory.Flows.Len() > 0 && spilled.Flows.store.file == nil {
-			t.Fatalf("%s: file %v in memory, %v spilled", path, inMemory.Flows.store.file, spilled.Flows.store.file)
+		if inMemory.Flows.store.file != nil || inMemory.Flows.Len() > 0 && (spilled.Flows.store.file == nil || opened != 1) {
+			t.Fatalf("%s: file %v in memory; %v spilled, opened %d times", path, inMemory.Flows.store.file, spilled.Flows.store.file, opened)
 		}
 		if diff := cmp.Diff(listOf(inMemory.Flows), listOf(spilled.Flows), addrsEqual); diff != "" {
 			t.Errorf("%s (-in memory +spilled):\n%s", filepath.Base(path), diff)
@@ -143,17 +152,19 @@ func TestFlowsSpill(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// No temporary file can be made: the flows stay in memory, and
-	// nothing is amiss.
-	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	// No file can be made, or none is given: the flows stay in memory,
+	// and nothing is amiss.
 	spillSize = 1
-	r := analyse(paths[0])
-	if r.Flows.store.file != nil || !r.Flows.store.inMemory || r.Flows.Err() != nil {
-		t.Errorf("without a temporary directory: file %v, in memory %v, error %v", r.Flows.store.file, r.Flows.store.inMemory, r.Flows.Err())
-	}
-	spillSize = 1 << 20
-	if diff := cmp.Diff(listOf(analyse(paths[0]).Flows), listOf(r.Flows), addrsEqual); diff != "" {
-		t.Errorf("without a temporary directory (-spilled +in memory):\n%s", diff)
+	want := listOf(analyse(paths[0], nil).Flows)
+	failing := func() (SpillFile, error) { return nil, errors.New("no space") }
+	for name, spill := range map[string]func() (SpillFile, error){"failing": failing, "none": nil} {
+		r := analyse(paths[0], spill)
+		if r.Flows.store.file != nil || !r.Flows.store.inMemory || r.Flows.Err() != nil {
+			t.Errorf("%s spill file: file %v, in memory %v, error %v", name, r.Flows.store.file, r.Flows.store.inMemory, r.Flows.Err())
+		}
+		if diff := cmp.Diff(want, listOf(r.Flows), addrsEqual); diff != "" {
+			t.Errorf("%s spill file (-want +got):\n%s", name, diff)
+		}
 	}
 }
 

@@ -201,9 +201,21 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// spillFile is where the finished flows of a long capture wait for the
+// report: a temporary file, unlinked at once where the system allows it,
+// so that an interrupted run leaves nothing behind.
+func spillFile() (analyze.SpillFile, error) {
+	f, err := os.CreateTemp("", "hangdiag-flows-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
 // config validates the flags into an analyze.Config.
 func (o *analyzeOptions) config() (analyze.Config, error) {
-	cfg := analyze.Config{KeepAll: o.all, MaxFlows: o.maxFlows}
+	cfg := analyze.Config{KeepAll: o.all, MaxFlows: o.maxFlows, Spill: spillFile}
 	if o.middlebox != "" {
 		mb, ok := analyze.LookupMiddlebox(o.middlebox)
 		if !ok {

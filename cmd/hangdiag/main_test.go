@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hangdiag/hangdiag/analyze"
 	"github.com/hangdiag/hangdiag/internal/expect"
 )
 
@@ -167,5 +168,32 @@ func TestDamageWarnsInEveryFormat(t *testing.T) {
 		if !strings.Contains(stdout.String()+stderr.String(), "truncated record at byte") {
 			t.Errorf("%s: no word of the damage\nstdout: %.300s\nstderr: %s", format, stdout.String(), stderr.String())
 		}
+	}
+}
+
+// TestSpillFile checks that the command gives the analysis a spill file
+// for long captures, and that the file is gone from the directory as soon
+// as it is made, yet readable and writable.
+func TestSpillFile(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	o := analyzeOptions{maxFlows: analyze.DefaultMaxFlows}
+	cfg, err := o.config()
+	if err != nil || cfg.Spill == nil {
+		t.Fatalf("config: spill %v, error %v", cfg.Spill != nil, err)
+	}
+	f, err := cfg.Spill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if names, _ := os.ReadDir(os.Getenv("TMPDIR")); len(names) != 0 {
+		t.Errorf("the spill file is still listed: %v", names)
+	}
+	if _, err := f.WriteAt([]byte("flows"), 3); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 5)
+	if _, err := f.ReadAt(b, 3); err != nil || string(b) != "flows" {
+		t.Errorf("read back %q, %v", b, err)
 	}
 }
