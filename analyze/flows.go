@@ -327,7 +327,7 @@ type encoder struct {
 }
 
 func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) int(v int64)   { e.uint(zigzag(v)) } // the bytes of binary.AppendVarint
 
 func (e *encoder) bool(v bool) {
 	e.bools(v, false, false, false)
@@ -363,9 +363,15 @@ func (e *encoder) time(t time.Time) {
 		e.uint(0)
 		return
 	}
-	d := t.UnixNano() - e.base
-	e.uint(1 + uint64(d<<1^d>>63))
+	e.uint(1 + zigzag(t.UnixNano()-e.base))
 }
+
+// zigzag maps signed numbers to unsigned ones small when the number is
+// near 0: 0, -1, 1, -2, ... to 0, 1, 2, 3, ...
+func zigzag(v int64) uint64 { return uint64(v<<1 ^ v>>63) }
+
+// unzigzag undoes zigzag.
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
 func (e *encoder) addr(ap netip.AddrPort) {
 	a := ap.Addr()
@@ -502,15 +508,7 @@ func (d *decoder) uint() uint64 {
 	return v
 }
 
-func (d *decoder) int() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) int() int64 { return unzigzag(d.uint()) }
 
 // len reads a length, which cannot be more than the bytes left.
 func (d *decoder) len() int {
@@ -562,8 +560,7 @@ func (d *decoder) time() time.Time {
 	if v == 0 {
 		return time.Time{}
 	}
-	v--
-	return time.Unix(0, d.base+(int64(v>>1)^-int64(v&1))).UTC()
+	return time.Unix(0, d.base+unzigzag(v-1)).UTC()
 }
 
 func (d *decoder) addr() netip.AddrPort {

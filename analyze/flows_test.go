@@ -1,7 +1,10 @@
 package analyze
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -251,4 +254,17 @@ func FuzzFlowRecord(f *testing.F) {
 			t.Fatalf("decoded, encoded and decoded again (-first +again):\n%s", diff)
 		}
 	})
+}
+
+// TestZigzag checks that zigzag round-trips at the edges and writes the
+// bytes binary.AppendVarint writes, as the encoder's comment says.
+func TestZigzag(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, math.MaxInt64, math.MinInt64, -1234567890123} {
+		if got := unzigzag(zigzag(v)); got != v {
+			t.Errorf("unzigzag(zigzag(%d)) = %d", v, got)
+		}
+		if a, b := binary.AppendUvarint(nil, zigzag(v)), binary.AppendVarint(nil, v); !bytes.Equal(a, b) {
+			t.Errorf("%d: zigzag bytes %x, varint bytes %x", v, a, b)
+		}
+	}
 }
