@@ -27,12 +27,11 @@ const (
 )
 
 // Segment is one decoded TCP segment. Its zero value is not meaningful; it
-// is filled by [Decode] or [Source.Next] and holds no reference to the packet
-// buffer.
+// is filled by [Decode], [Source.Next] or [Source.NextBatch] and holds no
+// reference to the packet buffer.
 type Segment struct {
 	Nanos      int64   // capture time, nanoseconds since the Unix epoch
 	Flow       FlowKey // the connection's endpoints, the lower first; Src and Dst say which sent it
-	SrcIsLo    bool    // the sender is Flow.Lo
 	Hash       uint64  // hash of Flow, for flow tables; it differs from run to run
 	Seq, Ack   uint32  // sequence and acknowledgement numbers
 	PayloadLen uint32  // TCP payload bytes on the wire (from the IP header, not the snap length)
@@ -41,6 +40,7 @@ type Segment struct {
 	TTL        uint8   // IPv4 TTL or IPv6 hop limit
 	IPID       uint16  // IPv4 identification; 0 for IPv6
 	WScale     int8    // window scale option (SYN only); -1 when absent
+	SrcIsLo    bool    // the sender is Flow.Lo
 	DSACK      bool    // the first SACK block lies below the ACK number: the receiver got those bytes twice (RFC 2883)
 	HasTS      bool    // the TCP timestamps option is present
 	TSVal      uint32  // timestamps option value, when HasTS

@@ -40,8 +40,7 @@ func damage(format string, args ...any) error {
 // pcapReader reads classic pcap (and the modified pcap variant).
 type pcapReader struct {
 	r        *byteReader
-	order    binary.ByteOrder
-	endian   // order again, for the hot path
+	endian   // the file's byte order
 	nanoRes  bool
 	extra    int // extra record header bytes (modified pcap)
 	link     uint16
@@ -55,26 +54,25 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 	if err != nil {
 		return nil, errors.New("truncated pcap file header")
 	}
-	p := &pcapReader{r: r, order: binary.LittleEndian}
+	p := &pcapReader{r: r}
 	magic := binary.LittleEndian.Uint32(h)
 	switch magic {
 	case 0xa1b2c3d4, 0xa1b23c4d, 0xa1b2cd34:
 	default:
-		p.order = binary.BigEndian
+		p.big = true
 		magic = binary.BigEndian.Uint32(h)
 	}
-	p.endian = endian{big: p.order == binary.BigEndian}
 	p.nanoRes = magic == 0xa1b23c4d
 	if magic == 0xa1b2cd34 {
 		p.extra = 8
 	}
-	p.snaplen = p.order.Uint32(h[16:20])
-	p.link = uint16(p.order.Uint32(h[20:24]) & 0xffff)
+	p.snaplen = p.u32(h[16:20])
+	p.link = uint16(p.u32(h[20:24]) & 0xffff)
 	res, end := "microsecond", "little-endian"
 	if p.nanoRes {
 		res = "nanosecond"
 	}
-	if p.order == binary.BigEndian {
+	if p.big {
 		end = "big-endian"
 	}
 	p.desc = fmt.Sprintf("pcap (%s, %s)", res, end)
@@ -89,6 +87,13 @@ func (p *pcapReader) format() string { return p.desc }
 // endian reads numbers in a file's byte order without the interface call
 // a binary.ByteOrder costs, for what every packet reads.
 type endian struct{ big bool }
+
+func (e endian) u64(b []byte) uint64 {
+	if e.big {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
 
 func (e endian) u32(b []byte) uint32 {
 	if e.big {
@@ -138,8 +143,7 @@ func (p *pcapReader) next(pk *packet) error {
 // pcapngReader reads pcapng sections, interfaces and packet blocks.
 type pcapngReader struct {
 	r        *byteReader
-	order    binary.ByteOrder
-	endian   // order again, for the hot path
+	endian   // the current section's byte order
 	ifaces   []ngInterface
 	packetNo uint64
 	lastTime int64
@@ -167,7 +171,7 @@ const (
 )
 
 func newPcapngReader(r *byteReader) *pcapngReader {
-	return &pcapngReader{r: r, order: binary.LittleEndian}
+	return &pcapngReader{r: r}
 }
 
 func (p *pcapngReader) format() string { return "pcapng" }
@@ -206,7 +210,7 @@ func (p *pcapngReader) next(pk *packet) error {
 			if len(body) < 8 {
 				return damage("short interface block at byte %d", at)
 			}
-			ifc := ngInterface{link: p.order.Uint16(body[0:2]), snaplen: p.order.Uint32(body[4:8]), tsresol: ngDefaultTsresol}
+			ifc := ngInterface{link: p.u16(body[0:2]), snaplen: p.u32(body[4:8]), tsresol: ngDefaultTsresol}
 			p.readOptions(body[8:], &ifc)
 			p.ifaces = append(p.ifaces, ifc)
 		case ngEnhancedPacket, ngObsoletePacket:
@@ -261,15 +265,14 @@ func (p *pcapngReader) readSection(at int64, h []byte) error {
 	}
 	switch binary.LittleEndian.Uint32(m) {
 	case ngByteOrderMagic:
-		p.order = binary.LittleEndian
+		p.big = false
 	case 0x4d3c2b1a:
-		p.order = binary.BigEndian
+		p.big = true
 	default:
 		return damage("section header at byte %d has an unknown byte-order magic", at)
 	}
-	p.endian = endian{big: p.order == binary.BigEndian}
 	blen := rawLen
-	if p.order == binary.BigEndian {
+	if p.big {
 		blen = bits.ReverseBytes32(rawLen)
 	}
 	if blen < ngSectionMinBytes || blen%4 != 0 || blen > maxRecord {
@@ -284,8 +287,8 @@ func (p *pcapngReader) readSection(at int64, h []byte) error {
 
 func (p *pcapngReader) readOptions(b []byte, ifc *ngInterface) {
 	for len(b) >= 4 {
-		code := p.order.Uint16(b[0:2])
-		n := int(p.order.Uint16(b[2:4]))
+		code := p.u16(b[0:2])
+		n := int(p.u16(b[2:4]))
 		if code == 0 || 4+n > len(b) {
 			return
 		}
@@ -294,7 +297,7 @@ func (p *pcapngReader) readOptions(b []byte, ifc *ngInterface) {
 		case code == ngOptionTsresol && n == 1:
 			ifc.tsresol = v[0]
 		case code == ngOptionTsoffset && n == 8:
-			ifc.offset = int64(p.order.Uint64(v))
+			ifc.offset = int64(p.u64(v))
 		}
 		b = b[4+(n+3)&^3:]
 	}

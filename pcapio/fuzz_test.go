@@ -149,10 +149,19 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// foldSegment folds a segment's fields into a running checksum.
+// foldSegment folds every field of a segment into a running checksum (the
+// flow key through its hash), so that two readings can be compared
+// without keeping their segments.
 func foldSegment(sum uint64, s *Segment) uint64 {
+	b2u := func(b bool) uint64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	flags := b2u(s.SrcIsLo) | b2u(s.DSACK)<<1 | b2u(s.HasTS)<<2 | uint64(uint8(s.WScale))<<8
 	for _, v := range []uint64{uint64(s.Nanos), s.Hash, uint64(s.Seq)<<32 | uint64(s.Ack), uint64(s.PayloadLen)<<32 | uint64(s.Window)<<16 | uint64(s.Flags)<<8 | uint64(s.TTL),
-		s.Frame, uint64(s.File), uint64(s.Point)<<32 | uint64(s.TSVal), uint64(s.IPID)} {
+		s.Frame, uint64(s.File), uint64(s.Point)<<32 | uint64(s.TSVal), uint64(s.IPID)<<32 | uint64(s.TSEcr), flags} {
 		sum = (sum ^ v) * 0x100000001b3
 	}
 	return sum

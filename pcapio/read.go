@@ -207,7 +207,8 @@ type chunkPool struct {
 
 // maxChunks is the most chunks of readBufferSize a file reads into: the
 // one being filled, and those whose packets are in batches not yet
-// consumed (a chunk holds several batches).
+// consumed. With full-size frames a chunk holds little more than one
+// batch, so it is this, not queueLen, that bounds the reading ahead.
 const maxChunks = 3
 
 func newChunkPool() *chunkPool {
@@ -322,25 +323,15 @@ func (f *sourceFile) produce(b *batch) {
 }
 
 // run reads f ahead of Next, on a goroutine of its own, until the file
-// ends or the Source is closed. It makes batches while fewer than
-// queueLen+1 exist besides the one Next holds, then reuses those Next
-// gives back.
+// ends or the Source is closed. It makes a batch when none has come back:
+// at most queueLen+2 exist, queueLen queued, one filling, one with Next.
 func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 	for {
 		var b *batch
 		select {
 		case b = <-spare:
 		default:
-			if f.batchesMade <= queueLen {
-				f.batchesMade++
-				b = &batch{entries: make([]entry, 0, batchLen)}
-				break
-			}
-			select {
-			case b = <-spare:
-			case <-f.pool.done:
-				return
-			}
+			b = &batch{entries: make([]entry, 0, batchLen)}
 		}
 		f.produce(b)
 		select {

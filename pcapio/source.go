@@ -77,19 +77,18 @@ type Source struct {
 }
 
 type sourceFile struct {
-	index       int    // in the list given to Open
-	frames      uint64 // packets read ahead so far, for Segment.Frame
-	closer      io.Closer
-	info        *FileInfo
-	br          *byteReader // nil once the file has ended
-	rr          recordReader
-	pool        *chunkPool
-	cur         *batch      // batch holding the pending packet
-	pos         int         // index of the pending packet in cur
-	ok          bool        // cur.entries[pos] is the pending packet
-	queue       chan *batch // batches read ahead; nil until the goroutine starts
-	spare       chan *batch // consumed batches, for reuse
-	batchesMade int         // batches the goroutine made; used by it only
+	index  int    // in the list given to Open
+	frames uint64 // packets read ahead so far, for Segment.Frame
+	closer io.Closer
+	info   *FileInfo
+	br     *byteReader // nil once the file has ended
+	rr     recordReader
+	pool   *chunkPool
+	cur    *batch      // batch holding the pending packet
+	pos    int         // index of the pending packet in cur
+	ok     bool        // cur.entries[pos] is the pending packet
+	queue  chan *batch // batches read ahead; nil until the goroutine starts
+	spare  chan *batch // consumed batches, for reuse
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
@@ -326,11 +325,12 @@ func (s *Source) count(e *entry) {
 	if st.Packets == 1 || p.nanos > st.Last {
 		st.Last = p.nanos
 	}
-	if st.Packets > 1 && p.nanos < s.prev {
-		st.Backwards++
-	}
-	if st.Packets > 1 && p.nanos-s.prev > int64(ClockLeap) {
-		st.Leaps++
+	if st.Packets > 1 {
+		if p.nanos < s.prev {
+			st.Backwards++
+		} else if p.nanos-s.prev > int64(ClockLeap) {
+			st.Leaps++
+		}
 	}
 	s.prev = p.nanos
 	s.countLink(p.link)
@@ -381,7 +381,7 @@ func (s *Source) NextBatch() []Segment {
 		f.pos = len(b.entries) - 1
 		s.advance = f
 		if first >= 0 {
-			return b.segs[first:]
+			return b.segs[first:len(b.segs):len(b.segs)] // an append must not reach the batch's spare room
 		}
 	}
 }
@@ -457,9 +457,10 @@ type Raw struct {
 	WireLen   uint32 // the frame's length on the wire; at least len(Data) when read by a Source
 }
 
-// Raw returns the frame behind the segment most recently returned by Next,
-// and false when there is none (before the first call, and once Next has
-// returned false). Data aliases the Source's read buffer: it is valid until
+// Raw returns the frame behind the segment most recently returned by Next
+// (after NextBatch: the last packet of the batch, TCP or not), and false
+// when there is none (before the first call, and once Next has returned
+// false). Data aliases the Source's read buffer: it is valid until
 // the next call to Next and must not be modified.
 func (s *Source) Raw() (Raw, bool) {
 	if s.advance == nil {
