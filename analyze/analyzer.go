@@ -91,8 +91,8 @@ type Analyzer struct {
 	trace       func(int, Packet)
 	traceFlows  map[int]bool
 	flows       flowTable
-	done        *flowStore  // finished flows for the Result
-	texts       *textWriter // writes their findings' text
+	done        *flowStore // finished flows for the Result
+	text        []byte     // scratch for writing findings' messages
 	stats       Stats
 	lastNanos   int64
 	sinceSweep  int
@@ -195,11 +195,10 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 	a.lastNanos = now
 	a.stats.Segments++
 
-	srcIsLo := seg.SrcIsLo
 	if f == nil {
 		f = a.flows.find(&seg.Flow, seg.Hash)
 	}
-	if f != nil && f.startsNewFlow(seg, srcIsLo) {
+	if f != nil && f.startsNewFlow(seg) {
 		a.finish(f, 0)
 		a.flows.remove(f)
 		f = nil
@@ -215,7 +214,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 		a.stats.MaxLive = max(a.stats.MaxLive, a.flows.live)
 	}
 	wasOpen := f.state == Open
-	if f.add(a, seg, srcIsLo, now) == addedDuplicate {
+	if f.add(a, seg, now) == addedDuplicate {
 		a.stats.Duplicates++
 	}
 	if wasOpen && f.state != Open {
@@ -312,7 +311,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	for f := range a.flows.all() {
 		a.finish(f, endNanos)
 	}
-	a.flows = flowTable{}
+	a.flows, a.found = flowTable{}, nil // nothing keeps the flow records alive
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,
@@ -337,10 +336,10 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	}
 	if len(a.findingsOf(f)) > 0 || a.keepAll {
 		fl := f.summary(a, captureEnd)
-		if a.texts == nil {
-			a.texts = newTextWriter(a)
+		for i := range fl.Findings {
+			fd := &fl.Findings[i]
+			fd.Message, fd.Fix = a.message(fd, fl.Client, fl.Server, &a.text), a.fix(fd)
 		}
-		a.texts.write(&fl)
 		a.done.add(&fl)
 	}
 	a.notes.release(&f.notes)

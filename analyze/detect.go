@@ -126,7 +126,7 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 
 // judgeCaptureEnd looks at an open flow's silence up to the capture end.
 func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
-	if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
+	if !f.silent() {
 		return
 	}
 	idle := end - f.lastRef.nanos
@@ -166,11 +166,10 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	}
 	n := a.notes.get(f.notes)
 	out.Gaps, out.Findings = n.gaps, n.findings
-	compactFindings(out.Findings)
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}
-	if captureEnd > 0 && f.state == Open && !f.dirs[Client].finSeen && !f.dirs[Server].finSeen {
+	if captureEnd > 0 && f.silent() {
 		idle := captureEnd - f.lastRef.nanos
 		out.IdleAtEnd = time.Duration(idle)
 		if idle > f.maxGap {

@@ -292,6 +292,12 @@ func isServerPort(a, b uint16) bool {
 
 func isEphemeral(p uint16) bool { return p >= 32768 }
 
+// silent reports whether the flow is open and neither side has sent a FIN:
+// a silence in it may still be a hang.
+func (f *flow) silent() bool {
+	return f.state == Open && !f.dirs[Client].finSeen && !f.dirs[Server].finSeen
+}
+
 func (f *flow) sideOf(srcIsLo bool) Side {
 	if srcIsLo == f.clientIsLo {
 		return Client
@@ -302,14 +308,14 @@ func (f *flow) sideOf(srcIsLo bool) Side {
 // startsNewFlow reports whether seg, a packet for this 4-tuple, begins a new
 // connection: a SYN after the old one closed or reset, or a SYN with a new
 // initial sequence number once the old one carried data.
-func (f *flow) startsNewFlow(seg *pcapio.Segment, srcIsLo bool) bool {
+func (f *flow) startsNewFlow(seg *pcapio.Segment) bool {
 	if !seg.Has(pcapio.SYN) || seg.Has(pcapio.ACK) {
 		return false
 	}
 	if f.state != Open {
 		return true
 	}
-	d := &f.dirs[f.sideOf(srcIsLo)]
+	d := &f.dirs[f.sideOf(seg.SrcIsLo)]
 	return d.synSeen && seg.Seq != d.isn && (f.dirs[0].bytes > 0 || f.dirs[1].bytes > 0)
 }
 
@@ -324,8 +330,8 @@ const (
 )
 
 // add updates the flow with one segment.
-func (f *flow) add(a *Analyzer, seg *pcapio.Segment, srcIsLo bool, now int64) addResult {
-	side := f.sideOf(srcIsLo)
+func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
+	side := f.sideOf(seg.SrcIsLo)
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
 	if f.watch != 0 && !a.watching(f) {

@@ -209,35 +209,6 @@ func (s *flowStore) decode(i int32, f *Flow) {
 	}
 }
 
-// textWriter writes the message and fix of the findings of a finished
-// flow from their facts. Findings with one fix share its string.
-type textWriter struct {
-	a     Analyzer // only the settings the texts use
-	fixes map[fixKey]string
-	buf   []byte
-}
-
-type fixKey struct {
-	kind    Kind
-	waiting string
-}
-
-func newTextWriter(a *Analyzer) *textWriter {
-	return &textWriter{a: Analyzer{threshold: a.threshold, probesCount: a.probesCount, middlebox: a.middlebox}, fixes: map[fixKey]string{}}
-}
-
-func (t *textWriter) write(fl *Flow) {
-	for j := range fl.Findings {
-		fd := &fl.Findings[j]
-		fd.Message = t.a.message(fd, fl.Client, fl.Server, &t.buf)
-		k := fixKey{fd.Kind, fd.Evidence.Waiting}
-		if _, ok := t.fixes[k]; !ok {
-			t.fixes[k] = t.a.fix(fd)
-		}
-		fd.Fix = t.fixes[k]
-	}
-}
-
 // The encoding: unsigned and signed varints, strings and lists with their
 // length first, times as differences from the flow's first packet.
 
@@ -560,7 +531,7 @@ func (d *decoder) time() time.Time {
 	if v == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, d.base+unzigzag(v-1)).UTC()
+	return nanoTime(d.base + unzigzag(v-1))
 }
 
 func (d *decoder) addr() netip.AddrPort {

@@ -213,17 +213,72 @@ func TestFlowsOrder(t *testing.T) {
 	}
 }
 
-// TestFlowsDamage checks that a damaged record gives an error, not a panic.
+// TestFlowsDamage checks that a damaged record gives an error, not a panic:
+// one cut short, and one with a byte too many.
 func TestFlowsDamage(t *testing.T) {
 	fs := FlowsOf(Flow{Index: 7, Findings: []Finding{{Kind: SilentPastTimeout, Message: "m"}}})
 	s := fs.store
-	for n := range len(s.mem) {
+	whole := len(s.mem)
+	s.mem = append(s.mem, 0)
+	for n := range whole + 2 {
+		if n == whole {
+			continue
+		}
 		s.err = nil
 		s.recs[0].n = uint32(n)
 		fs.At(0)
 		if fs.Err() == nil {
-			t.Errorf("a record cut to %d bytes decoded without error", n)
+			t.Errorf("a record of %d bytes out of %d decoded without error", n, whole)
 		}
+	}
+}
+
+// failingFile is a spill file whose writes or reads fail.
+type failingFile struct {
+	SpillFile
+	failWrite, failRead bool
+}
+
+func (f failingFile) WriteAt(b []byte, off int64) (int, error) {
+	if f.failWrite {
+		return 0, errors.New("disk full")
+	}
+	return f.SpillFile.WriteAt(b, off)
+}
+
+func (f failingFile) ReadAt(b []byte, off int64) (int, error) {
+	if f.failRead {
+		return 0, errors.New("I/O error")
+	}
+	return f.SpillFile.ReadAt(b, off)
+}
+
+// TestFlowsSpillFails checks a spill file that cannot be written (the
+// flows stay in memory, with no error) and one that cannot be read back
+// (Err says so, and the flow comes out zero).
+func TestFlowsSpillFails(t *testing.T) {
+	defer func(n int) { spillSize = n }(spillSize)
+	spillSize = 1
+	flows := []Flow{{Index: 1, Packets: 3}, {Index: 2, Packets: 4}}
+	for _, tt := range []struct {
+		name                string
+		failWrite, failRead bool
+	}{{"write", true, false}, {"read", false, true}} {
+		a := New(Config{Spill: func() (SpillFile, error) {
+			f, err := os.CreateTemp(t.TempDir(), "flows-*")
+			return failingFile{f, tt.failWrite, tt.failRead}, err
+		}})
+		for i := range flows {
+			a.done.add(&flows[i])
+		}
+		got := a.Finish(time.Time{}).Flows
+		switch {
+		case tt.failWrite && (!got.store.inMemory || got.Err() != nil || got.At(1).Packets != 4):
+			t.Errorf("failing writes: in memory %v, error %v, second flow %+v", got.store.inMemory, got.Err(), got.At(1))
+		case tt.failRead && (got.At(0).Packets != 0 || got.Err() == nil):
+			t.Errorf("failing reads: first flow %+v, error %v", got.At(0), got.Err())
+		}
+		got.Close()
 	}
 }
 

@@ -44,7 +44,7 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 	warnAt := int64(float64(a.threshold) * a.warnAt)
 	for f := range a.flows.all() {
 		alerts = a.newFindingAlerts(f, now, alerts)
-		if f.state != Open || f.dirs[Client].finSeen || f.dirs[Server].finSeen {
+		if !f.silent() {
 			continue
 		}
 		idle := n - f.lastRef.nanos
@@ -74,11 +74,11 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 		if level == 1 {
 			al.Level = AlertWarning
 			al.Message = fmt.Sprintf("%s has been silent for %s%s; a middlebox with a %s idle timeout forgets it in %s unless a packet crosses",
-				f.label(), fmtDur(idle), waiting, fmtSecs(a.threshold), fmtDur(a.threshold-idle))
+				label(f.addr(Client), f.addr(Server)), fmtDur(idle), waiting, fmtSecs(a.threshold), fmtDur(a.threshold-idle))
 		} else {
 			al.Level = AlertExpired
 			al.Message = fmt.Sprintf("%s has been silent for %s%s, past the %s idle timeout: a middlebox has likely forgotten it, and the next packet will be reset or dropped",
-				f.label(), fmtDur(idle), waiting, fmtSecs(a.threshold))
+				label(f.addr(Client), f.addr(Server)), fmtDur(idle), waiting, fmtSecs(a.threshold))
 		}
 		alerts = append(alerts, al)
 	}

@@ -69,3 +69,38 @@ func TestOfflineKeepsNoAlerts(t *testing.T) {
 		t.Errorf("pending alerts without Tick: %d", len(a.pending))
 	}
 }
+
+// TestAlertsOfFinishedFlows checks that findings of a flow finished between
+// two Ticks (here by the port's reuse) are alerted at the next Tick, with
+// the text the Result gives them.
+func TestAlertsOfFinishedFlows(t *testing.T) {
+	s := time.Second
+	old := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, s+time.Millisecond).
+		send(Server, 401*s, 100).rst(Client, 401*s+time.Millisecond, true)
+	reuse := newConv(cli, srv, 900000).handshake(402 * s)
+	a := New(Config{})
+	a.Tick(base)
+	for _, c := range []*conv{old, reuse} {
+		for i := range c.segs {
+			a.Add(&c.segs[i])
+		}
+	}
+	var alerted []string
+	for _, al := range a.Tick(base.Add(403 * s)) {
+		if al.Level == AlertFinding {
+			alerted = append(alerted, string(al.Kind)+": "+al.Message)
+		}
+	}
+	var want []string
+	for _, fl := range a.Finish(time.Time{}).Flows.All() {
+		for _, fd := range fl.Findings {
+			want = append(want, string(fd.Kind)+": "+fd.Message)
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("the reused port's first flow has %d findings, want 2", len(want))
+	}
+	if diff := cmp.Diff(want, alerted); diff != "" {
+		t.Errorf("alerts at the Tick after the flow finished (-result +alerts):\n%s", diff)
+	}
+}

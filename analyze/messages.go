@@ -9,10 +9,10 @@ import (
 )
 
 // A finding's message and fix are written from its facts alone: its fields,
-// its Evidence and the flow's endpoints. A flow keeps only the facts; Finish
-// writes the text of the findings in the Result (writeTexts), and live mode
-// writes an alert's when it raises it, so that the flows waiting for the
-// Result keep only what it needs.
+// its Evidence and the flow's endpoints. A flow in the table keeps only the
+// facts; its findings' text is written when the flow is finished and stored
+// for the Result (Analyzer.finish), and live mode writes an alert's when it
+// raises it.
 
 // addCause adds the finding that names a long gap itself: keepalives too
 // slow when a keepalive bounds the gap, otherwise plain silence.
@@ -98,7 +98,7 @@ func waitingOf(fd *Finding) int8 {
 // message is the message of a finding of the flow from client to server.
 // buf is scratch space, kept from call to call.
 func (a *Analyzer) message(fd *Finding, client, server netip.AddrPort, buf *[]byte) string {
-	b := fmt.Appendf((*buf)[:0], "Flow %s → %s", client, server)
+	b := appendLabel((*buf)[:0], client, server)
 	ev := &fd.Evidence
 	gap := fmtDur(int64(fd.Gap))
 	switch fd.Kind {
@@ -231,34 +231,6 @@ func refOf(p *PacketRef) PacketRef {
 	return *p
 }
 
-// compactFindings lets the packets that several findings of a flow leaving
-// the table name share one PacketRef.
-func compactFindings(fds []Finding) {
-	var refs []*PacketRef
-	share := func(p **PacketRef) {
-		if *p == nil {
-			return
-		}
-		for _, q := range refs {
-			if *q == **p {
-				*p = q
-				return
-			}
-		}
-		refs = append(refs, *p)
-	}
-	for i := range fds {
-		ev := &fds[i].Evidence
-		share(&ev.GapStart)
-		share(&ev.GapEnd)
-		share(&ev.Unacked)
-		share(&ev.Last)
-		if ev.Reset != nil {
-			share(&ev.Reset.TriggeredBy)
-		}
-	}
-}
-
 // keepaliveFix says which side should send keepalives and how often, or
 // what to do instead when probes do not reset the middlebox's timer.
 func (a *Analyzer) keepaliveFix(waiting int8) string {
@@ -294,9 +266,16 @@ func RecommendedInterval(threshold int64) int64 {
 	return max(threshold/2/1e9, 1) * 1e9
 }
 
-func (f *flow) label() string {
-	return "Flow " + f.addr(Client).String() + " → " + f.addr(Server).String()
+// appendLabel appends how messages name a flow: "Flow client → server".
+func appendLabel(b []byte, client, server netip.AddrPort) []byte {
+	b = append(b, "Flow "...)
+	b = client.AppendTo(b)
+	b = append(b, " → "...)
+	return server.AppendTo(b)
 }
+
+// label is appendLabel's text as a string.
+func label(client, server netip.AddrPort) string { return string(appendLabel(nil, client, server)) }
 
 // fmtDur prints a duration for people: milliseconds below a second, seconds
 // with one decimal below two minutes, and a minutes form beside the seconds
