@@ -31,15 +31,14 @@ type Flows struct {
 	edits []func(*Flow) // applied to each flow as it is decoded, in order
 }
 
-// FlowsOf returns a list of the given flows, in the order given.
+// FlowsOf returns a list of the given flows, in order of Index as every
+// list is. Indexes are below 2³², as the Analyzer's are.
 func FlowsOf(flows ...Flow) Flows {
 	s := &flowStore{}
-	fs := Flows{store: s}
 	for i := range flows {
-		fs.order = append(fs.order, int32(len(s.recs)))
 		s.add(&flows[i])
 	}
-	return fs
+	return Flows{store: s, order: s.sorted()}
 }
 
 // Len returns the number of flows.
@@ -64,6 +63,18 @@ func (fs Flows) All() iter.Seq2[int, *Flow] {
 			}
 		}
 	}
+}
+
+// Find returns the flow whose Index is index, decoding only that one, and
+// whether the list has it.
+func (fs Flows) Find(index int) (Flow, bool) {
+	i, found := slices.BinarySearchFunc(fs.order, index, func(rec int32, index int) int {
+		return cmp.Compare(int(fs.store.recs[rec].index), index)
+	})
+	if !found {
+		return Flow{}, false
+	}
+	return fs.At(i), true
 }
 
 // Filter returns the list of the flows keep returns true for.

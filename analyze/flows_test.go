@@ -36,14 +36,15 @@ func listOf(fs Flows) []Flow {
 func TestFlowsRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var flows []Flow
-	for range 300 {
+	for i := range 300 {
 		var f Flow
 		fill(r, reflect.ValueOf(&f).Elem())
+		f.Index = i // a list is in order of Index
 		flows = append(flows, f)
 	}
-	flows = append(flows, Flow{}) // zero times, no addresses
+	flows = append(flows, Flow{Index: 300}) // zero times, no addresses
 	zoned := netip.MustParseAddr("fe80::1").WithZone(strings.Repeat("z", 300))
-	flows = append(flows, Flow{Client: netip.AddrPortFrom(zoned, 1)}) // a zone longer than a length byte
+	flows = append(flows, Flow{Index: 301, Client: netip.AddrPortFrom(zoned, 1)}) // a zone longer than a length byte
 	fs := FlowsOf(flows...)
 	if fs.Len() != len(flows) {
 		t.Fatalf("Len = %d, want %d", fs.Len(), len(flows))
@@ -172,8 +173,8 @@ func TestFlowsSpill(t *testing.T) {
 }
 
 // TestFlowsOrder checks that a Result lists flows in order of first
-// appearance although they finish in another order, and that Filter and
-// Edit make new lists over the same flows.
+// appearance although they finish in another order, that Find finds them
+// by Index, and that Filter and Edit make new lists over the same flows.
 func TestFlowsOrder(t *testing.T) {
 	s := time.Second
 	const cli2 = "192.0.2.11:40000"
@@ -198,6 +199,19 @@ func TestFlowsOrder(t *testing.T) {
 	open := r.Flows.Filter(func(f *Flow) bool { return f.State == Open })
 	if open.Len() != 2 || open.At(0).Index != 0 || open.At(1).Index != 2 || r.Flows.Len() != 3 {
 		t.Errorf("Filter kept %d flows, the first %d; the list has %d", open.Len(), open.At(0).Index, r.Flows.Len())
+	}
+	for _, tt := range []struct {
+		list  Flows
+		index int
+		found bool
+	}{{r.Flows, 0, true}, {r.Flows, 1, true}, {r.Flows, 2, true}, {r.Flows, 3, false}, {r.Flows, -1, false}, {open, 1, false}, {open, 2, true}} {
+		if f, ok := tt.list.Find(tt.index); ok != tt.found || ok && f.Index != tt.index {
+			t.Errorf("Find(%d) in a list of %d = flow %d, %v; want found %v", tt.index, tt.list.Len(), f.Index, ok, tt.found)
+		}
+	}
+	given := FlowsOf(Flow{Index: 5}, Flow{Index: 2})
+	if f, ok := given.Find(5); given.At(0).Index != 2 || !ok || f.Index != 5 {
+		t.Errorf("FlowsOf(5, 2): first %d, Find(5) = %d, %v", given.At(0).Index, f.Index, ok)
 	}
 	edited := open.Edit(func(f *Flow) { f.Packets = 1234 }).Edit(func(f *Flow) { f.Packets++ })
 	if got := edited.At(0).Packets; got != 1235 {

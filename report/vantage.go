@@ -78,12 +78,8 @@ func VantageTable(w io.Writer, v *VantageReport) error {
 // flow finds a flow of a vantage point by index; the zero Flow when the
 // point's report does not list it (the command keeps every compared flow).
 func (v *VantageReport) flow(point, index int) analyze.Flow {
-	for _, f := range v.Points[point].Result.Flows.All() {
-		if f.Index == index {
-			return *f
-		}
-	}
-	return analyze.Flow{}
+	f, _ := v.Points[point].Result.Flows.Find(index)
+	return f
 }
 
 func pointName(r *Report) string {

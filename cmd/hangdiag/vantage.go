@@ -79,10 +79,6 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 }
 
 func hasFindings(r *analyze.Result, index int) bool {
-	for _, f := range r.Flows.All() {
-		if f.Index == index {
-			return len(f.Findings) > 0
-		}
-	}
-	return false
+	f, ok := r.Flows.Find(index)
+	return ok && len(f.Findings) > 0
 }
