@@ -64,7 +64,8 @@ type htmlAllRow struct {
 
 func (r *Report) htmlPage() htmlPage {
 	res := r.Result
-	p := htmlPage{Title: "hangdiag report", Verdict: r.verdict(), Schema: Schema}
+	rows := r.sortedFindings()
+	p := htmlPage{Title: "hangdiag report", Verdict: r.verdict(rows), Schema: Schema}
 	if len(r.Files) == 1 {
 		p.Title += ": " + r.Files[0].Name
 	}
@@ -93,7 +94,6 @@ func (r *Report) htmlPage() htmlPage {
 	for _, s := range r.Notes() {
 		p.Facts = append(p.Facts, [2]string{"Note", s})
 	}
-	rows := r.sortedFindings()
 	for i := range rows.rows {
 		fl, fd := rows.at(i)
 		p.Findings = append(p.Findings, htmlFindingRow{i + 1, fd.Severity.String(), string(fd.Kind), flowName(fl),
@@ -106,12 +106,12 @@ func (r *Report) htmlPage() htmlPage {
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
 		for _, fl := range res.Flows.All() {
-			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl)) {
+			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl, rows)) {
 				return
 			}
 		}
 	}
-	if r.hasUnflagged() {
+	if rows.hasUnflagged() {
 		for _, f := range res.Flows.All() {
 			p.All = append(p.All, htmlAllRow{f.Index, flowName(f), f.State.String(), fmt.Sprint(f.Packets), seconds(f.MaxGap),
 				fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes), len(f.Findings)})
@@ -121,10 +121,10 @@ func (r *Report) htmlPage() htmlPage {
 }
 
 // htmlFlow is the section of one flagged flow.
-func (r *Report) htmlFlow(fl *analyze.Flow) htmlFlow {
+func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList) htmlFlow {
 	adv := flowAdvice(r.Result, fl)
 	hf := htmlFlow{Anchor: flowAnchor(fl), Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
-		Findings: r.shownFindings(fl), Advice: adv, Filter: WiresharkFilter(fl)}
+		Findings: rows.shown(fl), Advice: adv, Filter: WiresharkFilter(fl)}
 	tl := r.timeline(fl)
 	hf.Timeline = r.svgTimeline(&tl)
 	hf.Caption = "Top lane: packets the client sent; bottom lane: packets the server sent. " + hf.Timeline.Desc

@@ -32,7 +32,7 @@ func Markdown(w io.Writer, r *Report) error {
 	rows := r.sortedFindings()
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
-	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict()))
+	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))
 	for _, fl := range res.Flows.All() {
 		if len(fl.Findings) == 0 {
 			continue
@@ -81,11 +81,11 @@ func Markdown(w io.Writer, r *Report) error {
 		}
 		for _, fl := range res.Flows.All() {
 			if len(fl.Findings) > 0 {
-				r.mdFlow(ew, fl)
+				r.mdFlow(ew, fl, rows)
 			}
 		}
 	}
-	if r.hasUnflagged() {
+	if rows.hasUnflagged() {
 		fmt.Fprintf(ew, "\n## All flows\n\n")
 		fmt.Fprintf(ew, "| # | Client → Server | State | Packets | Max gap | Keepalives client/server | Findings |\n| ---: | --- | --- | ---: | ---: | --- | ---: |\n")
 		for _, f := range res.Flows.All() {
@@ -97,7 +97,7 @@ func Markdown(w io.Writer, r *Report) error {
 }
 
 // mdFlow writes the section of one flagged flow.
-func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow) {
+func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow, rows *findingList) {
 	res := r.Result
 	fmt.Fprintf(w, "\n### Flow %d: %s\n\n", fl.Index, mdText(flowName(fl)))
 	fmt.Fprintf(w, "**%s.** %s\n\n", mdText(capitalize(headline(fl))), mdText(flowFacts(fl, r.Result.Threshold)))
@@ -113,7 +113,7 @@ func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow) {
 	}
 
 	fmt.Fprintf(w, "\n**Findings** (numbered as in the table)\n\n")
-	for _, sf := range r.shownFindings(fl) {
+	for _, sf := range rows.shown(fl) {
 		if sf.Last > 0 {
 			fmt.Fprintf(w, "- **%d–%d.** %s.\n", sf.N, sf.Last, mdText(sf.Summary))
 			continue
@@ -272,14 +272,14 @@ func (r *Report) mdRun(run []mdLine) string {
 
 // verdict is the report's first line: how many flows hung on an idle
 // timeout, or that none did.
-func (r *Report) verdict() string {
+func (r *Report) verdict(rows *findingList) string {
 	res := r.Result
-	n := r.FlaggedFlows()
+	n := rows.flagged()
 	if n == 0 {
 		return fmt.Sprintf("No flow was silent for %s or longer (%s analysed).", seconds(res.Threshold), count(uint64(res.Stats.Flows), "flow", "flows"))
 	}
 	return fmt.Sprintf("%s of %s went silent past the %s idle threshold: %s.", count(uint64(n), "flow", "flows"),
-		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(len(r.sortedFindings().rows)), "finding", "findings"))
+		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(len(rows.rows)), "finding", "findings"))
 }
 
 // thresholdWords names the idle threshold and the preset behind it.

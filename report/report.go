@@ -35,8 +35,6 @@ type Report struct {
 	// Zero means no terminal: paragraphs wrap at 100 columns and tables
 	// keep their natural width.
 	Width int
-
-	findings *findingList // worked out on first use
 }
 
 // Formats maps each --format name to its renderer, all of one signature.
@@ -137,23 +135,16 @@ type findingRow struct {
 type findingList struct {
 	rows    []findingRow
 	flows   analyze.Flows
-	byIndex map[int][]int // row numbers of each flow's findings, by flow Index
-	flagged int           // flows with findings
+	byIndex map[int][]int // row numbers of each flow's findings, by flow Index: one entry per flagged flow
 	last    *analyze.Flow // the flow decoded last
 	lastPos int
 }
 
-// sortedFindings returns the findings of the report in order; it is worked
-// out once per Report.
+// sortedFindings returns the findings of the report in order. A renderer
+// works it out once and hands it down.
 func (r *Report) sortedFindings() *findingList {
-	if r.findings != nil {
-		return r.findings
-	}
 	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}}
 	for pos, fl := range l.flows.All() {
-		if len(fl.Findings) > 0 {
-			l.flagged++
-		}
 		for n := range fl.Findings {
 			fd := &fl.Findings[n]
 			l.rows = append(l.rows, findingRow{pos, n, fl.Index, fd.Severity, fd.At})
@@ -165,7 +156,6 @@ func (r *Report) sortedFindings() *findingList {
 	for i, row := range l.rows {
 		l.byIndex[row.index] = append(l.byIndex[row.index], i)
 	}
-	r.findings = l
 	return l
 }
 
@@ -180,12 +170,15 @@ func (l *findingList) at(i int) (*analyze.Flow, *analyze.Finding) {
 	return l.last, &l.last.Findings[row.n]
 }
 
-// FlaggedFlows counts the flows with at least one finding.
-func (r *Report) FlaggedFlows() int { return r.sortedFindings().flagged }
+// flagged counts the flows with at least one finding.
+func (l *findingList) flagged() int { return len(l.byIndex) }
 
 // hasUnflagged tells whether the result keeps flows without findings
 // (--all).
-func (r *Report) hasUnflagged() bool { return r.sortedFindings().flagged < r.Result.Flows.Len() }
+func (l *findingList) hasUnflagged() bool { return l.flagged() < l.flows.Len() }
+
+// FlaggedFlows counts the flows with at least one finding.
+func (r *Report) FlaggedFlows() int { return r.sortedFindings().flagged() }
 
 // WiresharkFilter returns a display filter that selects the flow.
 func WiresharkFilter(f *analyze.Flow) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,6 +131,27 @@ func TestIndent(t *testing.T) {
 		want, _ := json.MarshalIndent(v, "    ", "  ")
 		if got := indent(nil, compact, "    "); !bytes.Equal(got, want) {
 			t.Errorf("indent of %s:\n%s\nwant:\n%s", compact, got, want)
+		}
+	}
+}
+
+// TestReportFollowsEdits checks that a report rendered after the Result's
+// flows were edited (as --anonymize does) shows the edit in every format,
+// although FlaggedFlows was asked of the Report before the edit.
+func TestReportFollowsEdits(t *testing.T) {
+	stand := netip.MustParseAddrPort("198.51.100.7:1234")
+	for name, render := range Formats {
+		r := build(t, analyze.Config{}, "long-request-nokeepalive.pcap")
+		if r.FlaggedFlows() == 0 {
+			t.Fatal("no flagged flow to edit")
+		}
+		r.Result.Flows = r.Result.Flows.Edit(func(f *analyze.Flow) { f.Client = stand })
+		var out bytes.Buffer
+		if err := render(&out, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), stand.String()) {
+			t.Errorf("%s: the edited client %s is missing", name, stand)
 		}
 	}
 }

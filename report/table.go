@@ -45,7 +45,7 @@ func Table(w io.Writer, r *Report) error {
 		th += " (" + mb.Name + ": " + mb.Title + ")"
 	}
 	head := fmt.Sprintf("hangdiag: %s in %s of %s, idle threshold %s",
-		count(uint64(len(rows.rows)), "finding", "findings"), count(uint64(r.FlaggedFlows()), "flow", "flows"),
+		count(uint64(len(rows.rows)), "finding", "findings"), count(uint64(rows.flagged()), "flow", "flows"),
 		count(uint64(res.Stats.Flows), "flow", "flows"), th)
 	if r.Width > 0 {
 		wrap(ew, "", head)
@@ -135,7 +135,7 @@ func Table(w io.Writer, r *Report) error {
 		fmt.Fprintln(ew)
 		wrap(ew, "", "Timeout bracket: "+bracket(inf))
 	}
-	if r.hasUnflagged() {
+	if rows.hasUnflagged() {
 		fmt.Fprintln(ew)
 		if err := flowTable(ew, res, r.Width); err != nil {
 			return err

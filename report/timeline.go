@@ -254,11 +254,10 @@ type shownFinding struct {
 // shownFindings lists a flow's findings in the order and with the numbers
 // of the findings table; a run of more than four of one kind keeps its
 // first two and its last, the middle folded into one line.
-func (r *Report) shownFindings(fl *analyze.Flow) []shownFinding {
+func (l *findingList) shown(fl *analyze.Flow) []shownFinding {
 	var all []shownFinding
-	rows := r.sortedFindings()
-	for _, i := range rows.byIndex[fl.Index] {
-		all = append(all, shownFinding{N: i + 1, F: &fl.Findings[rows.rows[i].n]})
+	for _, i := range l.byIndex[fl.Index] {
+		all = append(all, shownFinding{N: i + 1, F: &fl.Findings[l.rows[i].n]})
 	}
 	var out []shownFinding
 	for i := 0; i < len(all); {
