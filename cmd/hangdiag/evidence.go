@@ -405,11 +405,16 @@ func (ev *evidence) writeTo(out io.Writer, fallback uint16) error {
 // and the capture ran on past the evidence's last packet, the
 // --capture-end with which the evidence analyses the same.
 func (ev *evidence) adviseEnd(w io.Writer, path string, r *analyze.Result) {
+	if ev.last == 0 || !r.CaptureEnd.After(time.Unix(0, ev.last)) {
+		return
+	}
 	open := false
 	for _, f := range r.Flows.All() {
-		open = open || len(f.Findings) > 0 && f.State == analyze.Open
+		if open = len(f.Findings) > 0 && f.State == analyze.Open; open {
+			break
+		}
 	}
-	if !open || ev.last == 0 || !r.CaptureEnd.After(time.Unix(0, ev.last)) {
+	if !open {
 		return
 	}
 	fmt.Fprintf(w, "hangdiag: note: the capture ran on %s past the last packet in %s; analyze it with --capture-end %s to judge its open flows the same\n",
@@ -441,22 +446,19 @@ func anonymizeResult(r *analyze.Result, m *anon.Mapper) {
 		}
 		rp := strings.NewReplacer(pairs...)
 		f.Client, f.Server = c, s
-		done := make(map[any]bool) // findings may share evidence
-		for j := range f.Findings {
+		for j := range f.Findings { // a decoded flow's findings share no evidence
 			fd := &f.Findings[j]
 			fd.Message, fd.Fix = rp.Replace(fd.Message), rp.Replace(fd.Fix)
 			ev := &fd.Evidence
 			refs := []*analyze.PacketRef{ev.GapStart, ev.GapEnd, ev.Unacked, ev.Last}
-			if ri := ev.Reset; ri != nil && !done[ri] {
-				done[ri] = true
+			if ri := ev.Reset; ri != nil {
 				refs = append(refs, &ri.Packet, ri.TriggeredBy)
 				for k := range ri.Reasons {
 					ri.Reasons[k] = rp.Replace(ri.Reasons[k])
 				}
 			}
 			for _, ref := range refs {
-				if ref != nil && !done[ref] {
-					done[ref] = true
+				if ref != nil {
 					ref.What = rp.Replace(ref.What)
 				}
 			}

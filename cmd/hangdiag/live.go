@@ -145,6 +145,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	rep := liveReport(src, a.Finish(now))
+	defer rep.Result.Flows.Close()
 	if !o.quiet {
 		st := rep.Capture
 		ks, _ := src.KernelStats()
@@ -156,6 +157,9 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err := render(w, rep); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	if err := readBack(rep.Result); err != nil {
+		return err
 	}
 	if repFile != nil {
 		if err := repFile.Close(); err != nil {

@@ -192,11 +192,23 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, rep) }); err != nil {
 		return err
 	}
-	if err := rep.Result.Flows.Err(); err != nil {
-		return fmt.Errorf("reading back the flows kept for the report: %w", err)
+	flagged := rep.FlaggedFlows()
+	if err := readBack(rep.Result); err != nil {
+		return err
 	}
-	if o.exitCode && rep.FlaggedFlows() > 0 {
+	if o.exitCode && flagged > 0 {
 		return errFindings
+	}
+	return nil
+}
+
+// readBack reports a failure to read the results' flows back from their
+// spill files, which would have left flows out of the report.
+func readBack(results ...*analyze.Result) error {
+	for _, r := range results {
+		if err := r.Flows.Err(); err != nil {
+			return fmt.Errorf("reading back the flows kept for the report: %w", err)
+		}
 	}
 	return nil
 }

@@ -71,7 +71,12 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 			})
 		}
 	}
+	defer points[0].Result.Flows.Close()
+	defer points[1].Result.Flows.Close()
 	err := writeReport(o.output, stdout, func(w io.Writer) error { return render(w, vr) })
+	if err == nil {
+		err = readBack(points[0].Result, points[1].Result)
+	}
 	if err == nil && o.exitCode && vr.Discrepancies() > 0 {
 		return errFindings
 	}
