@@ -11,7 +11,8 @@
 #   -only NAME   measure one capture: 1gib, 1m-flows, len1 or len4
 #
 # It builds hangdiag and bench/gen into bench/out/, generates the captures
-# there when missing (about 2.7 GB in all; bench/out/ is not committed),
+# there when missing or made by another generator (about 2.8 GB in all;
+# bench/out/ is not committed),
 # warms the page cache, and prints one table row per tool and capture:
 # wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'), packets
 # per second, each tool's time as a multiple of cat's ("x cat"), and
@@ -53,7 +54,9 @@ for tool in tshark tcptrace capinfos; do
 done
 
 go build -o "$out/hangdiag" ./cmd/hangdiag
-go build -o "$out/gen" ./bench/gen
+# No build stamp in the generator, so that its digest (below) changes only
+# with its code.
+go build -buildvcs=false -trimpath -o "$out/gen" ./bench/gen
 
 # The captures: name, file, generator flags.
 captures=(
