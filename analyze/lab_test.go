@@ -9,23 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hangdiag/hangdiag/analyze"
-	"github.com/hangdiag/hangdiag/pcapio"
 )
 
-// analyzeLab analyses one lab capture at a threshold.
+// analyzeLab analyses one lab capture at a threshold, every flow kept.
 func analyzeLab(t *testing.T, name string, idle time.Duration) *analyze.Result {
-	t.Helper()
-	src, err := pcapio.Open(filepath.Join("..", "testdata", "pcaps", "lab", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	a := analyze.New(analyze.Config{Idle: idle, KeepAll: true})
-	var seg pcapio.Segment
-	for src.Next(&seg) {
-		a.Add(&seg)
-	}
-	return a.Finish(time.Time{})
+	r, _ := analyzeFile(t, filepath.Join("..", "testdata", "pcaps", "lab", name), idle, nil)
+	return r
 }
 
 // TestLabKeepaliveSettings pins what real stacks' probes reveal: the lab's

@@ -12,7 +12,7 @@ import (
 
 // analyzeFile runs an analysis over one capture; with trace set, it
 // collects the packets of the flows named.
-func analyzeFile(t *testing.T, path string, trace map[int]bool) (*analyze.Result, map[int][]analyze.Packet) {
+func analyzeFile(t *testing.T, path string, idle time.Duration, trace map[int]bool) (*analyze.Result, map[int][]analyze.Packet) {
 	t.Helper()
 	src, err := pcapio.Open(path)
 	if err != nil {
@@ -20,7 +20,7 @@ func analyzeFile(t *testing.T, path string, trace map[int]bool) (*analyze.Result
 	}
 	defer src.Close()
 	packets := map[int][]analyze.Packet{}
-	cfg := analyze.Config{KeepAll: true, Idle: 5 * time.Second}
+	cfg := analyze.Config{KeepAll: true, Idle: idle}
 	if trace != nil {
 		cfg.TraceFlows = trace
 		cfg.Trace = func(i int, p analyze.Packet) { packets[i] = append(packets[i], p) }
@@ -58,7 +58,7 @@ func TestCompareVantages(t *testing.T) {
 			files := [2]string{filepath.Join(lab, tt.scenario+".client.pcap"), filepath.Join(lab, tt.scenario+".server.pcap")}
 			var results [2]*analyze.Result
 			for i, f := range files {
-				results[i], _ = analyzeFile(t, f, nil)
+				results[i], _ = analyzeFile(t, f, 5*time.Second, nil)
 			}
 			pairs := analyze.MatchFlows(results[0], results[1])
 			if len(pairs) != 1 {
@@ -73,7 +73,7 @@ func TestCompareVantages(t *testing.T) {
 			}
 			var v [2]analyze.Vantage
 			for i, f := range files {
-				r, packets := analyzeFile(t, f, map[int]bool{pairs[0].Index[i]: true})
+				r, packets := analyzeFile(t, f, 5*time.Second, map[int]bool{pairs[0].Index[i]: true})
 				v[i] = analyze.Vantage{Name: filepath.Base(f), Packets: packets[pairs[0].Index[i]], CaptureEnd: r.CaptureEnd}
 			}
 			c := analyze.Compare(pairs[0], v)
@@ -105,9 +105,9 @@ func TestCompareVantages(t *testing.T) {
 // of its own addresses, and no flow is paired twice.
 func TestMatchFlowsPrefersTuples(t *testing.T) {
 	lab := filepath.Join("..", "testdata", "pcaps", "lab")
-	router, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive.router.pcap"), nil)
+	router, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive.router.pcap"), 5*time.Second, nil)
 	for _, end := range []string{"client", "server"} {
-		other, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive."+end+".pcap"), nil)
+		other, _ := analyzeFile(t, filepath.Join(lab, "nat-requests-nokeepalive."+end+".pcap"), 5*time.Second, nil)
 		pairs := analyze.MatchFlows(other, router)
 		if len(pairs) != 1 || pairs[0].MatchedBy != "4-tuple" {
 			t.Errorf("%s vs router: pairs %+v, want one by 4-tuple", end, pairs)
