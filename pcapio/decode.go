@@ -213,14 +213,15 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	next := b[6]
 	seg.TTL = b[7]
 	seg.IPID = 0
-	src, dst := Endpoint{Addr: [16]byte(b[8:24])}, Endpoint{Addr: [16]byte(b[24:40])}
+	h := b
 	b = b[40:]
 	for range 8 { // bounded walk over extension headers
 		switch next {
 		case 6:
 			r := decodeTCP(b, payload, seg)
-			if r == Decoded {
-				src.Port, dst.Port = binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
+			if r == Decoded { // the addresses only for a segment
+				src := Endpoint{Addr: [16]byte(h[8:24]), Port: binary.BigEndian.Uint16(b[0:2])}
+				dst := Endpoint{Addr: [16]byte(h[24:40]), Port: binary.BigEndian.Uint16(b[2:4])}
 				seg.setEndpoints(&src, &dst)
 			}
 			return r
