@@ -36,7 +36,7 @@ const (
 	batchLen = 512
 	// queueLen is the most batches read ahead of Next. Three hold the
 	// reader as far ahead as four did (measured: the same time on the
-	// GiB), and the million-packet captures' peak RSS 1.5 MB lower and
+	// GiB), and the benchmark captures' peak RSS 1.5 MB lower and
 	// steadier.
 	queueLen = 3
 	// aheadSize is the size of the chunks the gzip goroutine hands over.
