@@ -45,6 +45,7 @@ type pcapReader struct {
 	extra    int // extra record header bytes (modified pcap)
 	link     uint16
 	snaplen  uint32
+	limit    uint32 // the most bytes a record may hold: past it, it is damage
 	packetNo uint64
 	desc     string
 }
@@ -68,6 +69,7 @@ func newPcapReader(r *byteReader) (*pcapReader, error) {
 	}
 	p.snaplen = p.u32(h[16:20])
 	p.link = uint16(p.u32(h[20:24]) & 0xffff)
+	p.limit = min(max(p.snaplen, 262144), maxRecord)
 	res, end := "microsecond", "little-endian"
 	if p.nanoRes {
 		res = "nanosecond"
@@ -110,8 +112,23 @@ func (e endian) u16(b []byte) uint16 {
 }
 
 func (p *pcapReader) next(pk *packet) error {
-	at := p.r.off
-	h, err := p.r.read(16 + p.extra)
+	// Most records lie whole in the bytes already buffered: take them
+	// from the buffer at once, without the two reads' checks.
+	r := p.r
+	if head := 16 + p.extra; r.w-r.r >= head {
+		h := r.buf[r.r : r.r+16]
+		if incl := p.u32(h[8:12]); incl <= p.limit && uint64(r.w-r.r-head) >= uint64(incl) {
+			start := r.r + head
+			end := start + int(incl)
+			p.packetNo++
+			p.fill(pk, p.u32(h[0:4]), p.u32(h[4:8]), incl, p.u32(h[12:16]), r.buf[start:end:end])
+			r.off += int64(end - r.r)
+			r.r, r.lastBig = end, false
+			return nil
+		}
+	}
+	at := r.off
+	h, err := r.read(16 + p.extra)
 	if err == io.EOF {
 		return io.EOF
 	}
@@ -120,24 +137,29 @@ func (p *pcapReader) next(pk *packet) error {
 		return damage("truncated record header at byte %d (packet %d)", at, p.packetNo)
 	}
 	sec, frac, incl, orig := p.u32(h[0:4]), p.u32(h[4:8]), p.u32(h[8:12]), p.u32(h[12:16])
-	if incl > max(p.snaplen, 262144) || incl > maxRecord {
+	if incl > p.limit {
 		limit := fmt.Sprintf("the snap length %d", p.snaplen)
 		if incl <= p.snaplen {
 			limit = fmt.Sprintf("the %d-byte limit", maxRecord)
 		}
 		return damage("record at byte %d (packet %d) claims %d bytes, more than %s", at, p.packetNo, incl, limit)
 	}
-	data, err := p.r.read(int(incl))
+	data, err := r.read(int(incl))
 	if err != nil {
 		return damage("truncated record at byte %d (packet %d)", at, p.packetNo)
 	}
+	p.fill(pk, sec, frac, incl, orig, data)
+	return nil
+}
+
+// fill sets pk from a record's header fields and data.
+func (p *pcapReader) fill(pk *packet, sec, frac, incl, orig uint32, data []byte) {
 	if p.nanoRes {
 		pk.nanos = int64(sec)*1e9 + int64(frac)
 	} else {
 		pk.nanos = int64(sec)*1e9 + int64(frac)*1e3
 	}
 	pk.link, pk.data, pk.wireLen = p.link, data, max(orig, incl)
-	return nil
 }
 
 // pcapngReader reads pcapng sections, interfaces and packet blocks.
