@@ -1,6 +1,8 @@
 package pcapio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"path/filepath"
 	"testing"
 
@@ -61,5 +63,48 @@ func TestNextBatch(t *testing.T) {
 				t.Errorf("%s, %s (-Next +%[2]s):\n%s", filepath.Base(paths[0]), name, diff)
 			}
 		}
+	}
+}
+
+// TestNextBatchCounts checks the counts NextBatch takes a whole batch at a
+// time against Next's, packet by packet, on a capture whose every step in
+// time is a clock leap or goes backwards, so that every boundary between
+// batches, wherever it falls, is one of the two; a seventh of the packets
+// are not TCP.
+func TestNextBatchCounts(t *testing.T) {
+	const n = 3000
+	frame := eth(0x0800, ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 40000, dport: 443, flags: ACK})))
+	var recs []pcapRec
+	sec := uint32(100)
+	for i := range n {
+		if i%2 == 1 {
+			sec += 31 * 24 * 3600 // a leap every other step
+		} else if i > 0 {
+			sec -= 1 // and a step back between
+		}
+		data := frame
+		if i%7 == 3 {
+			data = udpFrame
+		}
+		recs = append(recs, pcapRec{sec: sec, data: data})
+	}
+	capture := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
+	count := func(batches bool) Stats {
+		src, err := NewReader("steps", bytes.NewReader(capture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		var seg Segment
+		for batches && len(src.NextBatch()) > 0 || !batches && src.Next(&seg) {
+		}
+		return src.Stats()
+	}
+	want := count(false)
+	if want.Packets != n || want.Backwards != n/2-1 || want.Leaps != n/2 || want.Skipped[NotTCP] != n/7+1 {
+		t.Fatalf("Next counts %+v; want %d packets, %d backwards, %d leaps, %d not TCP", want, n, n/2-1, n/2, n/7+1)
+	}
+	if diff := cmp.Diff(want, count(true)); diff != "" {
+		t.Errorf("NextBatch counts otherwise than Next (-Next +NextBatch):\n%s", diff)
 	}
 }

@@ -273,10 +273,61 @@ type entry struct {
 // batch is a run of packets of one file, in file order.
 type batch struct {
 	entries []entry
+	tally   tally     // the entries' counts for Stats
 	segs    []Segment // the TCP segments among them, complete with time, file and frame
 	retired [][]byte  // chunks to reuse once this batch is consumed
 	big     []byte    // the big buffer, when a packet of this batch is in it
 	err     error     // what ended the file after this batch: io.EOF or damage; nil when more follow
+}
+
+// tally is what a batch adds to a Source's Stats, counted while the
+// batch is made, on the reading goroutine: NextBatch then counts a batch
+// it hands out whole at once, not packet by packet.
+type tally struct {
+	first, last      int64 // capture times of the first and last packets
+	min, max         int64
+	backwards, leaps uint64 // between packets of the batch
+	skipped          [numSkipReasons]uint64
+	links            []LinkCount // in order of first appearance
+}
+
+// reset empties t for a new batch.
+func (t *tally) reset() {
+	links := t.links[:0]
+	*t = tally{links: links}
+}
+
+// add counts e, the batch's i-th packet.
+func (t *tally) add(e *entry, i int) {
+	n := e.pkt.nanos
+	if i == 0 {
+		t.first, t.min, t.max = n, n, n
+	} else {
+		t.min, t.max = min(t.min, n), max(t.max, n)
+		if n < t.last {
+			t.backwards++
+		} else if n-t.last > int64(ClockLeap) {
+			t.leaps++
+		}
+	}
+	t.last = n
+	t.skipped[e.reason]++
+	if k := len(t.links); k > 0 && t.links[k-1].LinkType == e.pkt.link {
+		t.links[k-1].Packets++
+	} else {
+		t.links = addLink(t.links, e.pkt.link, 1)
+	}
+}
+
+// addLink adds packets of a link type to the counts.
+func addLink(links []LinkCount, link uint16, packets uint64) []LinkCount {
+	for i := range links {
+		if links[i].LinkType == link {
+			links[i].Packets += packets
+			return links
+		}
+	}
+	return append(links, LinkCount{LinkType: link, Packets: packets})
 }
 
 // produce reads and decodes packets of f into b until b is full, a chunk
@@ -284,6 +335,7 @@ type batch struct {
 // one batch), or the file ends.
 func (f *sourceFile) produce(b *batch) {
 	b.entries, b.segs, b.retired, b.big, b.err = b.entries[:0], b.segs[:0], b.retired[:0], nil, nil
+	b.tally.reset()
 	if b.segs == nil {
 		b.segs = make([]Segment, 0, batchLen)
 	}
@@ -312,6 +364,7 @@ func (f *sourceFile) produce(b *batch) {
 		} else {
 			b.segs = b.segs[:n]
 		}
+		b.tally.add(e, len(b.entries)-1)
 		if br.lastBig {
 			b.big, br.big = br.big, nil
 			break

@@ -326,15 +326,42 @@ func (s *Source) count(e *entry) {
 		st.Last = p.nanos
 	}
 	if st.Packets > 1 {
-		if p.nanos < s.prev {
-			st.Backwards++
-		} else if p.nanos-s.prev > int64(ClockLeap) {
-			st.Leaps++
-		}
+		s.countStep(p.nanos)
 	}
 	s.prev = p.nanos
-	s.countLink(p.link)
+	st.Links = addLink(st.Links, p.link, 1)
 	st.Skipped[e.reason]++
+}
+
+// countStep counts a packet at nanos that follows the one handed out last.
+func (s *Source) countStep(nanos int64) {
+	if nanos < s.prev {
+		s.stats.Backwards++
+	} else if nanos-s.prev > int64(ClockLeap) {
+		s.stats.Leaps++
+	}
+}
+
+// countBatch adds a whole batch handed out to the stats, as count would
+// packet by packet.
+func (s *Source) countBatch(b *batch) {
+	t, st := &b.tally, &s.stats
+	if st.Packets == 0 {
+		st.First, st.Last = t.min, t.max
+	} else {
+		st.First, st.Last = min(st.First, t.min), max(st.Last, t.max)
+		s.countStep(t.first)
+	}
+	st.Packets += uint64(len(b.entries))
+	st.Backwards += t.backwards
+	st.Leaps += t.leaps
+	s.prev = t.last
+	for r, n := range t.skipped {
+		st.Skipped[r] += n
+	}
+	for _, l := range t.links {
+		st.Links = addLink(st.Links, l.LinkType, l.Packets)
+	}
 }
 
 // NextBatch returns the next TCP segments in time order, as Next would
@@ -367,11 +394,18 @@ func (s *Source) NextBatch() []Segment {
 		// after it, whose counts are taken here.
 		b := f.cur
 		first := -1
-		for i := f.pos; i < len(b.entries); i++ {
-			e := &b.entries[i]
-			s.count(e)
-			if e.reason == Decoded && first < 0 {
-				first = int(e.seg)
+		if f.pos == 0 {
+			s.countBatch(b)
+			if len(b.segs) > 0 {
+				first = 0
+			}
+		} else {
+			for i := f.pos; i < len(b.entries); i++ {
+				e := &b.entries[i]
+				s.count(e)
+				if e.reason == Decoded && first < 0 {
+					first = int(e.seg)
+				}
 			}
 		}
 		if rest := uint64(len(b.entries) - 1 - f.pos); rest > 0 {
@@ -384,16 +418,6 @@ func (s *Source) NextBatch() []Segment {
 			return b.segs[first:len(b.segs):len(b.segs)] // an append must not reach the batch's spare room
 		}
 	}
-}
-
-func (s *Source) countLink(link uint16) {
-	for i := range s.stats.Links {
-		if s.stats.Links[i].LinkType == link {
-			s.stats.Links[i].Packets++
-			return
-		}
-	}
-	s.stats.Links = append(s.stats.Links, LinkCount{LinkType: link, Packets: 1})
 }
 
 // Stats returns the counts so far. The Links slice is a copy.
