@@ -121,6 +121,9 @@ func (s *Segment) setEndpoints(src, dst *Endpoint) {
 	s.Hash = s.Flow.hash()
 }
 
+// v4Mapped is the IPv4-mapped IPv6 address ::ffff:0.0.0.0.
+var v4Mapped = [16]byte{10: 0xff, 11: 0xff}
+
 // setIPv4 is setEndpoints for IPv4 addresses given as numbers: it gives the
 // same key and hash, with less copying.
 func (s *Segment) setIPv4(src, dst uint32, sport, dport uint16) {
@@ -130,10 +133,9 @@ func (s *Segment) setIPv4(src, dst uint32, sport, dport uint16) {
 	}
 	lo, hi := 0xffff<<32|uint64(src), 0xffff<<32|uint64(dst)
 	k := &s.Flow
-	binary.BigEndian.PutUint64(k.Lo.Addr[:8], 0)
-	binary.BigEndian.PutUint64(k.Lo.Addr[8:], lo)
-	binary.BigEndian.PutUint64(k.Hi.Addr[:8], 0)
-	binary.BigEndian.PutUint64(k.Hi.Addr[8:], hi)
+	k.Lo.Addr, k.Hi.Addr = v4Mapped, v4Mapped
+	binary.BigEndian.PutUint32(k.Lo.Addr[12:], src)
+	binary.BigEndian.PutUint32(k.Hi.Addr[12:], dst)
 	k.Lo.Port, k.Hi.Port, k.Lo.Is4, k.Hi.Is4 = sport, dport, true, true
 	s.Hash = hashWords(0, lo, 0, hi, 3<<32|uint64(sport)<<16|uint64(dport))
 }

@@ -3,6 +3,7 @@ package pcapio
 import (
 	"errors"
 	"io"
+	"slices"
 )
 
 // Reading a file runs in two stages. The first batch of packets of each
@@ -300,15 +301,17 @@ func (t *tally) reset() {
 // add counts e, the batch's i-th packet.
 func (t *tally) add(e *entry, i int) {
 	n := e.pkt.nanos
-	if i == 0 {
+	switch {
+	case i == 0:
 		t.first, t.min, t.max = n, n, n
-	} else {
-		t.min, t.max = min(t.min, n), max(t.max, n)
-		if n < t.last {
-			t.backwards++
-		} else if n-t.last > int64(ClockLeap) {
+	case n < t.last: // only a step back can make a new least time
+		t.backwards++
+		t.min = min(t.min, n)
+	default: // and only a step forward a new greatest
+		if n-t.last > int64(ClockLeap) {
 			t.leaps++
 		}
+		t.max = max(t.max, n)
 	}
 	t.last = n
 	t.skipped[e.reason]++
@@ -334,37 +337,39 @@ func addLink(links []LinkCount, link uint16, packets uint64) []LinkCount {
 // was retired or the big buffer used (so that little memory is held up by
 // one batch), or the file ends.
 func (f *sourceFile) produce(b *batch) {
-	b.entries, b.segs, b.retired, b.big, b.err = b.entries[:0], b.segs[:0], b.retired[:0], nil, nil
+	b.retired, b.big, b.err = b.retired[:0], nil, nil
 	b.tally.reset()
 	if b.segs == nil {
 		b.segs = make([]Segment, 0, batchLen)
 	}
+	// The slices are kept in locals: the batch's fields would be read
+	// again after every call.
+	entries, segs := b.entries[:0], b.segs[:0]
 	br := f.br
-	for len(b.entries) < batchLen {
-		if len(b.entries) < cap(b.entries) {
-			b.entries = b.entries[:len(b.entries)+1]
-		} else {
-			b.entries = append(b.entries, entry{})
+	for len(entries) < batchLen {
+		if len(entries) == cap(entries) {
+			entries = slices.Grow(entries, 1)
 		}
-		e := &b.entries[len(b.entries)-1]
+		entries = entries[:len(entries)+1]
+		e := &entries[len(entries)-1]
 		if err := f.rr.next(&e.pkt); err != nil {
-			b.entries = b.entries[:len(b.entries)-1]
+			entries = entries[:len(entries)-1]
 			b.err = err
 			break
 		}
 		f.frames++
-		n := len(b.segs)
-		b.segs = b.segs[:n+1]
-		seg := &b.segs[n]
+		n := len(segs)
+		segs = segs[:n+1]
+		seg := &segs[n]
 		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, seg)
 		if e.reason == Decoded {
 			seg.Nanos, seg.File, seg.Frame = e.pkt.nanos, f.index, f.frames
 			seg.Point ^= e.pkt.iface << 24
 			e.seg = int32(n)
 		} else {
-			b.segs = b.segs[:n]
+			segs = segs[:n]
 		}
-		b.tally.add(e, len(b.entries)-1)
+		b.tally.add(e, len(entries)-1)
 		if br.lastBig {
 			b.big, br.big = br.big, nil
 			break
@@ -373,6 +378,7 @@ func (f *sourceFile) produce(b *batch) {
 			break
 		}
 	}
+	b.entries, b.segs = entries, segs
 	b.retired = append(b.retired, br.retired...)
 	clear(br.retired)
 	br.retired = br.retired[:0]
