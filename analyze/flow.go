@@ -126,8 +126,8 @@ func signature(seg *pcapio.Segment) uint64 {
 // point of capture (interface, packet type). Two RSTs a host sends with IP
 // ID 0 to two segments in flight are identical too, and both count.
 func (d *dirState) isCopy(seg *pcapio.Segment, sig uint64, now int64) bool {
-	if d.packets == 0 {
-		return false
+	if d.packets == 0 || (d.recent[0].sig != sig && d.recent[1].sig != sig) {
+		return false // most segments: nothing more to check
 	}
 	at, where := recentAt(now), whereFrom(seg)
 	for _, r := range d.recent {
@@ -346,7 +346,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
 		fwd.recent[0] = recentSeg{sig: sig, at: recentAt(now), where: whereFrom(seg)}
 		kind = classify(seg, fwd, rev)
 	}
-	if a.trace != nil && a.traceFlows[int(f.index)] {
+	if a.tracing && a.traceFlows[int(f.index)] {
 		a.trace(int(f.index), tracePacket(seg, side, kind, duplicate, now))
 	}
 	if duplicate {
