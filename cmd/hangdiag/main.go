@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -127,6 +128,7 @@ type analyzeOptions struct {
 	quiet      bool            // no progress bar
 	evidence   evidenceOptions // --write-flagged, --keep-payload, --anonymize, --anonymize-key
 	vantage    bool
+	cpuProfile string
 }
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -144,6 +146,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "draw no progress bar on standard error (drawn only when it is a terminal)")
 	o.evidence.addFlags(fs)
 	fs.BoolVar(&o.vantage, "vantage", false, "compare two captures of the same traffic taken at two points (rotated files of one point joined by commas)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file, for go tool pprof (and the build's default.pgo)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: hangdiag analyze [flags] FILE...\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -171,6 +174,13 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if cols, ok := terminalWidth(f); ok {
 			ctx = withProgress(ctx, stderr, cols)
 		}
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if o.vantage {
 		return runVantage(ctx, fs.Args(), cfg, end, &o, stdout, stderr)
@@ -200,6 +210,25 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errFindings
 	}
 	return nil
+}
+
+// startCPUProfile starts writing a CPU profile to path and returns what
+// ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // readBack reports a failure to read the results' flows back from their

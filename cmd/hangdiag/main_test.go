@@ -125,6 +125,30 @@ func TestOutputFile(t *testing.T) {
 	}
 }
 
+// TestCPUProfile checks that --cpuprofile writes a profile (gzipped, as
+// pprof writes them) beside the report, and that a profile that cannot be
+// written fails the run before any work.
+func TestCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	capture := filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"analyze", "--cpuprofile", prof, capture}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) || !strings.Contains(stdout.String(), "idle") {
+		t.Errorf("profile of %d bytes starts % x; report: %.100q", len(data), data[:min(len(data), 2)], stdout.String())
+	}
+	stdout.Reset()
+	err = run(context.Background(), []string{"analyze", "--cpuprofile", filepath.Join(prof, "no", "such"), capture}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--cpuprofile") || stdout.Len() != 0 {
+		t.Errorf("unwritable profile: err %v, %d bytes of report", err, stdout.Len())
+	}
+}
+
 func TestStdin(t *testing.T) {
 	f, err := os.Open(filepath.Join(repoRoot, "testdata/pcaps/gzip.pcap.gz"))
 	if err != nil {
