@@ -3,12 +3,19 @@
 # generated captures and checks the performance targets.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
+#        bench/run.sh -pgo
 #
 #   -fast        skip tshark and tcptrace (tshark takes minutes on 1 GiB)
 #   -runs N      time cat and hangdiag N times and report medians (default 5);
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1m-flows, len1 or len4
+#   -pgo         instead of timing, profile hangdiag (built without a
+#                profile) on the 1 GiB capture, as JSON, and on the
+#                million flows, and write the merged CPU profile to
+#                cmd/hangdiag/default.pgo, which go build then optimises
+#                by (profile-guided optimisation); run it again after
+#                large changes to the per-packet code
 #
 # It builds hangdiag and bench/gen into bench/out/, generates the captures
 # there when missing or made by another generator (about 2.8 GB in all;
@@ -21,14 +28,15 @@
 # same cores shows up in the times.
 set -euo pipefail
 
-fast=0 runs=5 limit=900 only=""
+fast=0 runs=5 limit=900 only="" pgo=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-fast) fast=1 ;;
 	-runs) runs="$2"; shift ;;
 	-timeout) limit="$2"; shift ;;
 	-only) only="$2"; shift ;;
-	*) echo "usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]" >&2; exit 2 ;;
+	-pgo) pgo=1 fast=1 ;;
+	*) echo "usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME] | -pgo" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -80,6 +88,16 @@ for c in "${captures[@]}"; do
 		echo "$gen_digest" >"$out/$file.gen"
 	fi
 done
+
+if [ "$pgo" = 1 ]; then
+	go build -pgo=off -o "$out/hangdiag-nopgo" ./cmd/hangdiag
+	cat "$out/realistic-1GiB.pcap" "$out/flows-1M.pcap" >/dev/null
+	"$out/hangdiag-nopgo" analyze -q --format json --cpuprofile "$out/1gib.pprof" "$out/realistic-1GiB.pcap" >/dev/null
+	"$out/hangdiag-nopgo" analyze -q --cpuprofile "$out/1m-flows.pprof" "$out/flows-1M.pcap" >/dev/null
+	go tool pprof -proto "$out/1gib.pprof" "$out/1m-flows.pprof" >cmd/hangdiag/default.pgo
+	echo "wrote cmd/hangdiag/default.pgo"
+	exit 0
+fi
 
 # measure N CMD... runs CMD N times under /usr/bin/time and timeout, with
 # stdout to /dev/null, and prints "median-seconds median-KB", or
