@@ -3,6 +3,7 @@ package pcapio
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestNextBatch(t *testing.T) {
 	for _, p := range append(append(globFiles(t, "../testdata/pcaps/*.pcap*"), globFiles(t, "../testdata/pcaps/lab/*.pcap")...), corpus...) {
 		sets = append(sets, []string{p})
 	}
-	sets = append(sets, []string{"../testdata/pcaps/rotated-1.pcap", "../testdata/pcaps/rotated-2.pcap"})
+	sets = append(sets, []string{"../testdata/pcaps/rotated-1.pcap", "../testdata/pcaps/rotated-2.pcap"}, overlapping(t))
 	type run struct {
 		Segs  []Segment
 		Stats Stats
@@ -64,6 +65,33 @@ func TestNextBatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// overlapping writes three captures whose times interleave, more than a
+// batch each: runs of a few packets of one file between the others', equal
+// times across files (the first file's packet comes first), a step back in
+// time within a file, and packets that are not TCP.
+func overlapping(t *testing.T) []string {
+	var paths []string
+	for f := range 3 {
+		var recs []pcapRec
+		for i := range 1500 {
+			us := uint32(i*3 + f) // files take turns...
+			if i%40 < 5 {
+				us = uint32(i * 3) // ...but now and then share a time
+			}
+			if f == 1 && i == 700 {
+				us -= 200 // and one steps back
+			}
+			data := seqFrame(uint32(f*10000 + i))
+			if i%11 == 0 {
+				data = arpFrame
+			}
+			recs = append(recs, pcapRec{sec: base + us/1_000_000, frac: us % 1_000_000, data: data})
+		}
+		paths = append(paths, writeFile(t, fmt.Sprintf("overlap-%d.pcap", f), pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)))
+	}
+	return paths
 }
 
 // TestNextBatchCounts checks the counts NextBatch takes a whole batch at a

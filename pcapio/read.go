@@ -346,7 +346,7 @@ func (f *sourceFile) produce(b *batch) {
 	// again after every call.
 	entries, segs := b.entries[:0], b.segs[:0]
 	br := f.br
-	for len(entries) < batchLen {
+	for len(entries) < f.batchLen {
 		if len(entries) == cap(entries) {
 			entries = slices.Grow(entries, 1)
 		}

@@ -81,6 +81,7 @@ func TestReadAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	pool := s.files[0].pool // the file lets go of it at its end
 	var seg Segment
 	n := 0
 	for ; s.Next(&seg); n++ {
@@ -91,7 +92,7 @@ func TestReadAhead(t *testing.T) {
 	if n != len(full) || s.Files()[0].Damage != "" {
 		t.Errorf("read %d of %d segments; damage %q", n, len(full), s.Files()[0].Damage)
 	}
-	if made := s.files[0].pool.made; made != maxChunks {
+	if made := pool.made; made != maxChunks {
 		t.Errorf("made %d chunks, want the %d the pool allows and no more", made, maxChunks)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -72,23 +73,25 @@ type Source struct {
 	stats   Stats
 	prev    int64
 	advance *sourceFile // file whose pending packet was handed out last
-	merged  []Segment   // NextBatch's segments from several files
 	infos   []FileInfo
 }
 
 type sourceFile struct {
-	index  int    // in the list given to Open
-	frames uint64 // packets read ahead so far, for Segment.Frame
-	closer io.Closer
-	info   *FileInfo
-	br     *byteReader // nil once the file has ended
-	rr     recordReader
-	pool   *chunkPool
-	cur    *batch      // batch holding the pending packet
-	pos    int         // index of the pending packet in cur
-	ok     bool        // cur.entries[pos] is the pending packet
-	queue  chan *batch // batches read ahead; nil until the goroutine starts
-	spare  chan *batch // consumed batches, for reuse
+	index    int    // in the list given to Open
+	parked   bool   // closed again once its first packet was seen, until the merge reaches it
+	first    int64  // when parked, the capture time of its first packet
+	frames   uint64 // packets read ahead so far, for Segment.Frame
+	batchLen int    // the most packets a batch holds
+	closer   io.Closer
+	info     *FileInfo
+	br       *byteReader // nil once the file has ended
+	rr       recordReader
+	pool     *chunkPool
+	cur      *batch      // batch holding the pending packet
+	pos      int         // index of the pending packet in cur
+	ok       bool        // cur.entries[pos] is the pending packet
+	queue    chan *batch // batches read ahead; nil until the goroutine starts
+	spare    chan *batch // consumed batches, for reuse
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
@@ -101,13 +104,18 @@ func Open(paths ...string) (*Source, error) {
 	}
 	s := &Source{infos: make([]FileInfo, len(paths))}
 	for i, path := range paths {
-		f, err := s.openFile(path, &s.infos[i], i)
+		// Of several files, each is only looked at (its first packet
+		// read) and closed again until the merge reaches it, so that
+		// rotated files are open one or two at a time, not all at once.
+		f, err := s.openFile(path, &s.infos[i], i, len(paths) > 1 && path != "-")
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		s.files = append(s.files, f)
-		s.fill(f)
+		if !f.parked {
+			s.fill(f)
+		}
 	}
 	return s, nil
 }
@@ -116,7 +124,7 @@ func Open(paths ...string) (*Source, error) {
 func NewReader(name string, r io.Reader) (*Source, error) {
 	s := &Source{infos: make([]FileInfo, 1), size: -1}
 	s.infos[0].Name = name
-	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0], 0)
+	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0], 0, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -125,8 +133,11 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 	return s, nil
 }
 
-// openFile opens one file and adds its size to the total.
-func (s *Source) openFile(path string, info *FileInfo, index int) (*sourceFile, error) {
+// openFile opens one file, counting its size in the total unless it was
+// parked. With park, it reads the file's first packet only and parks the
+// file: it closes it and keeps the packet's time, for the merge to open it
+// again when it comes to that time; a file that ends there is not parked.
+func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*sourceFile, error) {
 	info.Name = path
 	var rc io.ReadCloser = os.Stdin
 	size := int64(-1)
@@ -149,20 +160,49 @@ func (s *Source) openFile(path string, info *FileInfo, index int) (*sourceFile, 
 		}
 		rc = f
 	}
+	counter := &countingReader{r: rc, n: &s.read, c: rc}
+	sf, err := openStream(counter, info, index, park)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	if park && sf.cur.err == nil {
+		sf.park()
+		s.read.Add(-counter.own) // read again when the file is
+		return sf, nil
+	}
 	if size < 0 || s.size < 0 {
 		s.size = -1
 	} else {
 		s.size += size
 	}
-	sf, err := openStream(&countingReader{r: rc, n: &s.read, c: rc}, info, index)
-	if err != nil {
-		rc.Close()
-		return nil, err
-	}
 	return sf, nil
 }
 
-func openStream(rc io.ReadCloser, info *FileInfo, index int) (*sourceFile, error) {
+// park closes f, whose first batch holds its first packet and more is to
+// come, and keeps that packet's time.
+func (f *sourceFile) park() {
+	f.parked, f.first, f.ok = true, f.cur.entries[0].pkt.nanos, true
+	close(f.pool.done)
+	f.closer.Close()
+	f.closer, f.br, f.rr, f.pool, f.cur = nil, nil, nil, nil, new(batch)
+}
+
+// unpark opens a parked file again, to be read from its first packet on.
+func (s *Source) unpark(f *sourceFile) {
+	nf, err := s.openFile(f.info.Name, f.info, f.index, false)
+	if err != nil {
+		f.parked, f.ok = false, false
+		f.info.Damage = "could not be opened again: " + err.Error()
+		return
+	}
+	*f = *nf
+	s.fill(f)
+}
+
+// openStream recognises the format of rc and reads its first batch, of
+// one packet only when it is to be parked.
+func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool) (*sourceFile, error) {
 	pool := newChunkPool()
 	r := &byteReader{src: rc, pool: pool}
 	magic := r.peek(4)
@@ -192,8 +232,12 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int) (*sourceFile, error
 		return nil, errors.New(unknownFormat(r.peek(8)))
 	}
 	info.Format = rr.format()
-	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
+	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1, batchLen: batchLen}
+	if park {
+		f.batchLen = 1
+	}
 	f.produce(f.cur)
+	f.batchLen = batchLen
 	return f, nil
 }
 
@@ -248,7 +292,12 @@ func (s *Source) fill(f *sourceFile) {
 }
 
 // nanos is the capture time of f's pending packet.
-func (f *sourceFile) nanos() int64 { return f.cur.entries[f.pos].pkt.nanos }
+func (f *sourceFile) nanos() int64 {
+	if f.parked {
+		return f.first
+	}
+	return f.cur.entries[f.pos].pkt.nanos
+}
 
 // nextBatch releases the consumed batch and waits for the next one,
 // starting the reading goroutine when it is not running yet. At the end of
@@ -281,8 +330,15 @@ func (f *sourceFile) nextBatch() bool {
 		}
 		f.info.Damage = msg
 	}
-	// The goroutine, if any, has sent its last batch and returned.
-	f.cur, f.br, f.rr, f.queue, f.spare = &batch{err: err}, nil, nil, nil, nil
+	// The goroutine, if any, has sent its last batch and returned: the
+	// file is closed now and lets go of its buffers, so that rotated
+	// files do not all hold theirs to the end.
+	if f.closer != nil {
+		close(f.pool.done) // stops a gzip layer's goroutine, if damage came first
+		f.closer.Close()
+		f.closer = nil
+	}
+	f.cur, f.br, f.rr, f.pool, f.queue, f.spare = &batch{err: err}, nil, nil, nil, nil, nil
 	return false
 }
 
@@ -290,6 +346,26 @@ func (f *sourceFile) nextBatch() bool {
 // there was one. Packets that are not TCP segments are counted in Stats and
 // passed over.
 func (s *Source) Next(seg *Segment) bool {
+	for {
+		f := s.pending()
+		if f == nil {
+			return false
+		}
+		s.advance = f
+		e := &f.cur.entries[f.pos]
+		s.count(e)
+		if e.reason == Decoded {
+			*seg = f.cur.segs[e.seg]
+			return true
+		}
+	}
+}
+
+// pending moves past the packet handed out last and returns the file
+// whose pending packet comes next: the earliest, and of equal times the
+// first file's. It opens a parked file when the merge reaches it. It
+// returns nil at the end.
+func (s *Source) pending() *sourceFile {
 	for {
 		if s.advance != nil {
 			s.fill(s.advance)
@@ -301,16 +377,10 @@ func (s *Source) Next(seg *Segment) bool {
 				f = c
 			}
 		}
-		if f == nil {
-			return false
+		if f == nil || !f.parked {
+			return f
 		}
-		s.advance = f
-		e := &f.cur.entries[f.pos]
-		s.count(e)
-		if e.reason == Decoded {
-			*seg = f.cur.segs[e.seg]
-			return true
-		}
+		s.unpark(f)
 	}
 }
 
@@ -366,56 +436,60 @@ func (s *Source) countBatch(b *batch) {
 
 // NextBatch returns the next TCP segments in time order, as Next would
 // hand them out one by one, and nothing at the end. The segments are valid
-// until the next call of Next or NextBatch. From a single file it hands
-// out the segments as they were decoded ahead, without copying them.
+// until the next call of Next or NextBatch. It hands them out as they were
+// decoded ahead, without copying them: the rest of a batch, or of several
+// files, the run of it that comes before the other files' pending packets.
 func (s *Source) NextBatch() []Segment {
-	if len(s.files) != 1 {
-		if s.merged == nil {
-			s.merged = make([]Segment, batchLen)
-		}
-		for i := range s.merged {
-			if !s.Next(&s.merged[i]) {
-				return s.merged[:i]
-			}
-		}
-		return s.merged
-	}
-	f := s.files[0]
 	for {
-		if s.advance != nil {
-			s.fill(f)
-			s.advance = nil
-		}
-		if !f.ok {
+		f := s.pending()
+		if f == nil {
 			return nil
 		}
-		// Hand out the rest of the batch: the pending packet, whose
-		// file counts were taken when fill moved to it, and the ones
-		// after it, whose counts are taken here.
-		b := f.cur
-		first := -1
-		if f.pos == 0 {
-			s.countBatch(b)
-			if len(b.segs) > 0 {
-				first = 0
+		// f's packets come next while they are earlier than the
+		// pending packets of the files before it and no later than
+		// those of the files after it.
+		before, after := int64(math.MaxInt64), int64(math.MaxInt64)
+		for _, c := range s.files {
+			switch {
+			case !c.ok || c == f:
+			case c.index < f.index:
+				before = min(before, c.nanos())
+			default:
+				after = min(after, c.nanos())
 			}
+		}
+		b := f.cur
+		end := f.pos + 1 // the pending packet is f's earliest
+		for end < len(b.entries) && b.entries[end].pkt.nanos < before && b.entries[end].pkt.nanos <= after {
+			end++
+		}
+		// Hand out the run: the pending packet, whose file counts
+		// were taken when fill moved to it, and the ones after it,
+		// whose counts are taken here.
+		first, last := -1, -1
+		if f.pos == 0 && end == len(b.entries) {
+			s.countBatch(b)
+			first, last = 0, len(b.segs)-1
 		} else {
-			for i := f.pos; i < len(b.entries); i++ {
+			for i := f.pos; i < end; i++ {
 				e := &b.entries[i]
 				s.count(e)
-				if e.reason == Decoded && first < 0 {
-					first = int(e.seg)
+				if e.reason == Decoded {
+					if first < 0 {
+						first = int(e.seg)
+					}
+					last = int(e.seg)
 				}
 			}
 		}
-		if rest := uint64(len(b.entries) - 1 - f.pos); rest > 0 {
+		if rest := uint64(end - 1 - f.pos); rest > 0 {
 			f.info.Packets += rest
-			f.info.Last = b.entries[len(b.entries)-1].pkt.nanos
+			f.info.Last = b.entries[end-1].pkt.nanos
 		}
-		f.pos = len(b.entries) - 1
+		f.pos = end - 1
 		s.advance = f
-		if first >= 0 {
-			return b.segs[first:len(b.segs):len(b.segs)] // an append must not reach the batch's spare room
+		if last >= 0 {
+			return b.segs[first : last+1 : last+1] // an append must not reach the rest of the batch
 		}
 	}
 }
@@ -454,14 +528,16 @@ func (s *Source) Progress() (read, total int64) { return s.read.Load(), s.size }
 
 // countingReader counts the bytes read from r in n; c closes it.
 type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-	c io.Closer
+	r   io.Reader
+	n   *atomic.Int64
+	c   io.Closer
+	own int64 // the bytes read through this reader
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.n.Add(int64(n))
+	r.own += int64(n)
 	return n, err
 }
 

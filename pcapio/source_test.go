@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -971,5 +972,95 @@ func TestClockLeaps(t *testing.T) {
 	readAll(t, s)
 	if st := s.Stats(); st.Leaps != 1 {
 		t.Errorf("Leaps = %d, want 1 (only the jump past %v)", st.Leaps, ClockLeap)
+	}
+}
+
+// TestRotatedFiles checks that of many rotated files, which follow each
+// other in time, one or two are open at a time, not all (each open file
+// holds its buffers and a descriptor), and that a file read to its end
+// lets go of both, while the segments, counts and progress are those of
+// one file; and that a file gone before the merge reached it is reported,
+// not fatal.
+func TestRotatedFiles(t *testing.T) {
+	le := binary.LittleEndian
+	const files, per = 40, 700 // more than a batch per file
+	var paths []string
+	var all []pcapRec
+	size := int64(0)
+	for i := range files {
+		var recs []pcapRec
+		for j := range per {
+			recs = append(recs, pcapRec{sec: base + uint32(i), frac: uint32(j), data: seqFrame(uint32(i*per + j))})
+		}
+		all = append(all, recs...)
+		b := pcapFile(le, magicMicro, LinkEthernet, recs...)
+		size += int64(len(b))
+		paths = append(paths, writeFile(t, fmt.Sprintf("r%02d.pcap", i), b))
+	}
+	for _, batches := range []bool{false, true} {
+		s, err := Open(paths...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mostOpen, n := 0, 0
+		for {
+			var got int
+			var seg Segment
+			if batches {
+				got = len(s.NextBatch())
+			} else if s.Next(&seg) {
+				got = 1
+			}
+			if got == 0 {
+				break
+			}
+			n += got
+			open := 0
+			for _, f := range s.files {
+				if f.closer != nil {
+					open++
+				}
+			}
+			mostOpen = max(mostOpen, open)
+		}
+		if n != files*per || mostOpen < 1 || mostOpen > 2 {
+			t.Errorf("batches %v: %d segments, most files open at once %d; want %d, 1 or 2", batches, n, mostOpen, files*per)
+		}
+		if read, total := s.Progress(); read != size || total != size {
+			t.Errorf("batches %v: progress %d of %d; want %d of %d", batches, read, total, size, size)
+		}
+		one := newSource(t, pcapFile(le, magicMicro, LinkEthernet, all...))
+		var seg Segment
+		for one.Next(&seg) {
+		}
+		if diff := cmp.Diff(one.Stats(), s.Stats()); diff != "" {
+			t.Errorf("batches %v: stats of the rotated files differ from one file's (-one +rotated):\n%s", batches, diff)
+		}
+		for i, fi := range s.Files() {
+			if fi.Packets != per || fi.Damage != "" || fi.First != int64(base+i)*1e9 {
+				t.Errorf("batches %v: file %d: %+v", batches, i, fi)
+			}
+			if f := s.files[i]; f.pool != nil || f.br != nil || f.closer != nil {
+				t.Errorf("batches %v: file %d, read to its end, still holds its buffers or descriptor", batches, i)
+			}
+		}
+		s.Close()
+	}
+
+	s, err := Open(paths[:3]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := os.Remove(paths[2]); err != nil {
+		t.Fatal(err)
+	}
+	var seg Segment
+	n := 0
+	for s.Next(&seg) {
+		n++
+	}
+	if fi := s.Files()[2]; n != 2*per || !strings.Contains(fi.Damage, "could not be opened again") || fi.Packets != 0 {
+		t.Errorf("file removed before its turn: %d segments, %+v", n, fi)
 	}
 }
