@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +204,63 @@ func TestRunFlags(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), " 100 flows,") || stdout.Len() == 0 {
 		t.Errorf("summary %q, %d bytes written", stderr.String(), stdout.Len())
+	}
+}
+
+// TestRotate checks -rotate: files of about the size asked (a record
+// never split, each file a capture of its own, named as tcpdump -C names
+// them) whose records are, in order, those of the capture in one file;
+// and that files an earlier, longer run left are removed.
+func TestRotate(t *testing.T) {
+	dir := t.TempDir()
+	one, rot := filepath.Join(dir, "one.pcap"), filepath.Join(dir, "rot.pcap")
+	if err := os.WriteFile(rot+"99", []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	for _, args := range [][]string{{"-size", "3MiB", "-q", "-o", one}, {"-size", "3MiB", "-q", "-rotate", "512KiB", "-o", rot}} {
+		if err := run(args, io.Discard, &stderr); err != nil {
+			t.Fatalf("%v: %v %s", args, err, stderr.String())
+		}
+	}
+	whole, err := os.ReadFile(one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joined []byte
+	files := 0
+	for i := 0; ; i++ {
+		name := rot
+		if i > 0 {
+			name += strconv.Itoa(i)
+		}
+		b, err := os.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		if len(b) > 512<<10+1600 || !bytes.Equal(b[:24], whole[:24]) {
+			t.Errorf("%s: %d bytes, header % x", name, len(b), b[:24])
+		}
+		src, err := pcapio.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seg pcapio.Segment
+		for src.Next(&seg) {
+		}
+		if d := src.Files()[0].Damage; d != "" {
+			t.Errorf("%s: %s", name, d)
+		}
+		src.Close()
+		joined = append(joined, b[24:]...)
+	}
+	if files < 5 || files > 8 || !bytes.Equal(joined, whole[24:]) {
+		t.Errorf("%d files whose records, joined, are %d bytes; want 5 to 8 files and the %d bytes of one file's records", files, len(joined), len(whole)-24)
+	}
+	if _, err := os.Stat(rot + "99"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the stale rotated file is still there: %v", err)
 	}
 }

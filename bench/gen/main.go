@@ -10,6 +10,7 @@
 //	go run ./bench/gen -size 1GiB -o bench/out/realistic-1GiB.pcap
 //	go run ./bench/gen -flows 1000000 -o bench/out/flows-1M.pcap
 //	go run ./bench/gen -size 256MiB -length 4 -o bench/out/len4.pcap
+//	go run ./bench/gen -size 256MiB -length 4 -rotate 32MiB -o bench/out/len4-rot.pcap
 //
 // Two mixes of flows:
 //
@@ -30,6 +31,9 @@
 //     many tiny flows: half are handshakes left open (idle pooled
 //     connections), the rest refused SYNs, health checks (handshake and
 //     RST) and one-exchange connections. About 3.6 packets per flow.
+//
+// -rotate writes the capture into files of about the given size, as
+// tcpdump -C does: OUT, then OUT1, OUT2, and so on.
 //
 // -size picks the number of flows from a pilot run over the first flows;
 // the file comes out within a few percent of it. -length L makes the
@@ -73,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for small)")
 	seed := fs.Uint64("seed", 1, "random seed; the same flags and seed give the same file")
 	out := fs.String("o", "", "output file, or - for standard output (required)")
+	rotate := fs.String("rotate", "", "write rotated files of about this size each, as tcpdump -C does: OUT, OUT1, OUT2, ...")
 	quiet := fs.Bool("q", false, "do not print the summary line on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -118,20 +123,39 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var w io.Writer = stdout
-	var f *os.File
-	if *out != "-" {
-		var err error
-		if f, err = os.Create(*out); err != nil {
+	var f io.WriteCloser
+	switch {
+	case *rotate != "" && *out == "-":
+		return errors.New("-rotate needs a file name for -o")
+	case *rotate != "":
+		limit, err := parseSize(*rotate)
+		if err != nil {
+			return err
+		}
+		if f, err = newRotator(*out, limit); err != nil {
 			return err
 		}
 		defer f.Close()
 		w = f
+	case *out != "-":
+		file, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		f, w = file, file
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
+	// A rotator buffers its files itself and must see each record in
+	// one Write.
+	flush := func() error { return nil }
+	if *rotate == "" {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		w, flush = bw, bw.Flush
+	}
 	start := time.Now()
-	sum, err := Generate(bw, cfg)
+	sum, err := Generate(w, cfg)
 	if err == nil {
-		err = bw.Flush()
+		err = flush()
 	}
 	if err == nil && f != nil {
 		err = f.Close()
