@@ -203,6 +203,7 @@ func (r *byteReader) Read(p []byte) (int, error) {
 // happen to compare.
 type chunkPool struct {
 	free    chan []byte   // chunks of readBufferSize
+	left    chan []byte   // chunks that files read to their end left for the next ones; may be nil
 	made    int           // chunks of readBufferSize made; used by the reader only
 	big     chan []byte   // the big buffer, once given back
 	bigMade bool          // the big buffer exists; used by the reader only
@@ -215,8 +216,30 @@ type chunkPool struct {
 // batch, so it is this, not queueLen, that bounds the reading ahead.
 const maxChunks = 3
 
-func newChunkPool() *chunkPool {
-	return &chunkPool{free: make(chan []byte, maxChunks), big: make(chan []byte, 1), done: make(chan struct{})}
+// newChunkPool returns a file's pool. left, when not nil, is shared by the
+// files of a Source: a file read to its end leaves its chunks there, and a
+// file that needs a chunk takes one from there before it makes one, so
+// that rotated files read into the same memory rather than each into
+// fresh pages.
+func newChunkPool(left chan []byte) *chunkPool {
+	return &chunkPool{free: make(chan []byte, maxChunks), left: left, big: make(chan []byte, 1), done: make(chan struct{})}
+}
+
+// leave puts the chunks given back to p, whose file has been read to its
+// end, where the next file takes them.
+func (p *chunkPool) leave() {
+	for {
+		select {
+		case c := <-p.free:
+			select {
+			case p.left <- c:
+			default:
+				return
+			}
+		default:
+			return
+		}
+	}
 }
 
 func (p *chunkPool) get(size int) ([]byte, error) {
@@ -230,7 +253,12 @@ func (p *chunkPool) get(size int) ([]byte, error) {
 	}
 	if p.made < maxChunks {
 		p.made++
-		return make([]byte, size), nil
+		select {
+		case c := <-p.left:
+			return c, nil
+		default:
+			return make([]byte, size), nil
+		}
 	}
 	select {
 	case c := <-p.free:

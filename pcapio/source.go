@@ -74,6 +74,7 @@ type Source struct {
 	prev    int64
 	advance *sourceFile // file whose pending packet was handed out last
 	infos   []FileInfo
+	left    chan []byte // chunks files read to their end left for the next ones (see newChunkPool)
 }
 
 type sourceFile struct {
@@ -102,7 +103,7 @@ func Open(paths ...string) (*Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no capture files given")
 	}
-	s := &Source{infos: make([]FileInfo, len(paths))}
+	s := &Source{infos: make([]FileInfo, len(paths)), left: make(chan []byte, maxChunks)}
 	for i, path := range paths {
 		// Of several files, each is only looked at (its first packet
 		// read) and closed again until the merge reaches it, so that
@@ -124,7 +125,7 @@ func Open(paths ...string) (*Source, error) {
 func NewReader(name string, r io.Reader) (*Source, error) {
 	s := &Source{infos: make([]FileInfo, 1), size: -1}
 	s.infos[0].Name = name
-	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0], 0, false)
+	f, err := openStream(&countingReader{r: r, n: &s.read}, &s.infos[0], 0, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -161,7 +162,7 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 		rc = f
 	}
 	counter := &countingReader{r: rc, n: &s.read, c: rc}
-	sf, err := openStream(counter, info, index, park)
+	sf, err := openStream(counter, info, index, park, s.left)
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -202,8 +203,8 @@ func (s *Source) unpark(f *sourceFile) {
 
 // openStream recognises the format of rc and reads its first batch, of
 // one packet only when it is to be parked.
-func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool) (*sourceFile, error) {
-	pool := newChunkPool()
+func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left chan []byte) (*sourceFile, error) {
+	pool := newChunkPool(left)
 	r := &byteReader{src: rc, pool: pool}
 	magic := r.peek(4)
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -337,6 +338,8 @@ func (f *sourceFile) nextBatch() bool {
 		close(f.pool.done) // stops a gzip layer's goroutine, if damage came first
 		f.closer.Close()
 		f.closer = nil
+		f.pool.put(f.br.buf) // no batch holds packets of it any more
+		f.pool.leave()
 	}
 	f.cur, f.br, f.rr, f.pool, f.queue, f.spare = &batch{err: err}, nil, nil, nil, nil, nil
 	return false

@@ -1064,3 +1064,39 @@ func TestRotatedFiles(t *testing.T) {
 		t.Errorf("file removed before its turn: %d segments, %+v", n, fi)
 	}
 }
+
+// TestRotatedFilesShareChunks checks that rotated files read into the
+// chunks the files before them left, rather than each into new ones:
+// eight files of 2.4 MB, each read into three 1 MiB chunks, allocate about
+// 3 MB of chunks in all, not 24.
+func TestRotatedFilesShareChunks(t *testing.T) {
+	le := binary.LittleEndian
+	frame := eth(0x0800, ipv4(ipFields{src: v4a, dst: v4b}, tcp(tcpFields{sport: 1000, dport: 80, flags: ACK, payload: 1400})))
+	var paths []string
+	for i := range 8 {
+		recs := make([]pcapRec, 1600)
+		for j := range recs {
+			recs[j] = pcapRec{sec: base + uint32(i), frac: uint32(j), data: frame}
+		}
+		paths = append(paths, writeFile(t, fmt.Sprintf("r%d.pcap", i), pcapFile(le, magicMicro, LinkEthernet, recs...)))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s, err := Open(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	for b := s.NextBatch(); len(b) > 0; b = s.NextBatch() {
+		n += len(b)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if n != 8*1600 || alloc > 12<<20 {
+		t.Errorf("read %d segments allocating %.1f MB; want %d segments and at most 12 MB", n, float64(alloc)/(1<<20), 8*1600)
+	} else {
+		t.Logf("%.1f MB allocated", float64(alloc)/(1<<20))
+	}
+}
