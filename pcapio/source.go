@@ -109,10 +109,15 @@ func Open(paths ...string) (*Source, error) {
 		// Of several files, each is only looked at (its first packet
 		// read) and closed again until the merge reaches it, so that
 		// rotated files are open one or two at a time, not all at once.
-		f, err := s.openFile(path, &s.infos[i], i, len(paths) > 1 && path != "-")
+		f, size, err := s.openFile(path, &s.infos[i], i, len(paths) > 1 && path != "-")
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if size < 0 || s.size < 0 {
+			s.size = -1
+		} else {
+			s.size += size
 		}
 		s.files = append(s.files, f)
 		if !f.parked {
@@ -135,11 +140,11 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 	return s, nil
 }
 
-// openFile opens one file, counting its size in the total unless it was
-// parked. With park, it reads the file's first packet only and parks the
-// file: it closes it and keeps the packet's time, for the merge to open it
-// again when it comes to that time; a file that ends there is not parked.
-func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*sourceFile, error) {
+// openFile opens one file. With park, it reads the file's first packet
+// only and parks the file: it closes it and keeps the packet's time, for
+// the merge to open it again when it comes to that time; a file that ends
+// there is not parked. It returns the file's size, or -1 when unknown.
+func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*sourceFile, int64, error) {
 	info.Name = path
 	var rc io.ReadCloser = os.Stdin
 	size := int64(-1)
@@ -150,12 +155,12 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
-			return nil, err
+			return nil, 0, err
 		}
 		st, err := f.Stat()
 		if err == nil && st.IsDir() {
 			f.Close()
-			return nil, errors.New("is a directory")
+			return nil, 0, errors.New("is a directory")
 		}
 		if err == nil && st.Mode().IsRegular() {
 			size = st.Size()
@@ -166,19 +171,13 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 	sf, err := openStream(counter, info, index, park, s.left)
 	if err != nil {
 		rc.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if park && sf.cur.err == nil {
 		sf.park()
 		s.read.Add(-counter.own) // read again when the file is
-		return sf, nil
 	}
-	if size < 0 || s.size < 0 {
-		s.size = -1
-	} else {
-		s.size += size
-	}
-	return sf, nil
+	return sf, size, nil
 }
 
 // park closes f, whose first batch holds its first packet and more is to
@@ -192,7 +191,7 @@ func (f *sourceFile) park() {
 
 // unpark opens a parked file again, to be read from its first packet on.
 func (s *Source) unpark(f *sourceFile) {
-	nf, err := s.openFile(f.info.Name, f.info, f.index, false)
+	nf, _, err := s.openFile(f.info.Name, f.info, f.index, false)
 	if err != nil {
 		f.parked, f.ok = false, false
 		f.info.Damage = "could not be opened again: " + err.Error()

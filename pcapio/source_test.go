@@ -1002,6 +1002,9 @@ func TestRotatedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if read, total := s.Progress(); total != size || read > total/4 {
+			t.Errorf("batches %v: progress %d of %d once open; want the total %d and no more than the first file", batches, read, total, size)
+		}
 		mostOpen, n := 0, 0
 		for {
 			var got int
