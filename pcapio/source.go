@@ -109,7 +109,7 @@ func Open(paths ...string) (*Source, error) {
 		// Of several files, each is only looked at (its first packet
 		// read) and closed again until the merge reaches it, so that
 		// rotated files are open one or two at a time, not all at once.
-		f, size, err := s.openFile(path, &s.infos[i], i, len(paths) > 1 && path != "-")
+		f, size, err := s.openFile(path, &s.infos[i], i, len(paths) > 1)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -143,7 +143,8 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 // openFile opens one file. With park, it reads the file's first packet
 // only and parks the file: it closes it and keeps the packet's time, for
 // the merge to open it again when it comes to that time; a file that ends
-// there is not parked. It returns the file's size, or -1 when unknown.
+// there, or that is not a regular file (a pipe cannot be read twice), is
+// not parked. It returns the file's size, or -1 when unknown.
 func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*sourceFile, int64, error) {
 	info.Name = path
 	var rc io.ReadCloser = os.Stdin
@@ -167,6 +168,7 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 		}
 		rc = f
 	}
+	park = park && size >= 0 // a pipe cannot be read again
 	counter := &countingReader{r: rc, n: &s.read, c: rc}
 	sf, err := openStream(counter, info, index, park, s.left)
 	if err != nil {
