@@ -89,7 +89,7 @@ func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReas
 		if len(data) < 14 {
 			return Truncated
 		}
-		ethType = binary.BigEndian.Uint16(data[12:14])
+		ethType = binary.BigEndian.Uint16((*[14]byte)(data)[12:14])
 		data = data[14:]
 		wireLen -= min(wireLen, 14)
 	case LinkSLL:
@@ -170,11 +170,12 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	if len(b) < 20 {
 		return Truncated
 	}
-	if b[0]>>4 != 4 {
+	h := (*[20]byte)(b) // the fixed header: no bounds checks below
+	if h[0]>>4 != 4 {
 		return Malformed
 	}
-	ihl := int(b[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(b[2:4]))
+	ihl := int(h[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(h[2:4]))
 	if total == 0 { // TSO/GSO: length left to the link layer
 		total = int(wireLen)
 	}
@@ -184,18 +185,20 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	if len(b) < ihl {
 		return Truncated
 	}
-	if b[9] != 6 {
+	if h[9] != 6 {
 		return NotTCP
 	}
-	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 {
+	if frag := binary.BigEndian.Uint16(h[6:8]); frag&0x3fff != 0 {
 		return Fragment
 	}
-	seg.TTL = b[8]
-	seg.IPID = binary.BigEndian.Uint16(b[4:6])
-	if r := decodeTCP(b[ihl:], total-ihl, seg); r != Decoded {
+	seg.TTL = h[8]
+	seg.IPID = binary.BigEndian.Uint16(h[4:6])
+	tcp := b[ihl:]
+	if r := decodeTCP(tcp, total-ihl, seg); r != Decoded {
 		return r
 	}
-	seg.setIPv4(binary.BigEndian.Uint32(b[12:16]), binary.BigEndian.Uint32(b[16:20]), binary.BigEndian.Uint16(b[ihl:]), binary.BigEndian.Uint16(b[ihl+2:]))
+	// decodeTCP has checked that the ports are there.
+	seg.setIPv4(binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20]), binary.BigEndian.Uint16(tcp[0:2]), binary.BigEndian.Uint16(tcp[2:4]))
 	return Decoded
 }
 
@@ -257,24 +260,27 @@ func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
 	if len(b) < 20 {
 		return Truncated
 	}
-	hlen := int(b[12]>>4) * 4
+	h := (*[20]byte)(b) // the fixed header: no bounds checks below
+	hlen := int(h[12]>>4) * 4
 	if hlen < 20 || ipPayload < hlen {
 		return Malformed
 	}
-	seg.Seq = binary.BigEndian.Uint32(b[4:8])
-	seg.Ack = binary.BigEndian.Uint32(b[8:12])
-	seg.Flags = b[13]
-	seg.Window = binary.BigEndian.Uint16(b[14:16])
+	seg.Seq = binary.BigEndian.Uint32(h[4:8])
+	seg.Ack = binary.BigEndian.Uint32(h[8:12])
+	seg.Flags = h[13]
+	seg.Window = binary.BigEndian.Uint16(h[14:16])
 	seg.PayloadLen = uint32(ipPayload - hlen)
 	seg.WScale = -1
 	seg.DSACK = false
-	if hlen == 32 && len(b) >= 32 && binary.BigEndian.Uint32(b[20:24]) == 0x0101080a {
-		// NOP, NOP, timestamps: the options of most segments of a
-		// connection that uses timestamps.
-		seg.HasTS = true
-		seg.TSVal = binary.BigEndian.Uint32(b[24:28])
-		seg.TSEcr = binary.BigEndian.Uint32(b[28:32])
-		return Decoded
+	if hlen == 32 && len(b) >= 32 {
+		if o := (*[32]byte)(b); binary.BigEndian.Uint32(o[20:24]) == 0x0101080a {
+			// NOP, NOP, timestamps: the options of most segments
+			// of a connection that uses timestamps.
+			seg.HasTS = true
+			seg.TSVal = binary.BigEndian.Uint32(o[24:28])
+			seg.TSEcr = binary.BigEndian.Uint32(o[28:32])
+			return Decoded
+		}
 	}
 	seg.HasTS = false
 	seg.TSVal, seg.TSEcr = 0, 0
