@@ -3,6 +3,7 @@ package pcapio
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -68,6 +69,36 @@ func TestFlowKeyEqual(t *testing.T) {
 		change(&k)
 		if k.Equal(&base) != (k == base) || base.Equal(&k) != (k == base) {
 			t.Errorf("change %d: Equal says %v, == says %v", i, k.Equal(&base), k == base)
+		}
+	}
+}
+
+// TestFlowHashSpread checks that the hashes of many IPv4 and IPv6 flows
+// that differ little (consecutive clients, ports, one server) spread
+// evenly over the low bits a flow table indexes by, and over the 32 bits
+// it keeps beside each flow.
+func TestFlowHashSpread(t *testing.T) {
+	const flows, buckets = 1 << 16, 1 << 10
+	for _, family := range []string{"IPv4", "IPv6"} {
+		var load [buckets]int
+		tags := map[uint32]bool{}
+		for i := range flows {
+			var s Segment
+			cli := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i >> 4)})
+			srv := netip.MustParseAddr("192.0.2.1")
+			if family == "IPv6" {
+				cli = netip.AddrFrom16([16]byte{0: 0xfd, 14: byte(i >> 8), 15: byte(i >> 4)})
+				srv = netip.MustParseAddr("2001:db8::1")
+			}
+			s.SetAddrs(netip.AddrPortFrom(cli, 40000+uint16(i&15)), netip.AddrPortFrom(srv, 443))
+			load[s.Hash%buckets]++
+			tags[uint32(s.Hash)] = true
+		}
+		if most := slices.Max(load[:]); most > 3*flows/buckets {
+			t.Errorf("%s: a bucket of %d holds %d of %d hashes, more than 3 times its share", family, buckets, most, flows)
+		}
+		if len(tags) < flows-4 {
+			t.Errorf("%s: %d flows share %d values of the hash's low 32 bits", family, flows, len(tags))
 		}
 	}
 }
