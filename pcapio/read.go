@@ -361,20 +361,20 @@ func addLink(links []LinkCount, link uint16, packets uint64) []LinkCount {
 	return append(links, LinkCount{LinkType: link, Packets: packets})
 }
 
-// produce reads and decodes packets of f into b until b is full, a chunk
-// was retired or the big buffer used (so that little memory is held up by
-// one batch), or the file ends.
-func (f *sourceFile) produce(b *batch) {
+// produce reads and decodes packets of f into b until it holds limit
+// packets, a chunk was retired or the big buffer used (so that little
+// memory is held up by one batch), or the file ends.
+func (f *sourceFile) produce(b *batch, limit int) {
 	b.retired, b.big, b.err = b.retired[:0], nil, nil
 	b.tally.reset()
 	if b.segs == nil {
-		b.segs = make([]Segment, 0, batchLen)
+		b.segs = make([]Segment, 0, limit)
 	}
 	// The slices are kept in locals: the batch's fields would be read
 	// again after every call.
 	entries, segs := b.entries[:0], b.segs[:0]
 	br := f.br
-	for len(entries) < f.batchLen {
+	for len(entries) < limit {
 		if len(entries) == cap(entries) {
 			entries = slices.Grow(entries, 1)
 		}
@@ -423,7 +423,7 @@ func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 		default:
 			b = &batch{entries: make([]entry, 0, batchLen)}
 		}
-		f.produce(b)
+		f.produce(b, batchLen)
 		select {
 		case queue <- b:
 		case <-f.pool.done:

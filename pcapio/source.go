@@ -79,21 +79,19 @@ type Source struct {
 }
 
 type sourceFile struct {
-	index    int    // in the list given to Open
-	parked   bool   // closed again once its first packet was seen, until the merge reaches it
-	first    int64  // when parked, the capture time of its first packet
-	frames   uint64 // packets read ahead so far, for Segment.Frame
-	batchLen int    // the most packets a batch holds
-	closer   io.Closer
-	info     *FileInfo
-	br       *byteReader // nil once the file has ended
-	rr       recordReader
-	pool     *chunkPool
-	cur      *batch      // batch holding the pending packet
-	pos      int         // index of the pending packet in cur
-	ok       bool        // cur.entries[pos] is the pending packet
-	queue    chan *batch // batches read ahead; nil until the goroutine starts
-	spare    chan *batch // consumed batches, for reuse
+	index  int    // in the list given to Open
+	parked bool   // closed again once its first packet was seen, until the merge reaches it
+	frames uint64 // packets read ahead so far, for Segment.Frame
+	closer io.Closer
+	info   *FileInfo
+	br     *byteReader // nil once the file has ended
+	rr     recordReader
+	pool   *chunkPool
+	cur    *batch      // batch holding the pending packet
+	pos    int         // index of the pending packet in cur
+	ok     bool        // cur.entries[pos] is the pending packet
+	queue  chan *batch // batches read ahead; nil until the goroutine starts
+	spare  chan *batch // consumed batches, for reuse
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
@@ -183,12 +181,23 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 }
 
 // park closes f, whose first batch holds its first packet and more is to
-// come, and keeps that packet's time.
+// come, and keeps only that packet's time, pending for the merge.
 func (f *sourceFile) park() {
-	f.parked, f.first, f.ok = true, f.cur.entries[0].pkt.nanos, true
+	f.shut()
+	first := entry{pkt: packet{nanos: f.cur.entries[0].pkt.nanos}}
+	f.parked, f.cur, f.pos, f.ok = true, &batch{entries: []entry{first}}, 0, true
+	f.br, f.rr, f.pool = nil, nil, nil
+}
+
+// shut closes f's file, if open, and stops its goroutines.
+func (f *sourceFile) shut() error {
+	if f.closer == nil {
+		return nil
+	}
 	close(f.pool.done)
-	f.closer.Close()
-	f.closer, f.br, f.rr, f.pool, f.cur = nil, nil, nil, nil, new(batch)
+	err := f.closer.Close()
+	f.closer = nil
+	return err
 }
 
 // unpark opens a parked file again, to be read from its first packet on.
@@ -235,12 +244,12 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left cha
 		return nil, errors.New(unknownFormat(r.peek(8)))
 	}
 	info.Format = rr.format()
-	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1, batchLen: batchLen}
+	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
+	limit := batchLen
 	if park {
-		f.batchLen = 1
+		limit = 1
 	}
-	f.produce(f.cur)
-	f.batchLen = batchLen
+	f.produce(f.cur, limit)
 	return f, nil
 }
 
@@ -295,12 +304,7 @@ func (s *Source) fill(f *sourceFile) {
 }
 
 // nanos is the capture time of f's pending packet.
-func (f *sourceFile) nanos() int64 {
-	if f.parked {
-		return f.first
-	}
-	return f.cur.entries[f.pos].pkt.nanos
-}
+func (f *sourceFile) nanos() int64 { return f.cur.entries[f.pos].pkt.nanos }
 
 // nextBatch releases the consumed batch and waits for the next one,
 // starting the reading goroutine when it is not running yet. At the end of
@@ -309,7 +313,7 @@ func (f *sourceFile) nextBatch() bool {
 	err := f.cur.err
 	f.release(f.cur) // from here on, the goroutine may reuse it
 	if err == nil && f.queue == nil && runtime.GOMAXPROCS(0) == 1 {
-		f.produce(f.cur) // one core: nothing to overlap with, so read in place
+		f.produce(f.cur, batchLen) // one core: nothing to overlap with, so read in place
 		f.pos = 0
 		return true
 	}
@@ -337,9 +341,7 @@ func (f *sourceFile) nextBatch() bool {
 	// file is closed now and lets go of its buffers, so that rotated
 	// files do not all hold theirs to the end.
 	if f.closer != nil {
-		close(f.pool.done) // stops a gzip layer's goroutine, if damage came first
-		f.closer.Close()
-		f.closer = nil
+		f.shut()             // also stops a gzip layer's goroutine, if damage came first
 		f.pool.put(f.br.buf) // no batch holds packets of it any more
 		f.pool.leave()
 	}
@@ -515,11 +517,7 @@ func (s *Source) Files() []FileInfo { return slices.Clone(s.infos) }
 func (s *Source) Close() error {
 	var errs []error
 	for _, f := range s.files {
-		if f.closer != nil {
-			close(f.pool.done)
-			errs = append(errs, f.closer.Close())
-			f.closer = nil
-		}
+		errs = append(errs, f.shut())
 	}
 	return errors.Join(errs...)
 }
