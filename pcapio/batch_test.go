@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -135,4 +137,96 @@ func TestNextBatchCounts(t *testing.T) {
 	if diff := cmp.Diff(want, count(true)); diff != "" {
 		t.Errorf("NextBatch counts otherwise than Next (-Next +NextBatch):\n%s", diff)
 	}
+}
+
+// TestRotatedCorpus splits real captures of the corpus (classic pcap, with
+// TCP, in time order) into seven files at record boundaries, as tcpdump -C
+// would, and
+// checks that the files, parked and merged, give the segments (frame and
+// file numbers aside) and counts of the whole capture, through Next and
+// NextBatch.
+func TestRotatedCorpus(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap"))
+	if len(paths) == 0 {
+		t.Skip("no corpus at " + corpusDir)
+	}
+	split := 0
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil || len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 {
+			continue // classic little-endian microsecond pcap only: records found by their lengths
+		}
+		var recs [][2]int // offsets of the records
+		for off := 24; off+16 <= len(data); {
+			end := off + 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+			if end > len(data) {
+				break
+			}
+			recs = append(recs, [2]int{off, end})
+			off = end
+		}
+		if len(recs) < 50 {
+			continue
+		}
+		var parts []string
+		for i := range 7 {
+			first, last := recs[i*len(recs)/7], recs[(i+1)*len(recs)/7-1]
+			part := append(slices.Clone(data[:24]), data[first[0]:last[1]]...)
+			parts = append(parts, writeFile(t, fmt.Sprintf("%s.%d", filepath.Base(path), i), part))
+		}
+		whole := readSegs(t, []string{path}, false)
+		if whole == nil || len(whole.segs) == 0 || whole.stats.Backwards > 0 {
+			continue // a capture whose time steps back is merged in time order, not file order
+		}
+		split++
+		for _, batches := range []bool{false, true} {
+			got := readSegs(t, parts, batches)
+			if diff := cmp.Diff(whole, got, cmp.AllowUnexported(segRun{})); diff != "" {
+				t.Errorf("%s in 7 files, NextBatch %v (-whole +rotated):\n%s", filepath.Base(path), batches, diff)
+			}
+		}
+	}
+	t.Logf("%d captures split", split)
+	if split < 3 {
+		t.Errorf("only %d corpus captures split; want at least 3", split)
+	}
+}
+
+// segRun is what a Source handed out, with the file and frame numbers,
+// which differ between a capture and its rotated parts, left out.
+type segRun struct {
+	segs  []Segment
+	stats Stats
+}
+
+func readSegs(t *testing.T, paths []string, batches bool) *segRun {
+	t.Helper()
+	src, err := Open(paths...)
+	if err != nil {
+		return nil
+	}
+	defer src.Close()
+	r := &segRun{}
+	add := func(s Segment) {
+		s.File, s.Frame = 0, 0
+		r.segs = append(r.segs, s)
+	}
+	var seg Segment
+	for {
+		if batches {
+			b := src.NextBatch()
+			if len(b) == 0 {
+				break
+			}
+			for _, s := range b {
+				add(s)
+			}
+		} else if src.Next(&seg) {
+			add(seg)
+		} else {
+			break
+		}
+	}
+	r.stats = src.Stats()
+	return r
 }
