@@ -89,7 +89,6 @@ type Analyzer struct {
 	maxFlows    int
 	keepAll     bool
 	trace       func(int, Packet)
-	tracing     bool // trace is set
 	traceFlows  map[int]bool
 	flows       flowTable
 	done        *flowStore // finished flows for the Result
@@ -123,7 +122,6 @@ func New(cfg Config) *Analyzer {
 		maxFlows:    cfg.MaxFlows,
 		keepAll:     cfg.KeepAll,
 		trace:       cfg.Trace,
-		tracing:     cfg.Trace != nil,
 		traceFlows:  cfg.TraceFlows,
 	}
 	if mb := cfg.Middlebox; mb != nil {
