@@ -2,6 +2,7 @@ package pcapio
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // corpusDir holds real captures from public repositories, described by
@@ -229,5 +233,71 @@ func TestCorpus(t *testing.T) {
 		if !used[[2]string{e.file, e.column}] {
 			t.Errorf("exception for %s %s is for no file read", e.file, e.column)
 		}
+	}
+}
+
+// TestRecordsInPlace checks that the readers' in-place paths, which take a
+// record lying whole in the buffer without the general path's checks, read
+// every corpus capture as the general path does: through a reader that
+// returns one byte at a time, nothing beyond what a read asks for is
+// buffered, so the general path reads every record.
+func TestRecordsInPlace(t *testing.T) {
+	if _, err := os.Stat(corpusDir); err != nil {
+		t.Skipf("no corpus of real captures at %s", corpusDir)
+	}
+	type frame struct {
+		seg Segment
+		raw Raw
+	}
+	read := func(s *Source) (frames []frame) {
+		var seg Segment
+		for s.Next(&seg) {
+			raw, _ := s.Raw()
+			raw.Data = slices.Clone(raw.Data)
+			frames = append(frames, frame{seg, raw})
+		}
+		return frames
+	}
+	both := 0
+	for _, path := range globFiles(t, filepath.Join(corpusDir, "*")) {
+		whole, err := Open(path)
+		if err != nil {
+			continue // not a capture
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trickled, err := NewReader(path, iotest.OneByteReader(bytes.NewReader(data)))
+		if err != nil {
+			t.Fatalf("%s: opened whole, but one byte at a time: %v", path, err)
+		}
+		got, want := read(whole), read(trickled)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d segments read in place, %d by the general path", path, len(got), len(want))
+		}
+		for i := range min(len(got), len(want)) {
+			g, w := &got[i], &want[i]
+			if g.seg == w.seg && g.raw.Nanos == w.raw.Nanos && g.raw.LinkType == w.raw.LinkType && g.raw.Interface == w.raw.Interface &&
+				g.raw.WireLen == w.raw.WireLen && bytes.Equal(g.raw.Data, w.raw.Data) {
+				continue
+			}
+			if diff := cmp.Diff(want[i], got[i], cmp.AllowUnexported(frame{})); diff != "" {
+				t.Errorf("%s: segment %d read in place differs (-general +in place):\n%s", path, i, diff)
+				break
+			}
+		}
+		if diff := cmp.Diff(trickled.Stats(), whole.Stats()); diff != "" {
+			t.Errorf("%s: stats differ (-general +in place):\n%s", path, diff)
+		}
+		if diff := cmp.Diff(trickled.Files(), whole.Files()); diff != "" {
+			t.Errorf("%s: file info differs (-general +in place):\n%s", path, diff)
+		}
+		whole.Close()
+		trickled.Close()
+		both++
+	}
+	if both < 200 {
+		t.Errorf("read %d corpus captures both ways, want at least 200", both)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func FuzzDecode(f *testing.F) {
@@ -145,6 +146,22 @@ func FuzzReader(f *testing.F) {
 		}
 		if bsum != sum || !reflect.DeepEqual(b.Stats(), st) || !reflect.DeepEqual(b.Files(), s.Files()) {
 			t.Errorf("NextBatch reads otherwise than Next: stats %+v, files %+v; Next: %+v, %+v", b.Stats(), b.Files(), st, s.Files())
+		}
+
+		// Read one byte at a time, nothing is buffered beyond what a read
+		// asks for, and no record is taken in place: the general path
+		// reads the same.
+		g, err := NewReader("fuzz", iotest.OneByteReader(bytes.NewReader(data)))
+		if err != nil {
+			t.Fatalf("reading one byte at a time: %v", err)
+		}
+		defer g.Close()
+		var gsum uint64
+		for g.Next(&seg) {
+			gsum = foldSegment(gsum, &seg)
+		}
+		if gsum != sum || !reflect.DeepEqual(g.Stats(), st) || !reflect.DeepEqual(g.Files(), s.Files()) {
+			t.Errorf("read one byte at a time, otherwise than in place: stats %+v, files %+v; in place: %+v, %+v", g.Stats(), g.Files(), st, s.Files())
 		}
 	})
 }
