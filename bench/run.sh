@@ -2,7 +2,8 @@
 # bench/run.sh times hangdiag against cat, tshark and tcptrace on large
 # generated captures and checks the performance targets. len4-rot is len4
 # written as tcpdump -C writes rotated files (32 MiB each), read as one
-# capture.
+# capture; 1gib-ng is the 1 GiB capture as pcapng (editcap -F pcapng), as
+# dumpcap and Wireshark write captures.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
 #        bench/run.sh -pgo
@@ -11,7 +12,8 @@
 #   -runs N      time cat and hangdiag N times and report medians (default 5);
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
-#   -only NAME   measure one capture: 1gib, 1m-flows, len1, len4 or len4-rot
+#   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, len1, len4 or
+#                len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -68,9 +70,11 @@ go build -o "$out/hangdiag" ./cmd/hangdiag
 # with its code.
 go build -buildvcs=false -trimpath -o "$out/gen" ./bench/gen
 
-# The captures: name, file, generator flags.
+# The captures: name, file, generator flags, or =FILE for FILE converted
+# to pcapng.
 captures=(
 	"1gib     realistic-1GiB.pcap -size 1GiB"
+	"1gib-ng  realistic-1GiB.pcapng =realistic-1GiB.pcap"
 	"1m-flows flows-1M.pcap       -flows 1000000"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
@@ -85,9 +89,20 @@ for c in "${captures[@]}"; do
 	read -r name file flags <<<"$c"
 	[ -n "$only" ] && [ "$only" != "$name" ] && continue
 	if [ ! -s "$out/$file" ] || [ ! -s "$out/$file.txt" ] || [ "$(cat "$out/$file.gen" 2>/dev/null)" != "$gen_digest" ]; then
-		echo "generating $file ($flags)" >&2
-		# shellcheck disable=SC2086
-		"$out/gen" $flags -o "$out/$file" 2>"$out/$file.txt"
+		if [[ "$flags" == =* ]]; then
+			src="$out/${flags#=}"
+			if ! command -v editcap >/dev/null || [ "$(cat "$src.gen" 2>/dev/null)" != "$gen_digest" ]; then
+				echo "skipping $name: it needs editcap and ${flags#=} made first" >&2
+				continue
+			fi
+			echo "converting ${flags#=} to $file" >&2
+			editcap -F pcapng "$src" "$out/$file"
+			cp "$src.txt" "$out/$file.txt"
+		else
+			echo "generating $file ($flags)" >&2
+			# shellcheck disable=SC2086
+			"$out/gen" $flags -o "$out/$file" 2>"$out/$file.txt"
+		fi
 		echo "$gen_digest" >"$out/$file.gen"
 	fi
 done
@@ -140,6 +155,7 @@ printf '%-9s %-9s %9s %9s %11s %8s %10s   (medians of %s runs; tshark and tcptra
 for c in "${captures[@]}"; do
 	read -r name file _ <<<"$c"
 	[ -n "$only" ] && [ "$only" != "$name" ] && continue
+	[ "$(cat "$out/$file.gen" 2>/dev/null)" = "$gen_digest" ] || continue # skipped above
 	f="$out/$file"
 	packets=$(sed -n 's/.* \([0-9]*\) packets,.*/\1/p' "$f.txt")
 	flows=$(sed -n 's/.* \([0-9]*\) flows,.*/\1/p' "$f.txt")
@@ -201,6 +217,14 @@ if [ -n "$(get 1m-flows 1)" ]; then
 		"$(cond "print ($p/$hs >= 3e6) ? 1 : 0")"
 	check "1M flows: peak RSS <= 256 MB ($(awk -v k="$kb" 'BEGIN {printf "%.1f MB", k/1024}'))" \
 		"$(cond "print ($kb <= 256*1024) ? 1 : 0")"
+fi
+if [ -n "$(get 1gib-ng 1)" ]; then
+	p=$(get 1gib-ng 2) hs=$(get 1gib-ng 6) cs=$(get 1gib-ng 4)
+	check "1 GiB as pcapng: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
+		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0")"
+	check "1 GiB as pcapng: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0")"
+	check "1 GiB as pcapng: peak RSS <= 64 MB ($(awk -v k="$(get 1gib-ng 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
+		"$(cond "print ($(get 1gib-ng 7) <= 64*1024) ? 1 : 0")"
 fi
 for n in len1 len4 len4-rot; do
 	if [ -n "$(get $n 1)" ]; then
