@@ -115,20 +115,19 @@ func (p *pcapReader) next(pk *packet) error {
 	// Most records lie whole in the bytes already buffered: take them
 	// from the buffer at once, without the two reads' checks.
 	r := p.r
-	if head := 16 + p.extra; r.w-r.r >= head {
-		h := r.buf[r.r : r.r+16]
-		if incl := p.u32(h[8:12]); incl <= p.limit && uint64(r.w-r.r-head) >= uint64(incl) {
-			start := r.r + head
-			end := start + int(incl)
+	head := 16 + p.extra
+	if b := r.buffered(); len(b) >= head {
+		h := (*[16]byte)(b)
+		if incl := p.u32(h[8:12]); incl <= p.limit && uint64(len(b)-head) >= uint64(incl) {
 			p.packetNo++
-			p.fill(pk, p.u32(h[0:4]), p.u32(h[4:8]), incl, p.u32(h[12:16]), r.buf[start:end:end])
-			r.off += int64(end - r.r)
-			r.r, r.lastBig = end, false
+			end := head + int(incl)
+			p.fill(pk, p.u32(h[0:4]), p.u32(h[4:8]), incl, p.u32(h[12:16]), b[head:end:end])
+			r.skip(end)
 			return nil
 		}
 	}
 	at := r.off
-	h, err := r.read(16 + p.extra)
+	h, err := r.read(head)
 	if err == io.EOF {
 		return io.EOF
 	}
@@ -287,31 +286,24 @@ func (p *pcapngReader) next(pk *packet) error {
 // any damage, is left to the general path, which reads it the same way or
 // says what is wrong.
 func (p *pcapngReader) nextInPlace(pk *packet) bool {
-	r := p.r
-	avail := r.w - r.r
-	if avail < 32 {
+	b := p.r.buffered()
+	if len(b) < 32 {
 		return false
 	}
-	h := (*[28]byte)(r.buf[r.r : r.r+28]) // block type and length, then the packet block's fields
+	h := (*[28]byte)(b) // block type and length, then the packet block's fields
 	blen := p.u32(h[4:8])
 	id := p.u32(h[8:12])
 	caplen := p.u32(h[20:24])
-	if p.u32(h[0:4]) != ngEnhancedPacket || blen < 32 || blen%4 != 0 || blen > maxRecord || int(blen) > avail ||
-		uint64(id) >= uint64(len(p.ifaces)) || caplen > blen-32 {
-		return false
-	}
-	end := r.r + int(blen)
-	if p.u32(r.buf[end-4:end]) != blen {
+	if p.u32(h[0:4]) != ngEnhancedPacket || blen < 32 || blen%4 != 0 || blen > maxRecord || int(blen) > len(b) ||
+		uint64(id) >= uint64(len(p.ifaces)) || caplen > blen-32 || p.u32(b[blen-4:blen]) != blen {
 		return false
 	}
 	p.packetNo++
 	ifc := &p.ifaces[id]
 	pk.nanos = ifc.nanos(uint64(p.u32(h[12:16]))<<32 | uint64(p.u32(h[16:20])))
 	p.lastTime = pk.nanos
-	start := r.r + 28
-	pk.link, pk.data, pk.wireLen, pk.iface = ifc.link, r.buf[start:start+int(caplen):start+int(caplen)], max(p.u32(h[24:28]), caplen), id
-	r.off += int64(blen)
-	r.r, r.lastBig = end, false
+	pk.link, pk.data, pk.wireLen, pk.iface = ifc.link, b[28:28+caplen:28+caplen], max(p.u32(h[24:28]), caplen), id
+	p.r.skip(int(blen))
 	return true
 }
 

@@ -80,9 +80,21 @@ func (r *byteReader) read(n int) ([]byte, error) {
 		}
 	}
 	b := r.buf[r.r : r.r+n : r.r+n]
+	r.skip(n)
+	return b, nil
+}
+
+// buffered returns the bytes buffered and not yet read, without reading
+// more: a record that lies whole in them can be taken in place, and then
+// skipped, without read's checks. They are valid until the chunk holding
+// them is released.
+func (r *byteReader) buffered() []byte { return r.buf[r.r:r.w] }
+
+// skip reads past the next n bytes, which must be buffered.
+func (r *byteReader) skip(n int) {
 	r.r += n
 	r.off += int64(n)
-	return b, nil
+	r.lastBig = false
 }
 
 // peek returns up to n buffered bytes without consuming them.
