@@ -141,10 +141,9 @@ func TestNextBatchCounts(t *testing.T) {
 
 // TestRotatedCorpus splits real captures of the corpus (classic pcap, with
 // TCP, in time order) into seven files at record boundaries, as tcpdump -C
-// would, and
-// checks that the files, parked and merged, give the segments (frame and
-// file numbers aside) and counts of the whole capture, through Next and
-// NextBatch.
+// would, and checks that the files, parked and merged, give the segments
+// (frame and file numbers aside) and counts of the whole capture, through
+// Next and NextBatch.
 func TestRotatedCorpus(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap"))
 	if len(paths) == 0 {
@@ -187,8 +186,8 @@ func TestRotatedCorpus(t *testing.T) {
 		}
 	}
 	t.Logf("%d captures split", split)
-	if split < 3 {
-		t.Errorf("only %d corpus captures split; want at least 3", split)
+	if split < 40 { // 46 when written: fewer means the selection above has drifted
+		t.Errorf("only %d corpus captures split; want at least 40", split)
 	}
 }
 
