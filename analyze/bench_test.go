@@ -3,7 +3,9 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -85,4 +87,37 @@ func BenchmarkNewFlow(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(i), "B/flow")
 	b.ReportMetric(float64(unsafe.Sizeof(flow{})), "struct-B")
 	runtime.KeepAlive(a)
+}
+
+// BenchmarkAddBatchCapture measures AddBatch alone over the segments of the
+// capture HANGDIAG_BENCH_CAPTURE names, read into memory first, so that
+// nothing but the analysis runs while it is timed; bench/instructions.sh
+// counts its instructions. Without the variable it is skipped.
+func BenchmarkAddBatchCapture(b *testing.B) {
+	path := os.Getenv("HANGDIAG_BENCH_CAPTURE")
+	if path == "" {
+		b.Skip("HANGDIAG_BENCH_CAPTURE names no capture")
+	}
+	src, err := pcapio.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batches [][]pcapio.Segment
+	segments := 0
+	for batch := src.NextBatch(); len(batch) > 0; batch = src.NextBatch() {
+		batches = append(batches, slices.Clone(batch))
+		segments += len(batch)
+	}
+	src.Close()
+	if segments == 0 {
+		b.Fatalf("%s holds no TCP segment", path)
+	}
+	b.Logf("%d segments", segments)
+	for b.Loop() {
+		a := New(Config{})
+		for _, batch := range batches {
+			a.AddBatch(batch)
+		}
+	}
+	b.ReportMetric(float64(segments)*float64(b.N)/b.Elapsed().Seconds(), "segments/s")
 }

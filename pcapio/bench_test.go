@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -51,15 +52,18 @@ var benchCapture = sync.OnceValues(func() (map[string][]byte, error) {
 })
 
 // BenchmarkReadDecode measures reading and decoding a whole capture from
-// memory through a Source, as the command does from a file.
+// memory through a Source, as the command does from a file: segment by
+// segment through Next, and ("-batches") through NextBatch, which the
+// command uses. bench/instructions.sh counts its instructions.
 func BenchmarkReadDecode(b *testing.B) {
 	files, err := benchCapture()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{"pcap", "pcapng", "gzip"} {
+	for _, name := range []string{"pcap", "pcapng", "gzip", "pcap-batches", "pcapng-batches"} {
+		format, batches := strings.CutSuffix(name, "-batches")
 		b.Run(name, func(b *testing.B) {
-			data := files[name]
+			data := files[format]
 			b.SetBytes(int64(len(files["pcap"])))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -67,14 +71,20 @@ func BenchmarkReadDecode(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var seg Segment
 				n := 0
-				for s.Next(&seg) {
-					n++
+				if batches {
+					for batch := s.NextBatch(); len(batch) > 0; batch = s.NextBatch() {
+						n += len(batch)
+					}
+				} else {
+					var seg Segment
+					for s.Next(&seg) {
+						n++
+					}
 				}
 				s.Close()
-				if st := s.Stats(); st.Packets != benchPackets || n == 0 {
-					b.Fatalf("read %d packets, %d segments; want %d packets", st.Packets, n, benchPackets)
+				if st := s.Stats(); st.Packets != benchPackets || n != int(st.TCP()) {
+					b.Fatalf("read %d packets, %d segments of %d; want %d packets", st.Packets, n, st.TCP(), benchPackets)
 				}
 			}
 			b.ReportMetric(float64(benchPackets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")

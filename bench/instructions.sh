@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench/instructions.sh counts, with valgrind's callgrind, the instructions
+# hangdiag spends on a packet reading and decoding it and on a segment
+# analysing it. Times on a virtual or shared machine swing by half from
+# minute to minute; these counts come out the same on every run, so they
+# show what a change to the per-packet code saves (or costs). Each is
+# counted on one goroutine (GOMAXPROCS=1) with the garbage collector off,
+# so that nothing else runs on the thread while the counted function does:
+#
+#   read+decode  BenchmarkReadDecode (pcapio): its capture of 100,000
+#                packets read from memory through NextBatch, as the command
+#                reads, as pcap and as pcapng
+#   analysis     BenchmarkAddBatchCapture (analyze): AddBatch alone, over
+#                the segments of the first 100 MB of
+#                bench/out/realistic-1GiB.pcap, read into memory first
+#
+# Usage: bench/instructions.sh    (needs valgrind: apt-get install valgrind)
+#
+# It makes the 1 GiB capture through bench/run.sh when it is missing, and
+# builds the test binaries into bench/out/.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/bench/out"
+mkdir -p "$out"
+cd "$root"
+if ! command -v valgrind >/dev/null; then
+	echo "bench/instructions.sh: valgrind is missing; install it (apt-get install valgrind)" >&2
+	exit 1
+fi
+[ -s "$out/realistic-1GiB.pcap" ] || bench/run.sh -fast -runs 1 -only 1gib >/dev/null
+head -c 100000000 "$out/realistic-1GiB.pcap" >"$out/first-100MB.pcap"
+go test -c -o "$out/pcapio.test" ./pcapio
+go test -c -o "$out/analyze.test" ./analyze
+
+# run DIR TEST TOGGLE BENCH [VAR=VALUE...] runs benchmark BENCH of test
+# binary TEST once, in DIR, under callgrind collecting only while TOGGLE
+# runs, and prints its output.
+run() {
+	local dir="$1" test="$2" toggle="$3" bench="$4"
+	shift 4
+	(cd "$dir" && env "$@" GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 \
+		valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect="$toggle" \
+		"$test" -test.run '^$' -test.bench "$bench" -test.benchtime 1x 2>&1)
+}
+collected() { sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
+
+packets=100000 # benchPackets in pcapio/bench_test.go
+for format in pcap pcapng; do
+	n=$(run pcapio "$out/pcapio.test" '*BenchmarkReadDecode.func*' "ReadDecode/$format-batches\$" | collected)
+	awk -v n="$n" -v p="$packets" -v f="$format" 'BEGIN {printf "read+decode %-7s %7.1f instructions a packet\n", f, n/p}'
+done
+log=$(run analyze "$out/analyze.test" '*Analyzer*AddBatch*' 'AddBatchCapture$' HANGDIAG_BENCH_CAPTURE="$out/first-100MB.pcap")
+n=$(collected <<<"$log")
+segments=$(sed -n 's/.* \([0-9]*\) segments$/\1/p' <<<"$log")
+if [ -z "$n" ] || [ -z "$segments" ]; then
+	echo "bench/instructions.sh: the analysis benchmark did not run:" >&2
+	echo "$log" >&2
+	exit 1
+fi
+awk -v n="$n" -v s="$segments" 'BEGIN {printf "analysis            %7.1f instructions a segment (%d segments)\n", n/s, s}'
