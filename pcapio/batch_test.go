@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,6 +199,23 @@ type segRun struct {
 	stats Stats
 }
 
+// eachSegment hands every segment of src to add, in order, through
+// NextBatch or through Next.
+func eachSegment(src *Source, batches bool, add func(Segment)) {
+	if batches {
+		for b := src.NextBatch(); len(b) > 0; b = src.NextBatch() {
+			for _, s := range b {
+				add(s)
+			}
+		}
+		return
+	}
+	var seg Segment
+	for src.Next(&seg) {
+		add(seg)
+	}
+}
+
 func readSegs(t *testing.T, paths []string, batches bool) *segRun {
 	t.Helper()
 	src, err := Open(paths...)
@@ -206,26 +224,96 @@ func readSegs(t *testing.T, paths []string, batches bool) *segRun {
 	}
 	defer src.Close()
 	r := &segRun{}
-	add := func(s Segment) {
+	eachSegment(src, batches, func(s Segment) {
 		s.File, s.Frame = 0, 0
 		r.segs = append(r.segs, s)
-	}
-	var seg Segment
-	for {
-		if batches {
-			b := src.NextBatch()
-			if len(b) == 0 {
-				break
-			}
-			for _, s := range b {
-				add(s)
-			}
-		} else if src.Next(&seg) {
-			add(seg)
-		} else {
-			break
-		}
-	}
+	})
 	r.stats = src.Stats()
 	return r
+}
+
+// TestMergeOrder checks the merge of many files against the rule it
+// follows, worked out here file by file: the next packet is the earliest
+// of the files' pending packets, of equal times the first file's; a file's
+// packets keep their order, even where its time steps back. The files'
+// times overlap, repeat within and across files and now and then step
+// back; some packets are not TCP, and one file is empty.
+func TestMergeOrder(t *testing.T) {
+	const files, per = 9, 400
+	rng := rand.New(rand.NewPCG(7, 8))
+	var paths []string
+	times := make([][]uint32, files) // microseconds of each file's packets
+	isTCP := make([][]bool, files)
+	for f := range files {
+		var recs []pcapRec
+		us := uint32(10 * rng.IntN(50))  // a coarse clock, so that files share times
+		for i := range per * min(f, 1) { // file 0 is empty
+			switch r := rng.IntN(20); {
+			case r == 0:
+				us -= min(us, uint32(10*rng.IntN(8))) // a step back
+			case r < 6: // the same time again
+			default:
+				us += uint32(10 * (1 + rng.IntN(3)))
+			}
+			data := seqFrame(uint32(f*per + i))
+			if rng.IntN(9) == 0 {
+				data = arpFrame
+			}
+			isTCP[f] = append(isTCP[f], !bytes.Equal(data, arpFrame))
+			times[f] = append(times[f], us)
+			recs = append(recs, pcapRec{sec: base, frac: us, data: data})
+		}
+		paths = append(paths, writeFile(t, fmt.Sprintf("merge-%d.pcap", f), pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)))
+	}
+	// The rule, file by file: frames (file, frame) in merge order, of every
+	// packet, TCP or not.
+	type frame struct {
+		File  int
+		Frame uint64
+	}
+	var want []frame
+	next := make([]int, files)
+	ties := 0 // choices between files whose pending packets have the same time
+	for {
+		best := -1
+		for f := range files {
+			if next[f] < len(times[f]) && (best < 0 || times[f][next[f]] < times[best][next[best]]) {
+				best = f
+			}
+		}
+		if best < 0 {
+			break
+		}
+		for f := best + 1; f < files; f++ {
+			if next[f] < len(times[f]) && times[f][next[f]] == times[best][next[best]] {
+				ties++
+			}
+		}
+		next[best]++
+		want = append(want, frame{best, uint64(next[best])})
+	}
+	if ties < 50 {
+		t.Fatalf("only %d ties between files; the test needs many", ties)
+	}
+	var wantTCP []frame
+	for _, fr := range want {
+		if isTCP[fr.File][fr.Frame-1] {
+			wantTCP = append(wantTCP, fr)
+		}
+	}
+	for _, batches := range []bool{false, true} {
+		src, err := Open(paths...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []frame
+		eachSegment(src, batches, func(s Segment) { got = append(got, frame{s.File, s.Frame}) })
+		if st := src.Stats(); st.Packets != uint64(len(want)) {
+			t.Errorf("NextBatch %v: %d packets counted, want %d", batches, st.Packets, len(want))
+		}
+		src.Close()
+		if diff := cmp.Diff(wantTCP, got); diff != "" {
+			t.Errorf("NextBatch %v: merge order (-rule +got):\n%s", batches, diff)
+		}
+	}
 }

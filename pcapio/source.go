@@ -71,6 +71,7 @@ type Source struct {
 	read    atomic.Int64 // bytes read from the files, for Progress
 	size    int64        // their total size; -1 when one is unknown
 	files   []*sourceFile
+	waiting mergeQueue // the files with a pending packet, the next one first
 	stats   Stats
 	prev    int64
 	advance *sourceFile // file whose pending packet was handed out last
@@ -122,6 +123,7 @@ func Open(paths ...string) (*Source, error) {
 			s.fill(f)
 		}
 	}
+	s.queueFiles()
 	return s, nil
 }
 
@@ -135,7 +137,19 @@ func NewReader(name string, r io.Reader) (*Source, error) {
 	}
 	s.files = append(s.files, f)
 	s.fill(f)
+	s.queueFiles()
 	return s, nil
+}
+
+// queueFiles puts the files that have a pending packet in the merge's
+// queue.
+func (s *Source) queueFiles() {
+	for _, f := range s.files {
+		if f.ok {
+			s.waiting = append(s.waiting, f)
+		}
+	}
+	s.waiting.init()
 }
 
 // openFile opens one file. With park, it reads the file's first packet
@@ -374,21 +388,72 @@ func (s *Source) Next(seg *Segment) bool {
 // returns nil at the end.
 func (s *Source) pending() *sourceFile {
 	for {
-		if s.advance != nil {
+		if s.advance != nil { // the first in the queue
 			s.fill(s.advance)
 			s.advance = nil
+			s.waiting.settle()
 		}
-		var f *sourceFile
-		for _, c := range s.files {
-			if c.ok && (f == nil || c.nanos() < f.nanos()) {
-				f = c
-			}
+		if len(s.waiting) == 0 {
+			return nil
 		}
-		if f == nil || !f.parked {
+		f := s.waiting[0]
+		if !f.parked {
 			return f
 		}
-		s.unpark(f)
+		s.unpark(f) // the same first packet, or none when it fails
+		s.waiting.settle()
 	}
+}
+
+// mergeQueue holds the files that have a pending packet as a binary
+// min-heap by that packet's time, then by the file's index: the merge
+// finds the next packet of hundreds of rotated files in a few steps
+// rather than by looking at every file for every packet.
+type mergeQueue []*sourceFile
+
+// before orders the files of q[i] and q[j] by their pending packets.
+func (q mergeQueue) before(i, j int) bool {
+	a, b := q[i].nanos(), q[j].nanos()
+	return a < b || a == b && q[i].index < q[j].index
+}
+
+// init puts q in heap order.
+func (q mergeQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+// down moves q[i] down the heap to its place.
+func (q mergeQueue) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(q) {
+			return
+		}
+		if c+1 < len(q) && q.before(c+1, c) {
+			c++
+		}
+		if !q.before(c, i) {
+			return
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
+}
+
+// settle puts the first file, whose pending packet has changed, in its
+// place, or takes it out of the queue when it has none left. A packet
+// earlier than the one before it keeps the file first.
+func (q *mergeQueue) settle() {
+	h := *q
+	if !h[0].ok {
+		n := len(h) - 1
+		h[0], h[n] = h[n], nil
+		h = h[:n]
+		*q = h
+	}
+	h.down(0)
 }
 
 // count adds a packet handed out to the stats.
