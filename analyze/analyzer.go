@@ -162,31 +162,35 @@ func (a *Analyzer) closedFlow(r closedRef) *flow {
 
 // Add analyses one segment. Segments must come in capture order; a segment
 // earlier than the previous one is treated as simultaneous with it.
-func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, nil) }
+func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, a.flows.find(&seg.Flow, seg.Hash)) }
 
 // AddBatch analyses segments in order, as Add does one by one, only faster
 // for a table of many flows: it finds all their flows first, so that the
 // processor fetches them from memory side by side rather than one after
 // the other.
 func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
+	t := &a.flows
 	found := a.found[:0]
-	a.flows.touch(segs)
+	t.touch(segs)
 	for i := range segs {
-		found = append(found, a.flows.find(&segs[i].Flow, segs[i].Hash))
+		found = append(found, t.find(&segs[i].Flow, segs[i].Hash))
 	}
-	removals := a.flows.removals
+	// What was found holds until the table changes: a flow found may
+	// since have left it, and a flow not found may since have come.
+	removals, adds := t.removals, t.adds
 	for i := range segs {
-		f := found[i]
-		if a.flows.removals != removals {
-			f = nil // a flow has left the table since: what was found may be stale
+		seg, f := &segs[i], found[i]
+		if f != nil && t.removals != removals && (f.id == 0 || !f.key.Equal(&seg.Flow)) ||
+			f == nil && t.adds != adds {
+			f = t.find(&seg.Flow, seg.Hash)
 		}
-		a.add(&segs[i], f)
+		a.add(seg, f)
 	}
 	a.found = found
 }
 
-// add analyses seg; f is its flow, or nil when it was not in the table or
-// is to be looked up.
+// add analyses seg; f is its flow as the table holds it now, nil when the
+// table has none.
 func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 	now := seg.Nanos
 	if now < a.lastNanos {
@@ -195,9 +199,6 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 	a.lastNanos = now
 	a.stats.Segments++
 
-	if f == nil {
-		f = a.flows.find(&seg.Flow, seg.Hash)
-	}
 	if f != nil && f.startsNewFlow(seg) {
 		a.finish(f, 0)
 		a.flows.remove(f)
