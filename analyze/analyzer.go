@@ -170,10 +170,10 @@ func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, a.flows.find(&seg.Flow,
 // the other.
 func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 	t := &a.flows
-	found := a.found[:0]
+	found := slices.Grow(a.found[:0], len(segs))[:len(segs)]
 	t.touch(segs)
 	for i := range segs {
-		found = append(found, t.find(&segs[i].Flow, segs[i].Hash))
+		found[i] = t.find(&segs[i].Flow, segs[i].Hash)
 	}
 	// What was found holds until the table changes: a flow found may
 	// since have left it, and a flow not found may since have come.

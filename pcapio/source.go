@@ -521,19 +521,25 @@ func (s *Source) NextBatch() []Segment {
 		// pending packets of the files before it and no later than
 		// those of the files after it.
 		before, after := int64(math.MaxInt64), int64(math.MaxInt64)
+		others := false
 		for _, c := range s.files {
 			switch {
 			case !c.ok || c == f:
+				continue
 			case c.index < f.index:
 				before = min(before, c.nanos())
 			default:
 				after = min(after, c.nanos())
 			}
+			others = true
 		}
 		b := f.cur
-		end := f.pos + 1 // the pending packet is f's earliest
-		for end < len(b.entries) && b.entries[end].pkt.nanos < before && b.entries[end].pkt.nanos <= after {
-			end++
+		end := len(b.entries) // all of it when no other file has a packet pending
+		if others {
+			end = f.pos + 1 // the pending packet is f's earliest
+			for end < len(b.entries) && b.entries[end].pkt.nanos < before && b.entries[end].pkt.nanos <= after {
+				end++
+			}
 		}
 		// Hand out the run: the pending packet, whose file counts
 		// were taken when fill moved to it, and the ones after it,
