@@ -379,37 +379,29 @@ func addLink(links []LinkCount, link uint16, packets uint64) []LinkCount {
 func (f *sourceFile) produce(b *batch, limit int) {
 	b.retired, b.big, b.err = b.retired[:0], nil, nil
 	b.tally.reset()
-	if b.segs == nil {
-		b.segs = make([]Segment, 0, limit)
-	}
-	// The slices are kept in locals: the batch's fields would be read
-	// again after every call.
-	entries, segs := b.entries[:0], b.segs[:0]
+	// The slices are kept in locals, at full length, and cut to what was
+	// read at the end: the batch's fields would be read again after every
+	// call, and an append checks the capacity every time.
+	entries, segs := slices.Grow(b.entries[:0], limit)[:limit], slices.Grow(b.segs[:0], limit)[:limit]
 	br := f.br
-	for len(entries) < limit {
-		if len(entries) == cap(entries) {
-			entries = slices.Grow(entries, 1)
-		}
-		entries = entries[:len(entries)+1]
-		e := &entries[len(entries)-1]
+	i, n := 0, 0 // entries and segments filled
+	for i < limit {
+		e := &entries[i]
 		if err := f.rr.next(&e.pkt); err != nil {
-			entries = entries[:len(entries)-1]
 			b.err = err
 			break
 		}
 		f.frames++
-		n := len(segs)
-		segs = segs[:n+1]
 		seg := &segs[n]
 		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, seg)
 		if e.reason == Decoded {
 			seg.Nanos, seg.File, seg.Frame = e.pkt.nanos, f.index, f.frames
 			seg.Point ^= e.pkt.iface << 24
 			e.seg = int32(n)
-		} else {
-			segs = segs[:n]
+			n++
 		}
-		b.tally.add(e, len(entries)-1)
+		b.tally.add(e, i)
+		i++
 		if br.lastBig {
 			b.big, br.big = br.big, nil
 			break
@@ -418,7 +410,7 @@ func (f *sourceFile) produce(b *batch, limit int) {
 			break
 		}
 	}
-	b.entries, b.segs = entries, segs
+	b.entries, b.segs = entries[:i], segs[:n]
 	b.retired = append(b.retired, br.retired...)
 	clear(br.retired)
 	br.retired = br.retired[:0]
