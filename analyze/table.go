@@ -20,7 +20,7 @@ type flowTable struct {
 	slots    []uint64 // hash<<32 | id of the flow, ids from 1; 0 for empty
 	mask     int
 	live     int
-	chunks   [][]flow
+	chunks   []*[1 << flowChunkShift]flow
 	free     []uint32 // ids of removed flows, for reuse
 	made     uint32   // ids handed out so far
 	removals uint64   // flows removed so far: a *flow found before the count moved may be stale
@@ -76,7 +76,7 @@ func (t *flowTable) add(key *pcapio.FlowKey, hash uint64) *flow {
 		t.made++
 		id = t.made
 		if int(id-1)>>flowChunkShift == len(t.chunks) {
-			t.chunks = append(t.chunks, make([]flow, 1<<flowChunkShift))
+			t.chunks = append(t.chunks, new([1 << flowChunkShift]flow))
 		}
 	}
 	f := t.at(id)
