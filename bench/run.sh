@@ -9,7 +9,8 @@
 #        bench/run.sh -pgo
 #
 #   -fast        skip tshark and tcptrace (tshark takes minutes on 1 GiB)
-#   -runs N      time cat and hangdiag N times and report medians (default 5);
+#   -runs N      time cat and hangdiag N times each, by turns, and report
+#                medians (default 5);
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, len1, len4 or
@@ -140,6 +141,30 @@ measure() {
 	echo "$(median $times) $(median $rss)"
 }
 
+# alternate N FILE... runs cat and hangdiag on the files N times each, by
+# turns, so that both see the machine as it is at the moment: its speed
+# drifts from minute to minute, and two blocks of runs one after the other
+# can see two speeds. It prints "cat-seconds cat-KB hangdiag-seconds
+# hangdiag-KB", the medians, with "timeout -" for a command that did not
+# finish a run.
+alternate() {
+	local n="$1" c="" h="" ct="" ck="" ht="" hk="" s kb
+	shift
+	for _ in $(seq "$n"); do
+		read -r s kb < <(measure 1 cat "$@")
+		[ "$s" = timeout ] && c=timeout
+		ct="$ct $s" ck="$ck $kb"
+		read -r s kb < <(measure 1 "$out/hangdiag" analyze --format json -o /dev/null "$@")
+		[ "$s" = timeout ] && h=timeout
+		ht="$ht $s" hk="$hk $kb"
+		[ -n "$c$h" ] && break
+	done
+	# shellcheck disable=SC2086
+	if [ -n "$c" ]; then echo -n "timeout - "; else echo -n "$(median $ct) $(median $ck) "; fi
+	# shellcheck disable=SC2086
+	if [ -n "$h" ]; then echo "timeout -"; else echo "$(median $ht) $(median $hk)"; fi
+}
+
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
 }
@@ -165,8 +190,7 @@ for c in "${captures[@]}"; do
 	done
 	cat "${files[@]}" >/dev/null # warm the page cache
 
-	read -r cat_s cat_kb < <(measure "$runs" cat "${files[@]}")
-	read -r hd_s hd_kb < <(measure "$runs" "$out/hangdiag" analyze --format json -o /dev/null "${files[@]}")
+	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ]; then # tshark and tcptrace read one file
 		read -r ts_s ts_kb < <(measure 1 tshark -r "$f" -q -z conv,tcp)
@@ -187,7 +211,8 @@ done
 echo
 echo "targets:"
 # get NAME COLUMN prints a column of a capture's results; check WHAT 1|0|-
-# prints PASS, FAIL or n/a; cond EXPR evaluates an awk condition.
+# prints PASS, FAIL or n/a; cond EXPR VALUE... evaluates an awk condition,
+# or prints - when one of the values it uses is not a number (a timeout).
 get() { awk -v n="$1" -v k="$2" '$1 == n {print $k}' "$results"; }
 check() {
 	local what="$1" ok="$2"
@@ -197,48 +222,55 @@ check() {
 	*) echo "  n/a   $what" ;;
 	esac
 }
-cond() { awk "BEGIN {$1}" 2>/dev/null || echo "-"; }
+cond() {
+	local expr="$1" v
+	shift
+	for v in "$@"; do
+		[[ "$v" =~ ^[0-9.]+$ ]] || { echo "-"; return; } # not measured: a timeout
+	done
+	awk "BEGIN {$expr}" 2>/dev/null || echo "-"
+}
 if [ -n "$(get 1gib 1)" ]; then
 	p=$(get 1gib 2) hs=$(get 1gib 6) cs=$(get 1gib 4) ts=$(get 1gib 8)
 	check "1 GiB: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0")"
-	check "1 GiB: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0")"
+		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0" "$p" "$hs")"
+	check "1 GiB: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
 	if [ "$ts" != - ] && [ "$ts" != timeout ]; then
-		check "1 GiB: >= 100x faster than tshark ($(ratio "$ts" "$hs")x)" "$(cond "print ($ts >= 100*$hs) ? 1 : 0")"
+		check "1 GiB: >= 100x faster than tshark ($(ratio "$ts" "$hs")x)" "$(cond "print ($ts >= 100*$hs) ? 1 : 0" "$ts" "$hs")"
 	else
 		check "1 GiB: >= 100x faster than tshark (not measured: -fast or timeout)" "-"
 	fi
 	check "1 GiB ($(get 1gib 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get 1gib 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($(get 1gib 7) <= 64*1024) ? 1 : 0")"
+		"$(cond "print ($(get 1gib 7) <= 64*1024) ? 1 : 0" "$(get 1gib 7)")"
 fi
 if [ -n "$(get 1m-flows 1)" ]; then
 	p=$(get 1m-flows 2) hs=$(get 1m-flows 6) kb=$(get 1m-flows 7)
 	check "1M flows: >= 3 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 3e6) ? 1 : 0")"
+		"$(cond "print ($p/$hs >= 3e6) ? 1 : 0" "$p" "$hs")"
 	check "1M flows: peak RSS <= 256 MB ($(awk -v k="$kb" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($kb <= 256*1024) ? 1 : 0")"
+		"$(cond "print ($kb <= 256*1024) ? 1 : 0" "$kb")"
 fi
 if [ -n "$(get 1gib-ng 1)" ]; then
 	p=$(get 1gib-ng 2) hs=$(get 1gib-ng 6) cs=$(get 1gib-ng 4)
 	check "1 GiB as pcapng: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0")"
-	check "1 GiB as pcapng: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0")"
+		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0" "$p" "$hs")"
+	check "1 GiB as pcapng: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
 	check "1 GiB as pcapng: peak RSS <= 64 MB ($(awk -v k="$(get 1gib-ng 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($(get 1gib-ng 7) <= 64*1024) ? 1 : 0")"
+		"$(cond "print ($(get 1gib-ng 7) <= 64*1024) ? 1 : 0" "$(get 1gib-ng 7)")"
 fi
 for n in len1 len4 len4-rot; do
 	if [ -n "$(get $n 1)" ]; then
 		check "$n ($(get $n 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get $n 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-			"$(cond "print ($(get $n 7) <= 64*1024) ? 1 : 0")"
+			"$(cond "print ($(get $n 7) <= 64*1024) ? 1 : 0" "$(get $n 7)")"
 	fi
 done
 if [ -n "$(get len1 1)" ] && [ -n "$(get len4 1)" ]; then
 	a=$(get len1 7) b=$(get len4 7)
 	check "4x as long: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
-		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0")"
+		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0" "$a" "$b")"
 fi
 if [ -n "$(get len1 1)" ] && [ -n "$(get len4-rot 1)" ]; then
 	a=$(get len1 7) b=$(get len4-rot 7)
 	check "4x as long, in rotated files: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
-		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0")"
+		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0" "$a" "$b")"
 fi
