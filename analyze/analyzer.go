@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"runtime"
 	"slices"
 	"time"
 
@@ -140,6 +141,10 @@ func New(cfg Config) *Analyzer {
 	if a.warnAt <= 0 || a.warnAt >= 1 {
 		a.warnAt = DefaultWarnAt
 	}
+	// The flow table's mapped memory goes back at Finish, or when an
+	// Analyzer dropped without it is collected.
+	a.flows.mem = new(mappings)
+	runtime.AddCleanup(a, (*mappings).release, a.flows.mem)
 	return a
 }
 
@@ -312,7 +317,8 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	for f := range a.flows.all() {
 		a.finish(f, endNanos)
 	}
-	a.flows, a.found = flowTable{}, nil // nothing keeps the flow records alive
+	a.flows.release() // nothing keeps the flow records alive
+	a.found = nil
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"iter"
+	"unsafe"
 
 	"github.com/hangdiag/hangdiag/pcapio"
 )
@@ -9,10 +10,29 @@ import (
 // flowChunkShift sets the flows per chunk of the table's store: 1024.
 const flowChunkShift = 10
 
+// heapChunks is how many chunks, 65,536 flows, a table takes from the Go
+// heap before it maps the rest in huge pages, slabChunks at a time (6 MiB,
+// three huge pages). Tables of up to some tens of thousands of flows
+// gained nothing from huge pages in measurements, and would hold up to a
+// huge page more memory.
+const (
+	heapChunks = 64
+	slabChunks = 16
+)
+
+// hugePage is the size of a transparent huge page on x86-64 and arm64.
+const hugePage = 2 << 20
+
+// flowChunk is a fixed block of flow records.
+type flowChunk [1 << flowChunkShift]flow
+
 // flowTable holds the flows being tracked and finds them by key. Flows live
 // in fixed-size chunks that never move, so a *flow stays valid until the
 // flow is removed, and hold no pointers, so the garbage collector never
-// scans them. The index is open addressing with linear probing: each slot
+// scans them. On Linux the chunks beyond heapChunks, and an index of a
+// huge page or more, are mapped outside the Go heap in transparent huge
+// pages: a million flows' records in 4 KiB pages cost a page fault each
+// time the table reaches a new page, and a TLB miss on most look-ups. The index is open addressing with linear probing: each slot
 // holds 32 bits of the key's hash beside the flow's place in the store, so a
 // look-up reads one word per probe and the flow itself only on a likely
 // match.
@@ -20,12 +40,54 @@ type flowTable struct {
 	slots    []uint64 // hash<<32 | id of the flow, ids from 1; 0 for empty
 	mask     int
 	live     int
-	chunks   []*[1 << flowChunkShift]flow
-	free     []uint32 // ids of removed flows, for reuse
-	made     uint32   // ids handed out so far
-	removals uint64   // flows removed so far: a *flow found before the count moved may be stale
-	adds     uint64   // flows added so far: a key not found before the count moved may be there now
-	touched  uint64   // what touch read, kept so that the reads are not left out
+	chunks   []*flowChunk
+	free     []uint32    // ids of removed flows, for reuse
+	made     uint32      // ids handed out so far
+	removals uint64      // flows removed so far: a *flow found before the count moved may be stale
+	adds     uint64      // flows added so far: a key not found before the count moved may be there now
+	touched  uint64      // what touch read, kept so that the reads are not left out
+	mem      *mappings   // the memory mapped for chunks and index; nil: the Go heap
+	slab     []flowChunk // chunks mapped and not yet used
+}
+
+// mappings holds the memory a flow table has mapped outside the Go heap,
+// until release.
+type mappings struct{ maps [][]byte }
+
+// newChunk returns a zeroed chunk: from the Go heap for the first
+// heapChunks, then in huge pages when it can be.
+func (t *flowTable) newChunk() *flowChunk {
+	if len(t.slab) == 0 && t.mem != nil && len(t.chunks) >= heapChunks {
+		if b := t.mem.mapHuge(slabChunks * int(unsafe.Sizeof(flowChunk{}))); b != nil {
+			t.slab = unsafe.Slice((*flowChunk)(unsafe.Pointer(unsafe.SliceData(b))), slabChunks)
+		}
+	}
+	if len(t.slab) > 0 {
+		c := &t.slab[0]
+		t.slab = t.slab[1:]
+		return c
+	}
+	return new(flowChunk)
+}
+
+// newSlots returns a zeroed index of n slots, in huge pages when it fills
+// one or more and can be.
+func (t *flowTable) newSlots(n int) []uint64 {
+	if t.mem != nil && n*8 >= hugePage {
+		if b := t.mem.mapHuge(n * 8); b != nil {
+			return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), n)
+		}
+	}
+	return make([]uint64, n)
+}
+
+// release returns the table's mapped memory; the table must not be used
+// afterwards.
+func (t *flowTable) release() {
+	if t.mem != nil {
+		t.mem.release()
+	}
+	*t = flowTable{}
 }
 
 // at returns the flow with the given id.
@@ -76,7 +138,7 @@ func (t *flowTable) add(key *pcapio.FlowKey, hash uint64) *flow {
 		t.made++
 		id = t.made
 		if int(id-1)>>flowChunkShift == len(t.chunks) {
-			t.chunks = append(t.chunks, new([1 << flowChunkShift]flow))
+			t.chunks = append(t.chunks, t.newChunk())
 		}
 	}
 	f := t.at(id)
@@ -99,12 +161,15 @@ func (t *flowTable) place(s uint64) {
 // grow doubles the index.
 func (t *flowTable) grow() {
 	old := t.slots
-	t.slots = make([]uint64, max(2*len(old), 1024))
+	t.slots = t.newSlots(max(2*len(old), 1024))
 	t.mask = len(t.slots) - 1
 	for _, s := range old {
 		if s != 0 {
 			t.place(s)
 		}
+	}
+	if len(old) > 0 && t.mem != nil {
+		t.mem.unmap(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(old))), len(old)*8))
 	}
 }
 

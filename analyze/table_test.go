@@ -3,6 +3,7 @@ package analyze
 import (
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -65,5 +66,59 @@ func TestFlowTable(t *testing.T) {
 	}
 	if int(table.made) > 3000 {
 		t.Errorf("%d ids made for at most 3000 flows alive at once", table.made)
+	}
+}
+
+// TestFlowTableMapped fills a table past heapChunks chunks and past an
+// index of a huge page, where Linux maps its memory outside the Go heap,
+// and checks every flow against its number, across the index's growth and
+// removals, and that Finish's release gives the mappings back.
+func TestFlowTableMapped(t *testing.T) {
+	table := flowTable{mem: new(mappings)}
+	const n = 200_000 // 196 chunks; 262,144 slots of 8 bytes: 2 MiB
+	key := func(i int) (pcapio.FlowKey, uint64) {
+		var s pcapio.Segment
+		s.SetAddrs(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000),
+			netip.MustParseAddrPort("192.0.2.1:443"))
+		return s.Flow, s.Hash
+	}
+	check := func(when string, present func(i int) bool) {
+		t.Helper()
+		for i := range n {
+			k, h := key(i)
+			f := table.find(&k, h)
+			switch {
+			case present(i) && (f == nil || int(f.index) != i || f.key != k):
+				t.Fatalf("%s: flow %d not found as added", when, i)
+			case !present(i) && f != nil:
+				t.Fatalf("%s: removed flow %d found", when, i)
+			}
+		}
+	}
+	for i := range n {
+		k, h := key(i)
+		table.add(&k, h).index = uint32(i)
+	}
+	check("added", func(int) bool { return true })
+	if runtime.GOOS == "linux" && (len(table.mem.maps) == 0 || len(table.slots)*8 < hugePage) {
+		t.Fatalf("%d mappings and %d slots for %d flows: the mapped path is not tested", len(table.mem.maps), len(table.slots), n)
+	}
+	for i := 0; i < n; i += 2 {
+		k, h := key(i)
+		table.remove(table.find(&k, h))
+	}
+	check("half removed", func(i int) bool { return i%2 == 1 })
+	for i := 0; i < n; i += 2 { // into the ids the removals freed
+		k, h := key(i)
+		table.add(&k, h).index = uint32(i)
+	}
+	check("added again", func(int) bool { return true })
+	if int(table.made) != n {
+		t.Errorf("%d ids made for %d flows", table.made, n)
+	}
+	mem := table.mem
+	table.release()
+	if len(mem.maps) != 0 || table.mem != nil || table.chunks != nil {
+		t.Errorf("after release: %d mappings, table %+v", len(mem.maps), table.live)
 	}
 }
