@@ -32,8 +32,10 @@ type flowChunk [1 << flowChunkShift]flow
 // scans them. On Linux the chunks beyond heapChunks, and an index of a
 // huge page or more, are mapped outside the Go heap in transparent huge
 // pages: a million flows' records in 4 KiB pages cost a page fault each
-// time the table reaches a new page, and a TLB miss on most look-ups. The index is open addressing with linear probing: each slot
-// holds 32 bits of the key's hash beside the flow's place in the store, so a
+// time the table reaches a new page, and a TLB miss on most look-ups.
+//
+// The index is open addressing with linear probing: each slot holds 32
+// bits of the key's hash beside the flow's place in the store, so a
 // look-up reads one word per probe and the flow itself only on a likely
 // match.
 type flowTable struct {
