@@ -520,22 +520,19 @@ func (s *Source) NextBatch() []Segment {
 		// f's packets come next while they are earlier than the
 		// pending packets of the files before it and no later than
 		// those of the files after it.
+		// The other files with a packet pending are the rest of the
+		// merge's queue, f being its first.
 		before, after := int64(math.MaxInt64), int64(math.MaxInt64)
-		others := false
-		for _, c := range s.files {
-			switch {
-			case !c.ok || c == f:
-				continue
-			case c.index < f.index:
+		for _, c := range s.waiting[1:] {
+			if c.index < f.index {
 				before = min(before, c.nanos())
-			default:
+			} else {
 				after = min(after, c.nanos())
 			}
-			others = true
 		}
 		b := f.cur
 		end := len(b.entries) // all of it when no other file has a packet pending
-		if others {
+		if len(s.waiting) > 1 {
 			end = f.pos + 1 // the pending packet is f's earliest
 			for end < len(b.entries) && b.entries[end].pkt.nanos < before && b.entries[end].pkt.nanos <= after {
 				end++
