@@ -182,11 +182,11 @@ func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 	}
 	// What was found holds until the table changes: a flow found may
 	// since have left it, and a flow not found may since have come.
-	removals, adds := t.removals, t.adds
+	removals, added := t.removals, t.added()
 	for i := range segs {
 		seg, f := &segs[i], found[i]
 		if f != nil && t.removals != removals && (f.id == 0 || !f.key.Equal(&seg.Flow)) ||
-			f == nil && t.adds != adds {
+			f == nil && t.added() != added {
 			f = t.find(&seg.Flow, seg.Hash)
 		}
 		a.add(seg, f)

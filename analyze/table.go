@@ -46,7 +46,6 @@ type flowTable struct {
 	free     []uint32    // ids of removed flows, for reuse
 	made     uint32      // ids handed out so far
 	removals uint64      // flows removed so far: a *flow found before the count moved may be stale
-	adds     uint64      // flows added so far: a key not found before the count moved may be there now
 	touched  uint64      // what touch read, kept so that the reads are not left out
 	mem      *mappings   // the memory mapped for chunks and index; nil: the Go heap
 	slab     []flowChunk // chunks mapped and not yet used
@@ -147,9 +146,12 @@ func (t *flowTable) add(key *pcapio.FlowKey, hash uint64) *flow {
 	*f = flow{key: *key, hash: uint32(hash), id: id}
 	t.place(uint64(uint32(hash))<<32 | uint64(id))
 	t.live++
-	t.adds++
 	return f
 }
+
+// added is how many flows have been added so far: a key not found before
+// the count moved may be there now.
+func (t *flowTable) added() uint64 { return uint64(t.live) + t.removals }
 
 // place puts a slot value in the first empty slot from its home.
 func (t *flowTable) place(s uint64) {

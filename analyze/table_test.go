@@ -25,6 +25,7 @@ func TestFlowTable(t *testing.T) {
 		return s.Flow, s.Hash & 0xff0f
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	adds := uint64(0)
 	for step := range 20000 {
 		i := rng.IntN(3000)
 		key, hash := keyOf(i)
@@ -35,6 +36,7 @@ func TestFlowTable(t *testing.T) {
 		if f == nil {
 			table.add(&key, hash).index = uint32(i)
 			want[key] = i
+			adds++
 		} else {
 			if int(f.index) != want[key] {
 				t.Fatalf("step %d: flow %d has index %d", step, i, f.index)
@@ -42,8 +44,8 @@ func TestFlowTable(t *testing.T) {
 			table.remove(f)
 			delete(want, key)
 		}
-		if table.live != len(want) {
-			t.Fatalf("step %d: %d live, want %d", step, table.live, len(want))
+		if table.live != len(want) || table.added() != adds {
+			t.Fatalf("step %d: %d live, %d added; want %d and %d", step, table.live, table.added(), len(want), adds)
 		}
 	}
 	for key, i := range want {
