@@ -74,7 +74,9 @@ func TestFlowTable(t *testing.T) {
 // TestFlowTableMapped fills a table past heapChunks chunks and past an
 // index of a huge page, where Linux maps its memory outside the Go heap,
 // and checks every flow against its number, across the index's growth and
-// removals, and that Finish's release gives the mappings back.
+// removals; that the table holds one mapping per slab of chunks and one
+// for the index, its old ones given back as it grew; and that release,
+// which Finish calls, gives the rest back.
 func TestFlowTableMapped(t *testing.T) {
 	table := flowTable{mem: new(mappings)}
 	const n = 200_000 // 196 chunks; 262,144 slots of 8 bytes: 2 MiB
@@ -102,8 +104,11 @@ func TestFlowTableMapped(t *testing.T) {
 		table.add(&k, h).index = uint32(i)
 	}
 	check("added", func(int) bool { return true })
-	if runtime.GOOS == "linux" && (len(table.mem.maps) == 0 || len(table.slots)*8 < hugePage) {
-		t.Fatalf("%d mappings and %d slots for %d flows: the mapped path is not tested", len(table.mem.maps), len(table.slots), n)
+	if runtime.GOOS == "linux" {
+		slabs := (len(table.chunks) - heapChunks + slabChunks - 1) / slabChunks
+		if len(table.slots)*8 < hugePage || len(table.mem.maps) != slabs+1 {
+			t.Fatalf("%d mappings and %d slots for %d flows in %d chunks; want %d mappings, one for each slab and one for the index", len(table.mem.maps), len(table.slots), n, len(table.chunks), slabs+1)
+		}
 	}
 	for i := 0; i < n; i += 2 {
 		k, h := key(i)
@@ -120,7 +125,7 @@ func TestFlowTableMapped(t *testing.T) {
 	}
 	mem := table.mem
 	table.release()
-	if len(mem.maps) != 0 || table.mem != nil || table.chunks != nil {
-		t.Errorf("after release: %d mappings, table %+v", len(mem.maps), table.live)
+	if len(mem.maps) != 0 || table.mem != nil || table.chunks != nil || table.slots != nil {
+		t.Errorf("after release: %d mappings left, and the table still holds its memory", len(mem.maps))
 	}
 }
