@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hangdiag/hangdiag/pcapio"
 )
@@ -127,5 +130,63 @@ func TestFlowTableMapped(t *testing.T) {
 	table.release()
 	if len(mem.maps) != 0 || table.mem != nil || table.chunks != nil || table.slots != nil {
 		t.Errorf("after release: %d mappings left, and the table still holds its memory", len(mem.maps))
+	}
+}
+
+// TestMappedAnalysis analyses the one flow of a shipped capture 70,000
+// times at once, each copy under addresses of its own, so that the flow
+// table maps its records and index outside the Go heap, and checks that
+// the result is the one the table gives in the Go heap alone: same counts,
+// same timeout bracket, every copy alive at once.
+func TestMappedAnalysis(t *testing.T) {
+	segs := readSegments(t, "../testdata/pcaps/reset-at-expiry.pcap")
+	const copies = 70_000
+	shift := func(ap netip.AddrPort, k int) netip.AddrPort {
+		b := ap.Addr().As4()
+		b[0], b[1], b[2] = b[0]^byte(k>>16), b[1]^byte(k>>8), b[2]^byte(k)
+		return netip.AddrPortFrom(netip.AddrFrom4(b), ap.Port())
+	}
+	run := func(mapped bool) (*Result, int) {
+		a := New(Config{})
+		if !mapped {
+			a.flows.mem = nil // the Go heap only
+		}
+		batch := make([]pcapio.Segment, 0, 512)
+		for _, seg := range segs {
+			for k := range copies {
+				s := seg
+				s.SetAddrs(shift(seg.Src(), k), shift(seg.Dst(), k))
+				if batch = append(batch, s); len(batch) == cap(batch) {
+					a.AddBatch(batch)
+					batch = batch[:0]
+				}
+			}
+		}
+		a.AddBatch(batch)
+		maps := 0
+		if a.flows.mem != nil {
+			maps = len(a.flows.mem.maps)
+		}
+		return a.Finish(time.Time{}), maps
+	}
+	heap, _ := run(false)
+	mapped, maps := run(true)
+	if runtime.GOOS == "linux" && maps == 0 {
+		t.Fatal("nothing was mapped: the mapped path is not tested")
+	}
+	if heap.Stats.Flows != copies || heap.Stats.MaxLive != copies {
+		t.Fatalf("%d flows, %d alive at once; want %d of each", heap.Stats.Flows, heap.Stats.MaxLive, copies)
+	}
+	if heap.Inference.SurvivedBy+heap.Inference.FatalBy != copies {
+		t.Fatalf("%+v: not every copy's gap counted", heap.Inference)
+	}
+	if diff := cmp.Diff(heap.Stats, mapped.Stats); diff != "" {
+		t.Errorf("stats (-Go heap +mapped):\n%s", diff)
+	}
+	if diff := cmp.Diff(heap.Inference, mapped.Inference); diff != "" {
+		t.Errorf("inference (-Go heap +mapped):\n%s", diff)
+	}
+	if heap.Flows.Len() != mapped.Flows.Len() {
+		t.Errorf("%d flows listed from the Go heap, %d mapped", heap.Flows.Len(), mapped.Flows.Len())
 	}
 }
