@@ -118,27 +118,20 @@ if [ "$pgo" = 1 ]; then
 	exit 0
 fi
 
-# measure N CMD... runs CMD N times under /usr/bin/time and timeout, with
-# stdout to /dev/null, and prints "median-seconds median-KB", or
-# "timeout -" when a run did not finish.
+# measure CMD... runs CMD once under /usr/bin/time and timeout, with stdout
+# to /dev/null, and prints "seconds KB", or "timeout -" when it did not
+# finish.
 measure() {
-	local n="$1" tmp times="" rss="" line
-	shift
+	local tmp line
 	tmp=$(mktemp)
-	for _ in $(seq "$n"); do
-		timeout "$limit" /usr/bin/time -f '%e %M' -o "$tmp" "$@" >/dev/null 2>&1 || true
-		line=$(tail -n 1 "$tmp")
-		if ! [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]]; then
-			rm -f "$tmp"
-			echo "timeout -"
-			return
-		fi
-		read -r t m <<<"$line"
-		times="$times $t" rss="$rss $m"
-	done
+	timeout "$limit" /usr/bin/time -f '%e %M' -o "$tmp" "$@" >/dev/null 2>&1 || true
+	line=$(tail -n 1 "$tmp")
 	rm -f "$tmp"
-	# shellcheck disable=SC2086
-	echo "$(median $times) $(median $rss)"
+	if [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]]; then
+		echo "$line"
+	else
+		echo "timeout -"
+	fi
 }
 
 # alternate N FILE... runs cat and hangdiag on the files N times each, by
@@ -151,10 +144,10 @@ alternate() {
 	local n="$1" c="" h="" ct="" ck="" ht="" hk="" s kb
 	shift
 	for _ in $(seq "$n"); do
-		read -r s kb < <(measure 1 cat "$@")
+		read -r s kb < <(measure cat "$@")
 		[ "$s" = timeout ] && c=timeout
 		ct="$ct $s" ck="$ck $kb"
-		read -r s kb < <(measure 1 "$out/hangdiag" analyze --format json -o /dev/null "$@")
+		read -r s kb < <(measure "$out/hangdiag" analyze --format json -o /dev/null "$@")
 		[ "$s" = timeout ] && h=timeout
 		ht="$ht $s" hk="$hk $kb"
 		[ -n "$c$h" ] && break
@@ -193,8 +186,8 @@ for c in "${captures[@]}"; do
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ]; then # tshark and tcptrace read one file
-		read -r ts_s ts_kb < <(measure 1 tshark -r "$f" -q -z conv,tcp)
-		read -r tt_s tt_kb < <(measure 1 tcptrace -l -n "$f")
+		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
+		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
 	echo "$name $packets $flows $cat_s $cat_kb $hd_s $hd_kb $ts_s $ts_kb $tt_s $tt_kb" >>"$results"
 	for row in "cat $cat_s $cat_kb" "hangdiag $hd_s $hd_kb" "tshark $ts_s $ts_kb" "tcptrace $tt_s $tt_kb"; do
