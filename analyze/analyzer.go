@@ -323,7 +323,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,
 		CaptureEnd: time.Unix(0, endNanos).UTC(),
-		Flows:      Flows{store: a.done, order: a.done.sorted()},
+		Flows:      a.done.list(),
 		Stats:      a.stats,
 		Inference:  a.infer(),
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -26,9 +27,31 @@ var spillSize = 64 << 10
 // A Flows and the copies made of it share their flows; Filter and Edit
 // return new lists over the same flows.
 type Flows struct {
-	store *flowStore
-	order []int32       // the store's records in this list, in list order
-	edits []func(*Flow) // applied to each flow as it is decoded, in order
+	store  *flowStore
+	order  []int32       // the store's records in this list, in list order
+	edits  []func(*Flow) // applied to each flow as it is decoded, in order
+	counts *Counts       // of the flows in order; shared by the copies of the list
+}
+
+// Counts is what a list of flows holds of findings, counted as the list
+// is made, so that a report's summary need not decode every flow.
+type Counts struct {
+	Flagged  int          // flows with at least one finding
+	Findings map[Kind]int // findings of each kind
+}
+
+// count adds the findings of f.
+func (c *Counts) count(f *Flow) {
+	if len(f.Findings) == 0 {
+		return
+	}
+	c.Flagged++
+	if c.Findings == nil {
+		c.Findings = map[Kind]int{}
+	}
+	for i := range f.Findings {
+		c.Findings[f.Findings[i].Kind]++
+	}
 }
 
 // FlowsOf returns a list of the given flows, in order of Index as every
@@ -38,7 +61,7 @@ func FlowsOf(flows ...Flow) Flows {
 	for i := range flows {
 		s.add(&flows[i])
 	}
-	return Flows{store: s, order: s.sorted()}
+	return s.list()
 }
 
 // Len returns the number of flows.
@@ -79,17 +102,31 @@ func (fs Flows) Find(index int) (Flow, bool) {
 
 // Filter returns the list of the flows keep returns true for.
 func (fs Flows) Filter(keep func(*Flow) bool) Flows {
-	out := Flows{store: fs.store, edits: fs.edits}
+	out := Flows{store: fs.store, edits: fs.edits, counts: &Counts{}}
 	for i, rec := range fs.order {
 		if f := fs.At(i); keep(&f) {
 			out.order = append(out.order, rec)
+			out.counts.count(&f)
 		}
 	}
 	return out
 }
 
+// Counts returns the number of flows of the list with findings and of
+// their findings of each kind, without decoding the flows. The map is the
+// caller's.
+func (fs Flows) Counts() Counts {
+	c := Counts{Findings: map[Kind]int{}}
+	if fs.counts != nil {
+		c.Flagged = fs.counts.Flagged
+		maps.Copy(c.Findings, fs.counts.Findings)
+	}
+	return c
+}
+
 // Edit returns the list with edit applied to every flow as it is decoded,
-// after the edits given before.
+// after the edits given before. The edit must not add or remove findings
+// or change their kinds: the list's Counts are those from before it.
 func (fs Flows) Edit(edit func(*Flow)) Flows {
 	fs.edits = append(slices.Clip(fs.edits), edit)
 	return fs
@@ -134,13 +171,14 @@ type SpillFile interface {
 // flowStore holds encoded flows: in mem, then, once mem outgrows
 // spillSize, in the spill file.
 type flowStore struct {
-	open func() (SpillFile, error) // makes the spill file; nil keeps the flows in memory
-	mem  []byte                    // encoded flows not in the file
-	file SpillFile                 // the spill file; nil until the flows spill
-	size int64                     // bytes in the file
-	recs []flowRec                 // the flows, in the order they were added
-	buf  []byte                    // scratch for encoding and reading back
-	err  error                     // the first error reading the file back
+	open   func() (SpillFile, error) // makes the spill file; nil keeps the flows in memory
+	counts Counts                    // of every flow added
+	mem    []byte                    // encoded flows not in the file
+	file   SpillFile                 // the spill file; nil until the flows spill
+	size   int64                     // bytes in the file
+	recs   []flowRec                 // the flows, in the order they were added
+	buf    []byte                    // scratch for encoding and reading back
+	err    error                     // the first error reading the file back
 	// inMemory is set when there is no file or it could not be made or
 	// written: the flows stay in mem from then on.
 	inMemory bool
@@ -156,6 +194,7 @@ type flowRec struct {
 
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {
+	s.counts.count(f)
 	s.buf = encodeFlow(s.buf[:0], f)
 	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(s.buf))})
 	s.mem = append(s.mem, s.buf...)
@@ -185,6 +224,11 @@ func (s *flowStore) spill() {
 	}
 	s.size += int64(len(s.mem))
 	s.mem = s.mem[:0]
+}
+
+// list returns the list of every flow added, in order of Flow.Index.
+func (s *flowStore) list() Flows {
+	return Flows{store: s, order: s.sorted(), counts: &s.counts}
 }
 
 // sorted returns the records in the order of Flow.Index.

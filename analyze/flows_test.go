@@ -172,6 +172,63 @@ func TestFlowsSpill(t *testing.T) {
 	}
 }
 
+// countsOf counts the findings of fs by decoding every flow.
+func countsOf(fs Flows) Counts {
+	c := Counts{Findings: map[Kind]int{}}
+	for _, f := range fs.All() {
+		if len(f.Findings) > 0 {
+			c.Flagged++
+		}
+		for _, fd := range f.Findings {
+			c.Findings[fd.Kind]++
+		}
+	}
+	return c
+}
+
+// TestFlowsCounts checks the counts a list keeps of its findings against
+// the flows themselves, decoded: a Result's list over every shipped
+// capture, with and without the flows that have none, and lists filtered
+// from it.
+func TestFlowsCounts(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	if len(paths) == 0 {
+		t.Fatal("no captures in testdata/pcaps")
+	}
+	flagged := 0
+	for _, path := range paths {
+		segs := readSegments(t, path)
+		for _, keepAll := range []bool{false, true} {
+			a := New(Config{KeepAll: keepAll, Idle: 5 * time.Second})
+			for _, seg := range segs {
+				a.Add(&seg)
+			}
+			all := a.Finish(time.Time{}).Flows
+			lists := map[string]Flows{
+				"result":        all,
+				"odd indexes":   all.Filter(func(f *Flow) bool { return f.Index%2 == 1 }),
+				"none":          all.Filter(func(*Flow) bool { return false }),
+				"edited":        all.Edit(func(f *Flow) { f.Packets = 0 }),
+				"reset flows":   all.Filter(func(f *Flow) bool { return f.State == Reset }),
+				"list of lists": FlowsOf(listOf(all)...),
+			}
+			for name, fs := range lists {
+				got, want := fs.Counts(), countsOf(fs)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s, keep all %v, %s (-decoded +counted):\n%s", filepath.Base(path), keepAll, name, diff)
+				}
+			}
+			flagged += all.Counts().Flagged
+		}
+	}
+	if flagged == 0 {
+		t.Fatal("no capture has a flagged flow: the counts are not tested")
+	}
+	if c := (Flows{}).Counts(); c.Flagged != 0 || c.Findings == nil || len(c.Findings) != 0 {
+		t.Errorf("the empty list counts %+v", c)
+	}
+}
+
 // TestFlowsOrder checks that a Result lists flows in order of first
 // appearance although they finish in another order, that Find finds them
 // by Index, and that Filter and Edit make new lists over the same flows.

@@ -344,14 +344,10 @@ func (r *Report) jsonHead() jsonReport {
 	}
 	out.Capture = c
 
-	sum := jsonSummary{Flows: res.Stats.Flows, Findings: map[string]int{}, MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted}
-	for _, fl := range res.Flows.All() {
-		if len(fl.Findings) > 0 {
-			sum.FlaggedFlows++
-		}
-		for _, f := range fl.Findings {
-			sum.Findings[string(f.Kind)]++
-		}
+	counts := res.Flows.Counts()
+	sum := jsonSummary{Flows: res.Stats.Flows, FlaggedFlows: counts.Flagged, Findings: map[string]int{}, MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted}
+	for kind, n := range counts.Findings {
+		sum.Findings[string(kind)] = n
 	}
 	out.Summary = sum
 	return out

@@ -178,7 +178,7 @@ func (l *findingList) flagged() int { return len(l.byIndex) }
 func (l *findingList) hasUnflagged() bool { return l.flagged() < l.flows.Len() }
 
 // FlaggedFlows counts the flows with at least one finding.
-func (r *Report) FlaggedFlows() int { return r.sortedFindings().flagged() }
+func (r *Report) FlaggedFlows() int { return r.Result.Flows.Counts().Flagged }
 
 // WiresharkFilter returns a display filter that selects the flow.
 func WiresharkFilter(f *analyze.Flow) string {
