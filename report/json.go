@@ -2,9 +2,9 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -226,6 +226,31 @@ func JSON(w io.Writer, r *Report) error {
 	return bw.Flush()
 }
 
+// endsValue marks the bytes that end a number or a literal in compact
+// JSON.
+var endsValue = [256]bool{',': true, ':': true, ']': true, '}': true}
+
+// stringEnd returns the index just past the quote that closes the string
+// whose text starts at src[i], or len(src) when none does: the first
+// quote not escaped, that is not after an odd number of backslashes.
+func stringEnd(src []byte, i int) int {
+	for {
+		k := bytes.IndexByte(src[i:], '"')
+		if k < 0 {
+			return len(src)
+		}
+		q := i + k
+		escapes := 0
+		for q-escapes > i && src[q-escapes-1] == '\\' {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
+	}
+}
+
 // indent appends src, compact JSON as json.Marshal writes it, to dst
 // indented as json.MarshalIndent(v, prefix, "  ") would: a line per
 // element and member, empty objects and arrays kept as {} and [], a space
@@ -269,19 +294,12 @@ func indent(dst, src []byte, prefix string) []byte {
 			dst = append(dst, c)
 			i++
 		case '"': // the whole string, escapes and all
-			j := i + 1
-			for j < len(src) && src[j] != '"' {
-				if src[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			j = min(j+1, len(src))
+			j := stringEnd(src, i+1)
 			dst = append(dst, src[i:j]...)
 			i = j
 		default: // a number or a literal, up to the next punctuation
 			j := i + 1
-			for j < len(src) && !strings.ContainsRune(",:]}", rune(src[j])) {
+			for j < len(src) && !endsValue[src[j]] {
 				j++
 			}
 			dst = append(dst, src[i:j]...)

@@ -10,8 +10,10 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -182,12 +184,21 @@ func (r *Report) FlaggedFlows() int { return r.Result.Flows.Counts().Flagged }
 
 // WiresharkFilter returns a display filter that selects the flow.
 func WiresharkFilter(f *analyze.Flow) string {
-	ip := "ip"
+	ip := "ip.addr=="
 	if f.Client.Addr().Is6() && !f.Client.Addr().Is4In6() {
-		ip = "ipv6"
+		ip = "ipv6.addr=="
 	}
-	return fmt.Sprintf("%s.addr==%s && tcp.port==%d && %s.addr==%s && tcp.port==%d",
-		ip, f.Client.Addr(), f.Client.Port(), ip, f.Server.Addr(), f.Server.Port())
+	b := make([]byte, 0, 128)
+	for i, end := range []netip.AddrPort{f.Client, f.Server} {
+		if i > 0 {
+			b = append(b, " && "...)
+		}
+		b = append(b, ip...)
+		b = end.Addr().AppendTo(b)
+		b = append(b, " && tcp.port=="...)
+		b = strconv.AppendUint(b, uint64(end.Port()), 10)
+	}
+	return string(b)
 }
 
 func stamp(n int64) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,6 +167,23 @@ func TestWrap(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 		if len(line) > textWidth || !strings.HasPrefix(line, "  word") {
 			t.Errorf("bad line %q", line)
+		}
+	}
+}
+
+// TestWiresharkFilter checks the display filter of flows of each address
+// family, IPv4 mapped into IPv6 (which Wireshark shows as IPv4) and
+// scoped IPv6 among them, at the ends of the port range.
+func TestWiresharkFilter(t *testing.T) {
+	for _, tc := range []struct{ client, server, want string }{
+		{"192.0.2.1:54000", "198.51.100.2:443", "ip.addr==192.0.2.1 && tcp.port==54000 && ip.addr==198.51.100.2 && tcp.port==443"},
+		{"[2001:db8::1]:0", "[2001:db8::2]:65535", "ipv6.addr==2001:db8::1 && tcp.port==0 && ipv6.addr==2001:db8::2 && tcp.port==65535"},
+		{"[::ffff:192.0.2.1]:1", "[::ffff:192.0.2.2]:2", "ip.addr==::ffff:192.0.2.1 && tcp.port==1 && ip.addr==::ffff:192.0.2.2 && tcp.port==2"},
+		{"[fe80::1%eth0]:80", "[fe80::2%eth0]:8080", "ipv6.addr==fe80::1%eth0 && tcp.port==80 && ipv6.addr==fe80::2%eth0 && tcp.port==8080"},
+	} {
+		f := analyze.Flow{Client: netip.MustParseAddrPort(tc.client), Server: netip.MustParseAddrPort(tc.server)}
+		if got := WiresharkFilter(&f); got != tc.want {
+			t.Errorf("%s → %s: %q, want %q", tc.client, tc.server, got, tc.want)
 		}
 	}
 }

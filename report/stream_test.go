@@ -107,6 +107,7 @@ func TestIndent(t *testing.T) {
 		nil, true, 12.5, "", `a "quoted" \ back\slash → <tag> & more`, []int{}, map[string]any{},
 		map[string]any{"a": []any{}, "b": map[string]any{"c": nil, "d": []any{1, "x", false, []int{}}}, "e\"f": "g,h:i{j}[k]"},
 		[]any{[]any{[]any{}}, map[string]any{"": ""}}, []any{`ends in a backslash \`, -1e-7, "\u2028", `quote" then, punctuation: [{`},
+		[]any{`\\`, `\"`, `\\"`, `"\\\"`, `a\\\\"b", "c`, `""`, `"`},
 	}
 	deep := any(1)
 	for range 40 { // deeper than the run of spaces indent copies from
