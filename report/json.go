@@ -205,18 +205,23 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"flows\": [],\n")
 	} else {
 		bw.WriteString("  \"flows\": [\n")
-		for i, fl := range flows.All() {
+		encode := func(dst []byte, fl *analyze.Flow) ([]byte, error) {
 			b, err := json.Marshal(r.jsonFlow(fl))
 			if err != nil {
-				return err
+				return dst, err
 			}
-			buf = indent(buf[:0], b, "    ")
+			return indent(dst, b, "    "), nil
+		}
+		err := inOrder(flows, encode, func(i int, text []byte) error {
 			bw.WriteString("    ")
-			bw.Write(buf)
+			bw.Write(text)
 			if i < flows.Len()-1 {
 				bw.WriteByte(',')
 			}
-			bw.WriteByte('\n')
+			return bw.WriteByte('\n')
+		})
+		if err != nil {
+			return err
 		}
 		bw.WriteString("  ],\n")
 	}

@@ -1,0 +1,75 @@
+package report
+
+import (
+	"errors"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/hangdiag/hangdiag/analyze"
+)
+
+// TestInOrder checks that inOrder hands every flow's text to write in the
+// list's order, on one core and on several, however long each encoding
+// takes, and that it stops at the first error of encode or of write and
+// returns it.
+func TestInOrder(t *testing.T) {
+	const n = 2000
+	flows := make([]analyze.Flow, n)
+	for i := range flows {
+		flows[i].Index = i
+		flows[i].Packets = uint64(i * i % 97) // work of a varying length
+	}
+	list := analyze.FlowsOf(flows...)
+	encode := func(dst []byte, fl *analyze.Flow) ([]byte, error) {
+		for range fl.Packets {
+			runtime.Gosched() // let the other encoders overtake this one
+		}
+		return strconv.AppendInt(dst, int64(fl.Index), 10), nil
+	}
+	errEncode, errWrite := errors.New("encode failed"), errors.New("write failed")
+	for _, procs := range []int{1, 2, 4} {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		var written []int
+		err := inOrder(list, encode, func(i int, text []byte) error {
+			if got := string(text); got != strconv.Itoa(i) {
+				t.Fatalf("GOMAXPROCS %d: flow %d written with the text %q", procs, i, got)
+			}
+			written = append(written, i)
+			return nil
+		})
+		if err != nil || len(written) != n {
+			t.Fatalf("GOMAXPROCS %d: %d flows written of %d, error %v", procs, len(written), n, err)
+		}
+		for i, w := range written {
+			if w != i {
+				t.Fatalf("GOMAXPROCS %d: flow %d written %dth", procs, w, i)
+			}
+		}
+
+		failAt := func(at int) func([]byte, *analyze.Flow) ([]byte, error) {
+			return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
+				if fl.Index == at {
+					return dst, errEncode
+				}
+				return encode(dst, fl)
+			}
+		}
+		last := -1
+		err = inOrder(list, failAt(700), func(i int, _ []byte) error { last = i; return nil })
+		if !errors.Is(err, errEncode) || last != 699 {
+			t.Errorf("GOMAXPROCS %d, encoding flow 700 fails: error %v, last flow written %d", procs, err, last)
+		}
+		calls := 0
+		err = inOrder(list, encode, func(i int, _ []byte) error {
+			calls++
+			if i == 300 {
+				return errWrite
+			}
+			return nil
+		})
+		if !errors.Is(err, errWrite) || calls != 301 {
+			t.Errorf("GOMAXPROCS %d, writing flow 300 fails: error %v, %d writes", procs, err, calls)
+		}
+	}
+}
