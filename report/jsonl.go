@@ -2,8 +2,11 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
+
+	"github.com/hangdiag/hangdiag/analyze"
 )
 
 // jsonlFinding is one line of the JSONL report: a finding with its flow's
@@ -23,15 +26,29 @@ type jsonlFinding struct {
 // message, fix, evidence). Flows come in order of first appearance.
 func JSONL(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
-	for _, fl := range r.Result.Flows.All() {
-		jf := r.jsonFlow(fl)
-		for _, f := range jf.Findings {
-			if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {
-				return err
-			}
-		}
+	err := inOrder(r.Result.Flows, r.jsonlLines, func(_ int, lines []byte) error {
+		_, err := bw.Write(lines)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
+}
+
+// jsonlLines appends the lines of a flow's findings to dst.
+func (r *Report) jsonlLines(dst []byte, fl *analyze.Flow) ([]byte, error) {
+	if len(fl.Findings) == 0 {
+		return dst, nil
+	}
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
+	jf := r.jsonFlow(fl)
+	for _, f := range jf.Findings {
+		if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {
+			return buf.Bytes(), err
+		}
+	}
+	return buf.Bytes(), nil
 }
