@@ -394,3 +394,71 @@ func TestZigzag(t *testing.T) {
 		}
 	}
 }
+
+// countingFile counts the reads of a spill file.
+type countingFile struct {
+	SpillFile
+	reads *int
+}
+
+func (f countingFile) ReadAt(b []byte, off int64) (int, error) {
+	*f.reads++
+	return f.SpillFile.ReadAt(b, off)
+}
+
+// TestFlowsSpillBlocks checks that a pass over a spilled list, which reads
+// the file in blocks, decodes the flows that At reads one by one: flows
+// of every size, one larger than a block and many across two, added in
+// another order than the list's, over more blocks than a pass keeps. It
+// checks the pass reads the file a block at a time, not a flow at a time.
+func TestFlowsSpillBlocks(t *testing.T) {
+	defer func(n int) { spillSize = n }(spillSize)
+	spillSize = 1
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 8000
+	flows := make([]Flow, n)
+	for i := range flows {
+		size := r.IntN(3000)
+		if i == n/2 {
+			size = 3 * spillBlock // a record larger than a block
+		}
+		flows[i] = Flow{Index: i, Packets: uint64(i), Findings: []Finding{{Kind: SilentPastTimeout, Message: strings.Repeat("m", size)}}}
+	}
+	reads := 0
+	s := &flowStore{open: func() (SpillFile, error) {
+		f, err := os.CreateTemp(t.TempDir(), "flows-*")
+		return countingFile{f, &reads}, err
+	}}
+	// Added as flows finish: a few thousand in order, each with a flow
+	// that lived long mixed in from the other end.
+	for i := range n / 2 {
+		s.add(&flows[i])
+		s.add(&flows[n-1-i])
+	}
+	list := s.list()
+	if s.size < 2*spillBlocks*spillBlock {
+		t.Fatalf("the spill file holds %d bytes, fewer than twice the blocks a pass keeps", s.size)
+	}
+	reads = 0
+	seen := 0
+	for i, f := range list.All() {
+		if f.Index != i || f.Packets != uint64(i) || len(f.Findings) != 1 || f.Findings[0].Message != flows[i].Findings[0].Message {
+			t.Fatalf("flow %d of the pass: index %d, %d packets, findings %d", i, f.Index, f.Packets, len(f.Findings))
+		}
+		seen++
+	}
+	blocks := int(s.size/spillBlock) + 1
+	if seen != n || reads > 3*blocks {
+		t.Errorf("a pass over %d flows (%d blocks) read the file %d times", seen, blocks, reads)
+	}
+	if err := list.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 { // At, one by one, as before
+		j := r.IntN(n)
+		if f := list.At(j); f.Index != j || f.Findings[0].Message != flows[j].Findings[0].Message {
+			t.Fatalf("At(%d) (try %d) is flow %d", j, i, f.Index)
+		}
+	}
+	list.Close()
+}
