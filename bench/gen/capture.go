@@ -17,11 +17,15 @@ type Mix uint8
 const (
 	Realistic Mix = iota
 	Small
+	Open
 )
 
 func (m Mix) String() string {
-	if m == Small {
+	switch m {
+	case Small:
 		return "small"
+	case Open:
+		return "open"
 	}
 	return "realistic"
 }
@@ -60,7 +64,7 @@ func Generate(w io.Writer, cfg Config) (Summary, error) {
 	span := int64(cfg.Duration)
 	if span == 0 {
 		span = int64(1000 * time.Second)
-		if cfg.Mix == Small {
+		if cfg.Mix != Realistic {
 			span = int64(300 * time.Second)
 		}
 	}
@@ -329,6 +333,7 @@ var kindShares = [...][]struct {
 		{kindHealthCheck, 0.02},
 	},
 	Small: {{kindOpen, 0.5}, {kindRefused, 0.2}, {kindHealthCheck, 0.15}, {kindOneShot, 0.15}},
+	Open:  {{kindOpen, 1}},
 }
 
 // Per-flow timing.

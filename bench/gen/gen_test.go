@@ -55,12 +55,16 @@ func TestCapture(t *testing.T) {
 		sizeLo, sizeHi   int64
 		span             time.Duration
 		vlan, v6, nonTCP bool
+		closes           bool // flows end in FIN or RST
 	}{
 		{name: "realistic", cfg: Config{Mix: Realistic, Size: 16 << 20, Seed: 1},
 			perPacket: [2]float64{300, 450}, perFlow: [2]float64{70, 130},
-			sizeLo: 14 << 20, sizeHi: 18 << 20, span: 1000 * time.Second, vlan: true, v6: true, nonTCP: true},
+			sizeLo: 14 << 20, sizeHi: 18 << 20, span: 1000 * time.Second, vlan: true, v6: true, nonTCP: true, closes: true},
 		{name: "small", cfg: Config{Mix: Small, Flows: 20000, Seed: 1},
 			perPacket: [2]float64{90, 130}, perFlow: [2]float64{3.3, 3.9},
+			span: 300 * time.Second, vlan: true, v6: true, closes: true},
+		{name: "open", cfg: Config{Mix: Open, Flows: 20000, Seed: 1},
+			perPacket: [2]float64{90, 130}, perFlow: [2]float64{2.95, 3},
 			span: 300 * time.Second, vlan: true, v6: true},
 	}
 	for _, tt := range tests {
@@ -102,7 +106,7 @@ func TestCapture(t *testing.T) {
 			if nonTCP := st.Packets > st.TCP(); nonTCP != tt.nonTCP || st.Skipped[pcapio.Malformed]+st.Skipped[pcapio.Truncated] > 0 {
 				t.Errorf("skipped packets: %v", st.Skipped)
 			}
-			if vlan != tt.vlan || v6 != tt.v6 || !rst || !syn || !fin {
+			if vlan != tt.vlan || v6 != tt.v6 || rst != tt.closes || !syn || fin != tt.closes {
 				t.Errorf("VLAN %v, IPv6 %v, RST %v, SYN %v, FIN %v", vlan, v6, rst, syn, fin)
 			}
 		})

@@ -11,8 +11,9 @@
 //	go run ./bench/gen -flows 1000000 -o bench/out/flows-1M.pcap
 //	go run ./bench/gen -size 256MiB -length 4 -o bench/out/len4.pcap
 //	go run ./bench/gen -size 256MiB -length 4 -rotate 32MiB -o bench/out/len4-rot.pcap
+//	go run ./bench/gen -flows 1000000 -mix open -o bench/out/open-1M.pcap
 //
-// Two mixes of flows:
+// Three mixes of flows:
 //
 //   - realistic (the default with -size): seen from a busy host over about
 //     17 minutes. Most flows are inbound HTTP-like keep-alive connections
@@ -31,6 +32,8 @@
 //     many tiny flows: half are handshakes left open (idle pooled
 //     connections), the rest refused SYNs, health checks (handshake and
 //     RST) and one-exchange connections. About 3.6 packets per flow.
+//   - open: as small, every flow a handshake left open, so that all of
+//     them are alive at the end: the most flows at once for a flow count.
 //
 // -rotate writes the capture into files of about the given size, as
 // tcpdump -C does: OUT, then OUT1, OUT2, and so on.
@@ -72,9 +75,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	size := fs.String("size", "", "approximate file size, e.g. 1GiB, 256MiB, 500MB (default 1GiB unless -flows is given)")
 	flows := fs.Int("flows", 0, "number of flows, instead of -size")
-	mix := fs.String("mix", "", "flow mix: realistic or small (default realistic with -size, small with -flows)")
+	mix := fs.String("mix", "", "flow mix: realistic, small or open (default realistic with -size, small with -flows)")
 	length := fs.Float64("length", 1, "make the capture this many times as long, with as many times the flows (same flow rate)")
-	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for small)")
+	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for the others)")
 	seed := fs.Uint64("seed", 1, "random seed; the same flags and seed give the same file")
 	out := fs.String("o", "", "output file, or - for standard output (required)")
 	rotate := fs.String("rotate", "", "write rotated files of about this size each, as tcpdump -C does: OUT, OUT1, OUT2, ...")
@@ -105,8 +108,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Mix = Realistic
 	case "small":
 		cfg.Mix = Small
+	case "open":
+		cfg.Mix = Open
 	default:
-		return fmt.Errorf("unknown mix %q; use realistic or small", *mix)
+		return fmt.Errorf("unknown mix %q; use realistic, small or open", *mix)
 	}
 	if *flows > 0 {
 		cfg.Flows = *flows
