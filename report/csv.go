@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"io"
 	"strconv"
@@ -34,38 +33,35 @@ func CSV(w io.Writer, r *Report) error {
 	if cw.Flush(); cw.Error() != nil {
 		return cw.Error()
 	}
-	err := inOrder(r.Result.Flows, csvRow, func(_ int, row []byte) error {
-		_, err := bw.Write(row)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	return writeInOrder(bw, r.Result.Flows, newCSVRows)
 }
 
-// csvRow appends the CSV row of a flow to dst.
-func csvRow(dst []byte, fl *analyze.Flow) ([]byte, error) {
-	var kinds []string
-	for _, f := range fl.Findings {
-		kinds = append(kinds, string(f.Kind))
+// newCSVRows returns an encoder of flows as CSV rows, one a flow, through
+// a csv.Writer of its own.
+func newCSVRows() flowEncoder {
+	var out appendWriter
+	cw := csv.NewWriter(&out)
+	return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
+		var kinds []string
+		for _, f := range fl.Findings {
+			kinds = append(kinds, string(f.Kind))
+		}
+		c, s := fl.Keepalive[analyze.Client], fl.Keepalive[analyze.Server]
+		row := []string{
+			strconv.Itoa(fl.Index), fl.Client.String(), fl.Server.String(), fl.State.String(),
+			fl.First.UTC().Format(time.RFC3339Nano), fl.Last.UTC().Format(time.RFC3339Nano),
+			strconv.FormatUint(fl.Packets, 10),
+			strconv.FormatUint(fl.Bytes[analyze.Client], 10), strconv.FormatUint(fl.Bytes[analyze.Server], 10),
+			csvSeconds(fl.MaxGap), csvSeconds(fl.IdleAtEnd),
+			strconv.Itoa(c.Probes), strconv.Itoa(c.Acks), strconv.Itoa(s.Probes), strconv.Itoa(s.Acks),
+			csvOptSeconds(c.Settings.Idle), csvOptSeconds(c.Settings.Interval), csvOptSeconds(s.Settings.Idle), csvOptSeconds(s.Settings.Interval),
+			strings.Join(kinds, ";"), WiresharkFilter(fl),
+		}
+		out.b = dst
+		cw.Write(row)
+		cw.Flush()
+		return out.b, cw.Error()
 	}
-	c, s := fl.Keepalive[analyze.Client], fl.Keepalive[analyze.Server]
-	row := []string{
-		strconv.Itoa(fl.Index), fl.Client.String(), fl.Server.String(), fl.State.String(),
-		fl.First.UTC().Format(time.RFC3339Nano), fl.Last.UTC().Format(time.RFC3339Nano),
-		strconv.FormatUint(fl.Packets, 10),
-		strconv.FormatUint(fl.Bytes[analyze.Client], 10), strconv.FormatUint(fl.Bytes[analyze.Server], 10),
-		csvSeconds(fl.MaxGap), csvSeconds(fl.IdleAtEnd),
-		strconv.Itoa(c.Probes), strconv.Itoa(c.Acks), strconv.Itoa(s.Probes), strconv.Itoa(s.Acks),
-		csvOptSeconds(c.Settings.Idle), csvOptSeconds(c.Settings.Interval), csvOptSeconds(s.Settings.Idle), csvOptSeconds(s.Settings.Interval),
-		strings.Join(kinds, ";"), WiresharkFilter(fl),
-	}
-	buf := bytes.NewBuffer(dst)
-	cw := csv.NewWriter(buf)
-	cw.Write(row)
-	cw.Flush()
-	return buf.Bytes(), cw.Error()
 }
 
 // csvOptSeconds is csvSeconds, empty for an unknown (zero) duration.

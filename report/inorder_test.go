@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -27,11 +28,19 @@ func TestInOrder(t *testing.T) {
 		}
 		return strconv.AppendInt(dst, int64(fl.Index), 10), nil
 	}
+	var made atomic.Int32 // encoders made
+	encoders := func(encode flowEncoder) func() flowEncoder {
+		return func() flowEncoder {
+			made.Add(1)
+			return encode
+		}
+	}
 	errEncode, errWrite := errors.New("encode failed"), errors.New("write failed")
 	for _, procs := range []int{1, 2, 4} {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		var written []int
-		err := inOrder(list, encode, func(i int, text []byte) error {
+		made.Store(0)
+		err := inOrder(list, encoders(encode), func(i int, text []byte) error {
 			if got := string(text); got != strconv.Itoa(i) {
 				t.Fatalf("GOMAXPROCS %d: flow %d written with the text %q", procs, i, got)
 			}
@@ -46,8 +55,11 @@ func TestInOrder(t *testing.T) {
 				t.Fatalf("GOMAXPROCS %d: flow %d written %dth", procs, w, i)
 			}
 		}
+		if n := int(made.Load()); n != procs {
+			t.Errorf("GOMAXPROCS %d: %d encoders made, want one for each goroutine", procs, n)
+		}
 
-		failAt := func(at int) func([]byte, *analyze.Flow) ([]byte, error) {
+		failAt := func(at int) flowEncoder {
 			return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
 				if fl.Index == at {
 					return dst, errEncode
@@ -56,12 +68,12 @@ func TestInOrder(t *testing.T) {
 			}
 		}
 		last := -1
-		err = inOrder(list, failAt(700), func(i int, _ []byte) error { last = i; return nil })
+		err = inOrder(list, encoders(failAt(700)), func(i int, _ []byte) error { last = i; return nil })
 		if !errors.Is(err, errEncode) || last != 699 {
 			t.Errorf("GOMAXPROCS %d, encoding flow 700 fails: error %v, last flow written %d", procs, err, last)
 		}
 		calls := 0
-		err = inOrder(list, encode, func(i int, _ []byte) error {
+		err = inOrder(list, encoders(encode), func(i int, _ []byte) error {
 			calls++
 			if i == 300 {
 				return errWrite

@@ -212,7 +212,7 @@ func JSON(w io.Writer, r *Report) error {
 			}
 			return indent(dst, b, "    "), nil
 		}
-		err := inOrder(flows, encode, func(i int, text []byte) error {
+		err := inOrder(flows, func() flowEncoder { return encode }, func(i int, text []byte) error {
 			bw.WriteString("    ")
 			bw.Write(text)
 			if i < flows.Len()-1 {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 
@@ -25,30 +24,26 @@ type jsonlFinding struct {
 // fields exactly as in the JSON report (kind, severity, at, gap_seconds,
 // message, fix, evidence). Flows come in order of first appearance.
 func JSONL(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
-	err := inOrder(r.Result.Flows, r.jsonlLines, func(_ int, lines []byte) error {
-		_, err := bw.Write(lines)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	return writeInOrder(bufio.NewWriter(w), r.Result.Flows, r.newJSONLLines)
 }
 
-// jsonlLines appends the lines of a flow's findings to dst.
-func (r *Report) jsonlLines(dst []byte, fl *analyze.Flow) ([]byte, error) {
-	if len(fl.Findings) == 0 {
-		return dst, nil
-	}
-	buf := bytes.NewBuffer(dst)
-	enc := json.NewEncoder(buf)
+// newJSONLLines returns an encoder of flows as the lines of their
+// findings, through a json.Encoder of its own.
+func (r *Report) newJSONLLines() flowEncoder {
+	var out appendWriter
+	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
-	jf := r.jsonFlow(fl)
-	for _, f := range jf.Findings {
-		if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {
-			return buf.Bytes(), err
+	return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
+		out.b = dst
+		if len(fl.Findings) == 0 {
+			return dst, nil
 		}
+		jf := r.jsonFlow(fl)
+		for _, f := range jf.Findings {
+			if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {
+				return out.b, err
+			}
+		}
+		return out.b, nil
 	}
-	return buf.Bytes(), nil
 }
