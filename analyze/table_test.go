@@ -3,6 +3,7 @@ package analyze
 import (
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
@@ -136,8 +137,9 @@ func TestFlowTableMapped(t *testing.T) {
 // TestMappedAnalysis analyses the one flow of a shipped capture 70,000
 // times at once, each copy under addresses of its own, so that the flow
 // table maps its records and index outside the Go heap, and checks that
-// the result is the one the table gives in the Go heap alone: same counts,
-// same timeout bracket, every copy alive at once.
+// the result is the one the table gives in the Go heap alone: every flow
+// and its findings, the counts, the timeout bracket, every copy alive at
+// once.
 func TestMappedAnalysis(t *testing.T) {
 	segs := readSegments(t, "../testdata/pcaps/reset-at-expiry.pcap")
 	const copies = 70_000
@@ -147,7 +149,7 @@ func TestMappedAnalysis(t *testing.T) {
 		return netip.AddrPortFrom(netip.AddrFrom4(b), ap.Port())
 	}
 	run := func(mapped bool) (*Result, int) {
-		a := New(Config{})
+		a := New(Config{Idle: 240 * time.Second}) // its timeout, as EXPECT.tsv gives it: every copy flagged
 		if !mapped {
 			a.flows.mem = nil // the Go heap only
 		}
@@ -186,7 +188,12 @@ func TestMappedAnalysis(t *testing.T) {
 	if diff := cmp.Diff(heap.Inference, mapped.Inference); diff != "" {
 		t.Errorf("inference (-Go heap +mapped):\n%s", diff)
 	}
-	if heap.Flows.Len() != mapped.Flows.Len() {
-		t.Errorf("%d flows listed from the Go heap, %d mapped", heap.Flows.Len(), mapped.Flows.Len())
+	if heap.Flows.Len() != copies {
+		t.Fatalf("%d flows flagged of %d copies of a flagged flow", heap.Flows.Len(), copies)
+	}
+	for i, want := range listOf(heap.Flows) {
+		if got := mapped.Flows.At(i); !reflect.DeepEqual(want, got) { // cmp.Diff takes seconds over all
+			t.Fatalf("flow %d (-Go heap +mapped):\n%s", i, cmp.Diff(want, got, addrsEqual))
+		}
 	}
 }
