@@ -228,52 +228,69 @@ cond() {
 	done
 	awk "BEGIN {$expr}" 2>/dev/null || echo "-"
 }
-if [ -n "$(get 1gib 1)" ]; then
-	p=$(get 1gib 2) hs=$(get 1gib 6) cs=$(get 1gib 4) ts=$(get 1gib 8)
-	check "1 GiB: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0" "$p" "$hs")"
-	check "1 GiB: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
+# has NAME tells whether a capture was measured.
+has() { [ -n "$(get "$1" 1)" ]; }
+# rate NAME LABEL M checks that hangdiag read the capture at M million
+# packets a second or more.
+rate() {
+	local p hs
+	p=$(get "$1" 2) hs=$(get "$1" 6)
+	check "$2: >= $3 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
+		"$(cond "print ($p/$hs >= $3e6) ? 1 : 0" "$p" "$hs")"
+}
+# vscat NAME LABEL checks that hangdiag took at most twice cat's time.
+vscat() {
+	local hs cs
+	hs=$(get "$1" 6) cs=$(get "$1" 4)
+	check "$2: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
+}
+# peak NAME LABEL MB checks hangdiag's peak RSS.
+peak() {
+	local kb
+	kb=$(get "$1" 7)
+	check "$2: peak RSS <= $3 MB ($(awk -v k="$kb" 'BEGIN {printf "%.1f MB", k/1024}'))" \
+		"$(cond "print ($kb <= $3*1024) ? 1 : 0" "$kb")"
+}
+# longer NAME LABEL checks that hangdiag's peak RSS on a capture four times
+# as long as len1 is within 10 % of len1's.
+longer() {
+	local a b
+	a=$(get len1 7) b=$(get "$1" 7)
+	check "$2: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
+		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0" "$a" "$b")"
+}
+if has 1gib; then
+	rate 1gib "1 GiB" 10
+	vscat 1gib "1 GiB"
+	hs=$(get 1gib 6) ts=$(get 1gib 8)
 	if [ "$ts" != - ] && [ "$ts" != timeout ]; then
 		check "1 GiB: >= 100x faster than tshark ($(ratio "$ts" "$hs")x)" "$(cond "print ($ts >= 100*$hs) ? 1 : 0" "$ts" "$hs")"
 	else
 		check "1 GiB: >= 100x faster than tshark (not measured: -fast or timeout)" "-"
 	fi
-	check "1 GiB ($(get 1gib 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get 1gib 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($(get 1gib 7) <= 64*1024) ? 1 : 0" "$(get 1gib 7)")"
+	peak 1gib "1 GiB ($(get 1gib 3) flows)" 64
 fi
-# million NAME LABEL checks the million-flow targets on a capture.
-million() {
-	[ -n "$(get "$1" 1)" ] || return 0
-	local p hs kb
-	p=$(get "$1" 2) hs=$(get "$1" 6) kb=$(get "$1" 7)
-	check "$2: >= 3 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 3e6) ? 1 : 0" "$p" "$hs")"
-	check "$2: peak RSS <= 256 MB ($(awk -v k="$kb" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($kb <= 256*1024) ? 1 : 0" "$kb")"
-}
-million 1m-flows "1M flows"
-million 1m-open "1M flows, all alive at once"
-if [ -n "$(get 1gib-ng 1)" ]; then
-	p=$(get 1gib-ng 2) hs=$(get 1gib-ng 6) cs=$(get 1gib-ng 4)
-	check "1 GiB as pcapng: >= 10 M packets/s ($(awk -v p="$p" -v s="$hs" 'BEGIN {printf "%.2f M", p/s/1e6}'))" \
-		"$(cond "print ($p/$hs >= 10e6) ? 1 : 0" "$p" "$hs")"
-	check "1 GiB as pcapng: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
-	check "1 GiB as pcapng: peak RSS <= 64 MB ($(awk -v k="$(get 1gib-ng 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-		"$(cond "print ($(get 1gib-ng 7) <= 64*1024) ? 1 : 0" "$(get 1gib-ng 7)")"
+if has 1m-flows; then
+	rate 1m-flows "1M flows" 3
+	peak 1m-flows "1M flows" 256
+fi
+if has 1m-open; then
+	rate 1m-open "1M flows, all alive at once" 3
+	peak 1m-open "1M flows, all alive at once" 256
+fi
+if has 1gib-ng; then
+	rate 1gib-ng "1 GiB as pcapng" 10
+	vscat 1gib-ng "1 GiB as pcapng"
+	peak 1gib-ng "1 GiB as pcapng" 64
 fi
 for n in len1 len4 len4-rot; do
-	if [ -n "$(get $n 1)" ]; then
-		check "$n ($(get $n 3) flows): peak RSS <= 64 MB ($(awk -v k="$(get $n 7)" 'BEGIN {printf "%.1f MB", k/1024}'))" \
-			"$(cond "print ($(get $n 7) <= 64*1024) ? 1 : 0" "$(get $n 7)")"
+	if has $n; then
+		peak $n "$n ($(get $n 3) flows)" 64
 	fi
 done
-if [ -n "$(get len1 1)" ] && [ -n "$(get len4 1)" ]; then
-	a=$(get len1 7) b=$(get len4 7)
-	check "4x as long: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
-		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0" "$a" "$b")"
+if has len1 && has len4; then
+	longer len4 "4x as long"
 fi
-if [ -n "$(get len1 1)" ] && [ -n "$(get len4-rot 1)" ]; then
-	a=$(get len1 7) b=$(get len4-rot 7)
-	check "4x as long, in rotated files: peak RSS within 10 % of 1x ($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f %%", (b-a)/a*100}'))" \
-		"$(cond "print ($b <= 1.10*$a && $b >= 0.90*$a) ? 1 : 0" "$a" "$b")"
+if has len1 && has len4-rot; then
+	longer len4-rot "4x as long, in rotated files"
 fi
