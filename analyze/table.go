@@ -132,21 +132,27 @@ func (t *flowTable) add(key *pcapio.FlowKey, hash uint64) *flow {
 	if 10*(t.live+1) > 7*len(t.slots) { // at most 70 % full
 		t.grow()
 	}
-	var id uint32
-	if n := len(t.free); n > 0 {
-		id, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		t.made++
-		id = t.made
-		if int(id-1)>>flowChunkShift == len(t.chunks) {
-			t.chunks = append(t.chunks, t.newChunk())
-		}
-	}
+	id := t.newID()
 	f := t.at(id)
 	*f = flow{key: *key, hash: uint32(hash), id: id}
 	t.place(uint64(uint32(hash))<<32 | uint64(id))
 	t.live++
 	return f
+}
+
+// newID returns a free place in the store, taking a new chunk when there
+// is none.
+func (t *flowTable) newID() uint32 {
+	if n := len(t.free); n > 0 {
+		id := t.free[n-1]
+		t.free = t.free[:n-1]
+		return id
+	}
+	t.made++
+	if int(t.made-1)>>flowChunkShift == len(t.chunks) {
+		t.chunks = append(t.chunks, t.newChunk())
+	}
+	return t.made
 }
 
 // added is how many flows have been added so far: a key not found before
@@ -179,9 +185,15 @@ func (t *flowTable) grow() {
 
 // remove takes f out of the table. f must not be used afterwards.
 func (t *flowTable) remove(f *flow) {
-	want := uint64(f.hash)<<32 | uint64(f.id)
-	i := int(f.hash) & t.mask
-	for t.slots[i] != want {
+	t.removeSlot(uint64(f.hash)<<32 | uint64(f.id))
+	t.free = append(t.free, f.id)
+	f.id = 0 // free: all passes over it; add writes the whole record again
+}
+
+// removeSlot empties the slot that holds s.
+func (t *flowTable) removeSlot(s uint64) {
+	i := int(s>>32) & t.mask
+	for t.slots[i] != s {
 		i = (i + 1) & t.mask
 	}
 	// Shift back the entries after the hole that probed past it, so that
@@ -194,8 +206,6 @@ func (t *flowTable) remove(f *flow) {
 		}
 	}
 	t.slots[i] = 0
-	t.free = append(t.free, f.id)
-	f.id = 0 // free: all passes over it; add writes the whole record again
 	t.live--
 	t.removals++
 }
