@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"runtime"
 	"slices"
 	"time"
@@ -107,6 +108,7 @@ type Analyzer struct {
 	closed      []closedRef          // flows in the order they closed, for sweep
 	found       []*flow              // AddBatch's flows found ahead
 	closedHead  int                  // first live entry of closed
+	renames     [][2]uint64          // scratch for freezeIdle
 	ticking     bool                 // Tick has been called: live mode
 	pending     []Alert              // findings of flows finished between two Ticks
 	survived    []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -213,6 +215,9 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 		if a.flows.live >= a.maxFlows {
 			a.makeRoom(now)
 		}
+		if a.flows.full() && a.flows.live >= coldFrom && !a.ticking {
+			a.freezeIdle(now)
+		}
 		f = a.flows.add(&seg.Flow, seg.Hash)
 		f.start(uint32(a.nextIndex), seg, now)
 		a.nextIndex++
@@ -295,12 +300,37 @@ func (a *Analyzer) makeRoom(now int64) {
 	if a.flows.live <= target {
 		return
 	}
-	all := slices.AppendSeq(make([]*flow, 0, a.flows.live), a.flows.all())
-	slices.SortFunc(all, func(x, y *flow) int { return int(min(max(x.last-y.last, -1), 1)) })
-	for _, f := range all[:a.flows.live-target] {
+	// The longest idle go, frozen or not, the first to start first among
+	// those idle as long.
+	type candidate struct {
+		last  int64
+		index uint32
+		f     *flow  // nil when frozen
+		slot  uint64 // the slot of a frozen flow
+	}
+	all := make([]candidate, 0, a.flows.live)
+	for f := range a.flows.all() {
+		all = append(all, candidate{last: f.last, index: f.index, f: f})
+	}
+	for s := range a.flows.frozenSlots {
+		last, index := a.flows.frozenOrder(s)
+		all = append(all, candidate{last: last, index: index, slot: s})
+	}
+	slices.SortFunc(all, func(x, y candidate) int {
+		return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.index, y.index))
+	})
+	var thawed flow
+	for _, c := range all[:a.flows.live-target] {
+		f := c.f
+		if f == nil {
+			f = &thawed
+			a.flows.takeFrozen(c.slot, f)
+		}
 		f.evicted = true
 		a.finish(f, 0)
-		a.flows.remove(f)
+		if c.f != nil {
+			a.flows.remove(f)
+		}
 		a.stats.Evicted++
 	}
 }
@@ -315,6 +345,9 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		endNanos = a.lastNanos
 	}
 	for f := range a.flows.all() {
+		a.finish(f, endNanos)
+	}
+	for f := range a.flows.frozenFlows {
 		a.finish(f, endNanos)
 	}
 	a.flows.release() // nothing keeps the flow records alive

@@ -38,6 +38,7 @@ type Alert struct {
 func (a *Analyzer) Tick(now time.Time) []Alert {
 	n := now.UnixNano()
 	a.ticking = true
+	a.flows.thawAll() // live mode keeps every flow a record (none, unless Tick came late)
 	a.sweep(n)
 	alerts := a.pending
 	a.pending = nil

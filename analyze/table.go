@@ -49,6 +49,9 @@ type flowTable struct {
 	touched  uint64      // what touch read, kept so that the reads are not left out
 	mem      *mappings   // the memory mapped for chunks and index; nil: the Go heap
 	slab     []flowChunk // chunks mapped and not yet used
+	cold     coldStore   // the encodings of frozen flows
+	frozen   int         // flows frozen, counted in live
+	hand     uint32      // the place freezeIdle looked at last
 }
 
 // mappings holds the memory a flow table has mapped outside the Go heap,
@@ -106,8 +109,12 @@ func (t *flowTable) find(key *pcapio.FlowKey, hash uint64) *flow {
 			return nil
 		}
 		if s&^(1<<32-1) == tag {
-			if f := t.at(uint32(s)); f.key.Equal(key) {
-				return f
+			if id := uint32(s); id&coldBit == 0 {
+				if f := t.at(id); f.key.Equal(key) {
+					return f
+				}
+			} else if t.coldKeyIs(id&^coldBit, key) {
+				return t.thaw(i)
 			}
 		}
 	}
@@ -153,6 +160,11 @@ func (t *flowTable) newID() uint32 {
 		t.chunks = append(t.chunks, t.newChunk())
 	}
 	return t.made
+}
+
+// full reports whether the next new flow takes a new chunk.
+func (t *flowTable) full() bool {
+	return len(t.free) == 0 && t.made&(1<<flowChunkShift-1) == 0
 }
 
 // added is how many flows have been added so far: a key not found before
@@ -210,10 +222,11 @@ func (t *flowTable) removeSlot(s uint64) {
 	t.removals++
 }
 
-// all yields every flow in the table in the order of their places in the
-// store, which is the order of memory: a walk over many flows reads the
-// chunks front to back rather than jumping about them. The loop must not
-// add or remove flows.
+// all yields every flow in the table with a record in the order of their
+// places in the store, which is the order of memory: a walk over many
+// flows reads the chunks front to back rather than jumping about them.
+// Frozen flows are not among them (see frozenFlows and thawAll). The loop
+// must not add or remove flows.
 func (t *flowTable) all() iter.Seq[*flow] {
 	return func(yield func(*flow) bool) {
 		for id := uint32(1); id <= t.made; id++ {

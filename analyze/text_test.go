@@ -43,7 +43,7 @@ func TestTextWrittenTwice(t *testing.T) {
 }
 
 // readSegments reads every segment of a capture.
-func readSegments(t *testing.T, path string) []pcapio.Segment {
+func readSegments(t testing.TB, path string) []pcapio.Segment {
 	t.Helper()
 	src, err := pcapio.Open(path)
 	if err != nil {

@@ -1,0 +1,509 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// A table of many flows keeps those idle for a while frozen: encoded in
+// a fixed entry of 158 bytes (182 for IPv6) rather than held in a
+// 384-byte record, and made a record again when their next packet comes.
+// A capture of a million connections left open after their handshakes
+// holds all of them at once: in records they would take 384 MB, frozen
+// but for the last 131,072 about 190 MB.
+//
+// A frozen flow keeps its place in the index, its slot naming the entry
+// instead of a record, so a look-up finds it in the same probe sequence.
+// Flows are frozen only when the table would take a new chunk of records:
+// the idle ones among the next chunk's worth of records give theirs up
+// instead, so the records in use stay about as many as the flows active
+// at once.
+var (
+	// coldFrom is how many flows a table holds before it freezes any:
+	// smaller tables never do.
+	coldFrom = 1 << 17
+	// coldIdle is how long a flow must have been idle to be frozen: far
+	// longer than duplicateWindow, so that the last segments a record
+	// keeps to spot copies can never match again and are not kept.
+	coldIdle = int64(30 * time.Second)
+)
+
+// coldBit marks a slot's id as naming a frozen flow's entry.
+const coldBit = 1 << 31
+
+// coldStore holds frozen flows, each in an entry of a fixed size: one
+// size for IPv4 keys, one for IPv6. An entry thawed is used again by the
+// next flow frozen, so the store holds as many entries as flows were
+// frozen at once at most, however long the capture.
+type coldStore struct {
+	classes [2]coldClass // IPv4 keys, IPv6 keys
+	mem     *mappings    // where chunks are mapped, as the table's are; nil: the Go heap
+	base    int64        // the time the flows' first packets are written relative to
+	hasBase bool
+}
+
+// coldClass is the entries of one size, in chunks of coldChunkBytes.
+type coldClass struct {
+	chunks [][]byte
+	free   []uint32 // entries thawed, to use again
+	made   uint32   // entries used so far, free ones among them
+}
+
+// coldChunkBytes is the size of a chunk of entries: a huge page.
+const coldChunkBytes = hugePage
+
+// coldClassBit in an entry's name says which class it is of, the bits
+// below it which entry.
+const coldClassBit = 1 << 30
+
+// coldEntrySize is the size of the entries of a class: the fixed part,
+// and two endpoints of 4 or 16 bytes and a port.
+func coldEntrySize(class int) int { return coldBody + 2*(2+4+12*class) }
+
+// coldPerChunk is how many entries of a class a chunk holds.
+func coldPerChunk(class int) int { return coldChunkBytes / coldEntrySize(class) }
+
+// coldClassOf returns the class of f's entry: 0 for an IPv4 key, 1 else.
+func coldClassOf(f *flow) int {
+	if isMapped(&f.key.Lo) && isMapped(&f.key.Hi) {
+		return 0
+	}
+	return 1
+}
+
+// put stores the encoding of f, which must be freezable, and returns its
+// name.
+func (c *coldStore) put(f *flow) uint32 {
+	class := coldClassOf(f)
+	k := &c.classes[class]
+	var n uint32
+	if m := len(k.free); m > 0 {
+		n, k.free = k.free[m-1], k.free[:m-1]
+	} else {
+		n = k.made
+		k.made++
+		if int(n)/coldPerChunk(class) == len(k.chunks) {
+			k.chunks = append(k.chunks, c.newChunk())
+		}
+	}
+	ref := uint32(class)*coldClassBit | n
+	encodeCold(c.get(ref), f, c.base)
+	return ref
+}
+
+// newChunk returns a zeroed chunk, in a huge page when it can be.
+func (c *coldStore) newChunk() []byte {
+	if c.mem != nil {
+		if b := c.mem.mapHuge(coldChunkBytes); b != nil {
+			return b
+		}
+	}
+	return make([]byte, coldChunkBytes)
+}
+
+// room reports whether a name can be given to one more entry.
+func (c *coldStore) room() bool {
+	return c.classes[0].made < coldClassBit-1 && c.classes[1].made < coldClassBit-1
+}
+
+// get returns the entry named ref.
+func (c *coldStore) get(ref uint32) []byte {
+	class, n := int(ref/coldClassBit), int(ref%coldClassBit)
+	size, per := coldEntrySize(class), coldPerChunk(class)
+	at := n % per * size
+	return c.classes[class].chunks[n/per][at : at+size : at+size]
+}
+
+// drop frees the entry named ref.
+func (c *coldStore) drop(ref uint32) {
+	c.get(ref)[coldFlags] &^= coldLive
+	k := &c.classes[ref/coldClassBit]
+	k.free = append(k.free, ref%coldClassBit)
+}
+
+// all yields the entries in use, in the order of memory.
+func (c *coldStore) all(yield func([]byte) bool) {
+	for class := range c.classes {
+		k, size := &c.classes[class], coldEntrySize(class)
+		for _, chunk := range k.chunks {
+			for at := 0; at+size <= len(chunk); at += size {
+				if e := chunk[at : at+size]; e[coldFlags]&coldLive != 0 && !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// freeze stores f's encoding and gives its record up, or returns false
+// when the store is full. The slot that names f must then be made to name
+// the entry: s is the slot's new content. A *flow found before may now be
+// stale: freezing counts as a removal.
+func (t *flowTable) freeze(f *flow) (s uint64, ok bool) {
+	if !t.cold.room() {
+		return 0, false
+	}
+	s = uint64(f.hash)<<32 | coldBit | uint64(t.cold.put(f))
+	t.free = append(t.free, f.id)
+	f.id = 0
+	t.frozen++
+	t.removals++
+	return s, true
+}
+
+// rename makes the slot that holds old hold new, which has the same hash.
+func (t *flowTable) rename(old, new uint64) {
+	i := int(old>>32) & t.mask
+	for t.slots[i] != old {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = new
+}
+
+// thaw makes the frozen flow of slot i a record again, in place in the
+// index, and returns it.
+func (t *flowTable) thaw(i int) *flow {
+	s := t.slots[i]
+	ref := uint32(s) &^ coldBit
+	id := t.newID()
+	f := t.at(id)
+	decodeCold(t.cold.get(ref), f, t.cold.base)
+	f.hash, f.id = uint32(s>>32), id
+	t.slots[i] = s&^(1<<32-1) | uint64(id)
+	t.cold.drop(ref)
+	t.frozen--
+	return f
+}
+
+// coldKeyIs reports whether the frozen flow named ref has the key.
+func (t *flowTable) coldKeyIs(ref uint32, key *pcapio.FlowKey) bool {
+	var k pcapio.FlowKey
+	b := t.cold.get(ref)
+	flags := b[coldFlags]
+	short := flags&coldMappedLo != 0 && flags&coldMappedHi != 0
+	i := getEndpoint(b, coldBody, &k.Lo, flags&coldIs4Lo != 0, short)
+	getEndpoint(b, i, &k.Hi, flags&coldIs4Hi != 0, short)
+	return k.Equal(key)
+}
+
+// thawAll makes every frozen flow a record again.
+func (t *flowTable) thawAll() {
+	for i := 0; t.frozen > 0 && i < len(t.slots); i++ {
+		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 {
+			t.thaw(i)
+		}
+	}
+}
+
+// frozenSlots yields the slots of the frozen flows.
+func (t *flowTable) frozenSlots(yield func(uint64) bool) {
+	for i := 0; t.frozen > 0 && i < len(t.slots); i++ {
+		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 && !yield(s) {
+			return
+		}
+	}
+}
+
+// frozenOrder returns the time of the last packet and the index of the
+// frozen flow of slot s.
+func (t *flowTable) frozenOrder(s uint64) (last int64, index uint32) {
+	o := (*[coldBody]byte)(t.cold.get(uint32(s) &^ coldBit))
+	_, last = coldSpan(o, t.cold.base)
+	return last, uint32(get32(o, 0))
+}
+
+// takeFrozen takes the frozen flow of slot s out of the table and decodes
+// it into f, which has no place in the table.
+func (t *flowTable) takeFrozen(s uint64, f *flow) {
+	ref := uint32(s) &^ coldBit
+	decodeCold(t.cold.get(ref), f, t.cold.base)
+	t.cold.drop(ref)
+	t.removeSlot(s)
+	t.frozen--
+}
+
+// frozenFlows yields every frozen flow, decoded into the same record in
+// turn, without thawing it, and in the order it was frozen rather than of
+// the index, so that the encodings are read front to back. The record
+// has neither hash nor place. The loop must not change the table.
+func (t *flowTable) frozenFlows(yield func(*flow) bool) {
+	var f flow
+	for enc := range t.cold.all {
+		decodeCold(enc, &f, t.cold.base)
+		if !yield(&f) {
+			return
+		}
+	}
+}
+
+// freezeIdle freezes the flows idle for coldIdle or more among the next
+// chunk's worth of records, going round the table, so that the record for
+// a new flow comes from one of theirs rather than from a new chunk. Flows
+// that have closed wait in the closed queue by their place, and flows
+// under a watch are active: those stay.
+func (a *Analyzer) freezeIdle(now int64) {
+	t := &a.flows
+	if !t.cold.hasBase {
+		t.cold.base, t.cold.hasBase, t.cold.mem = now, true, t.mem
+	}
+	// Each flow is encoded as its record is read, and its slot read
+	// ahead; the slots are renamed after, so that their misses overlap.
+	renames := a.renames[:0]
+	var sum uint64
+	for range min(1<<flowChunkShift, int(t.made)) {
+		t.hand = t.hand%t.made + 1
+		f := t.at(t.hand)
+		if f.id == 0 || f.state != Open || now-f.last < coldIdle || !freezable(f, t.cold.base) {
+			continue
+		}
+		old := uint64(f.hash)<<32 | uint64(f.id)
+		s, ok := t.freeze(f)
+		if !ok {
+			break
+		}
+		renames = append(renames, [2]uint64{old, s})
+		sum += t.slots[int(old>>32)&t.mask]
+	}
+	t.touched = sum
+	for _, r := range renames {
+		t.rename(r[0], r[1])
+	}
+	a.renames = renames
+}
+
+// A frozen flow's encoding is a fixed part of coldBody bytes, each field
+// at a fixed place and in fewer bytes than the record gives it, followed
+// by its key: 12 bytes for IPv4, 36 for IPv6 (see coldEntrySize). Times
+// are relative to the flow's first packet, and its first to the store's
+// base. Only a flow whose values fit is frozen (freezable); the others
+// keep their records. That is almost every idle flow: a few packets, no
+// keepalive probes, no gap under watch.
+const coldBody = coldDirs + 2*coldSide
+
+// The widths of the narrowed fields.
+const (
+	max16 = 1<<16 - 1
+	max32 = 1<<32 - 1
+	max48 = 1<<48 - 1
+)
+
+// freezable reports whether f's values fit its encoding. Side tables
+// that are rare in idle flows (keepalive timing, a probe candidate, live
+// alerts) are not encoded: a flow with one is not freezable.
+func freezable(f *flow, base int64) bool {
+	r := &f.lastRef
+	ok := f.watch == 0 && f.alerts == 0 &&
+		inRange(f.first-base, -1<<47, 1<<47-1) && inRange(f.last-f.first, 0, max48) &&
+		inRange(r.nanos-f.first, 0, max48) && r.frame <= max32 && inRange(int64(r.file), 0, 255) && r.len <= max16 &&
+		inRange(f.maxGap, 0, max48) && inRange(int64(f.maxSurvived), 0, max48) &&
+		timeFits(f.maxGapAt, f.first) && timeFits(f.synAt, f.first) && f.notes >= 0
+	for s := range f.dirs {
+		d := &f.dirs[s]
+		ok = ok && d.keep == 0 && d.candidate == 0 && d.bytes <= max32 &&
+			d.ipidNonZero <= max16 && d.segs <= max16 && d.segsTS <= max16 && d.packets <= max16 &&
+			d.retrans <= max16 && d.resets <= max16 &&
+			inRange(int64(d.probes), 0, 255) && inRange(int64(d.probeAcks), 0, 255) && inRange(int64(d.zeroWinProbes), 0, 255)
+	}
+	return ok
+}
+
+func inRange(v, lo, hi int64) bool { return lo <= v && v <= hi }
+
+// timeFits reports whether t, a time of a flow that began at first or 0
+// for none, fits 6 bytes as putTime writes it.
+func timeFits(t, first int64) bool { return t == 0 || inRange(t-first, 0, max48-1) }
+
+// The places of a frozen flow's fields in its fixed part; each side's
+// take coldSide bytes from coldDirs on.
+const (
+	coldFlags = 71 // the flow's flags, its key's, and whether the entry is in use
+	coldDirs  = 72
+	coldSide  = 37
+)
+
+// The bits of the byte at coldFlags that are not the flow's.
+const (
+	coldIs4Lo    = 1 << 3
+	coldIs4Hi    = 1 << 4
+	coldMappedLo = 1 << 5 // the address is IPv4-mapped
+	coldMappedHi = 1 << 6
+	coldLive     = 1 << 7 // the entry holds a frozen flow
+)
+
+// encodeCold writes the encoding of f, which must be freezable, to e, an
+// entry of its class. It leaves out the hash, which its slot holds, its
+// place in the store, and the last segments kept to spot copies, which
+// can no longer match.
+func encodeCold(e []byte, f *flow, base int64) {
+	o := (*[coldBody]byte)(e)
+	r := &f.lastRef
+	put32(o, 0, uint64(f.index))
+	put48(o, 4, uint64(f.first-base))
+	put48(o, 10, uint64(f.last-f.first))
+	put48(o, 16, uint64(r.nanos-f.first))
+	put32(o, 22, r.frame)
+	o[26] = byte(r.file)
+	put16(o, 27, uint64(r.len))
+	put48(o, 29, uint64(f.maxGap))
+	put48(o, 35, uint64(f.maxSurvived))
+	putTime(o, 41, f.maxGapAt, f.first)
+	putTime(o, 47, f.synAt, f.first)
+	put32(o, 53, uint64(f.synAckIn))
+	put32(o, 57, uint64(f.hsAckIn))
+	put32(o, 61, uint64(f.notes))
+	o[65], o[66], o[67], o[68] = byte(f.state), byte(f.lastData), byte(f.prevSide), byte(f.prevKind)
+	o[69], o[70] = byte(r.side), byte(r.kind)
+	mappedLo, mappedHi := isMapped(&f.key.Lo), isMapped(&f.key.Hi)
+	o[coldFlags] = flagBits(f.clientIsLo, f.handshake, f.evicted, f.key.Lo.Is4, f.key.Hi.Is4, mappedLo, mappedHi, true)
+	for s := range f.dirs {
+		d, at := &f.dirs[s], coldDirs+coldSide*s
+		put32(o, at, d.bytes)
+		put32(o, at+4, uint64(d.nextSeq))
+		put32(o, at+8, uint64(d.lastAck))
+		put32(o, at+12, uint64(d.isn))
+		put16(o, at+16, uint64(d.ipidNonZero))
+		put16(o, at+18, uint64(d.segs))
+		put16(o, at+20, uint64(d.segsTS))
+		put16(o, at+22, uint64(d.packets))
+		put16(o, at+24, uint64(d.retrans))
+		put16(o, at+26, uint64(d.resets))
+		o[at+28], o[at+29], o[at+30] = byte(d.probes), byte(d.probeAcks), byte(d.zeroWinProbes)
+		put16(o, at+31, uint64(d.window))
+		put16(o, at+33, uint64(d.lastIPID))
+		o[at+35] = d.ttl
+		o[at+36] = flagBits(d.nextValid, d.ackValid, d.windowValid, d.synSeen, d.finSeen, d.lastProbe)
+	}
+	i := putEndpoint(e, coldBody, &f.key.Lo, mappedLo && mappedHi)
+	putEndpoint(e, i, &f.key.Hi, mappedLo && mappedHi)
+}
+
+// decodeCold sets f from its encoding, all but its hash and place, and
+// empties the segments it keeps to spot copies.
+func decodeCold(b []byte, f *flow, base int64) {
+	o := (*[coldBody]byte)(b)
+	r := &f.lastRef
+	f.id, f.hash, f.watch, f.alerts = 0, 0, 0, 0
+	f.index = uint32(get32(o, 0))
+	f.first, f.last = coldSpan(o, base)
+	r.nanos = f.first + int64(get48(o, 16))
+	r.frame = get32(o, 22)
+	r.file = int32(o[26])
+	r.len = uint32(get16(o, 27))
+	f.maxGap = int64(get48(o, 29))
+	f.maxSurvived = time.Duration(get48(o, 35))
+	f.maxGapAt = getTime(o, 41, f.first)
+	f.synAt = getTime(o, 47, f.first)
+	f.synAckIn = uint32(get32(o, 53))
+	f.hsAckIn = uint32(get32(o, 57))
+	f.notes = int32(get32(o, 61))
+	f.state, f.lastData, f.prevSide, f.prevKind = State(o[65]), int8(o[66]), Side(o[67]), segKind(o[68])
+	r.side, r.kind = Side(o[69]), segKind(o[70])
+	flags := o[coldFlags]
+	f.clientIsLo, f.handshake, f.evicted = flags&1 != 0, flags&2 != 0, flags&4 != 0
+	for s := range f.dirs {
+		d, at := &f.dirs[s], coldDirs+coldSide*s
+		d.recent = [2]recentSeg{}
+		d.keep, d.candidate = 0, 0
+		d.bytes = get32(o, at)
+		d.nextSeq = uint32(get32(o, at+4))
+		d.lastAck = uint32(get32(o, at+8))
+		d.isn = uint32(get32(o, at+12))
+		d.ipidNonZero = uint32(get16(o, at+16))
+		d.segs = uint32(get16(o, at+18))
+		d.segsTS = uint32(get16(o, at+20))
+		d.packets = uint32(get16(o, at+22))
+		d.retrans = uint32(get16(o, at+24))
+		d.resets = uint32(get16(o, at+26))
+		d.probes, d.probeAcks, d.zeroWinProbes = int32(o[at+28]), int32(o[at+29]), int32(o[at+30])
+		d.window = uint16(get16(o, at+31))
+		d.lastIPID = uint16(get16(o, at+33))
+		d.ttl = o[at+35]
+		bits := o[at+36]
+		d.nextValid, d.ackValid, d.windowValid = bits&1 != 0, bits&2 != 0, bits&4 != 0
+		d.synSeen, d.finSeen, d.lastProbe = bits&8 != 0, bits&16 != 0, bits&32 != 0
+	}
+	i := getEndpoint(b, coldBody, &f.key.Lo, flags&coldIs4Lo != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)
+	getEndpoint(b, i, &f.key.Hi, flags&coldIs4Hi != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)
+}
+
+// coldSpan reads the times of a frozen flow's first and last packets.
+func coldSpan(o *[coldBody]byte, base int64) (first, last int64) {
+	first = base + int64(get48(o, 4))<<16>>16 // signed
+	return first, first + int64(get48(o, 10))
+}
+
+func put16(o *[coldBody]byte, at int, v uint64) { binary.LittleEndian.PutUint16(o[at:], uint16(v)) }
+func put32(o *[coldBody]byte, at int, v uint64) { binary.LittleEndian.PutUint32(o[at:], uint32(v)) }
+func put48(o *[coldBody]byte, at int, v uint64) {
+	binary.LittleEndian.PutUint32(o[at:], uint32(v))
+	binary.LittleEndian.PutUint16(o[at+4:], uint16(v>>32))
+}
+func get16(o *[coldBody]byte, at int) uint64 { return uint64(binary.LittleEndian.Uint16(o[at:])) }
+func get32(o *[coldBody]byte, at int) uint64 { return uint64(binary.LittleEndian.Uint32(o[at:])) }
+func get48(o *[coldBody]byte, at int) uint64 {
+	return uint64(binary.LittleEndian.Uint32(o[at:])) | uint64(binary.LittleEndian.Uint16(o[at+4:]))<<32
+}
+
+// putTime writes t, a time of a flow that began at first, or 0 for none,
+// as 1 more than its distance from first, or 0.
+func putTime(o *[coldBody]byte, at int, t, first int64) {
+	if t == 0 {
+		put48(o, at, 0)
+		return
+	}
+	put48(o, at, uint64(t-first+1))
+}
+
+// getTime reads a time putTime wrote.
+func getTime(o *[coldBody]byte, at int, first int64) int64 {
+	if v := get48(o, at); v != 0 {
+		return first + int64(v) - 1
+	}
+	return 0
+}
+
+// flagBits packs bools into the low bits of a byte, the first lowest.
+func flagBits(v ...bool) byte {
+	var w byte
+	for k, x := range v {
+		if x {
+			w |= 1 << k
+		}
+	}
+	return w
+}
+
+// isMapped reports whether an endpoint's address is an IPv4-mapped one.
+// A key of two is encoded with their last 4 bytes.
+func isMapped(p *pcapio.Endpoint) bool { return [12]byte(p.Addr[:12]) == v4Prefix }
+
+// putEndpoint writes an endpoint's address, in its last 4 bytes when
+// short, and its port at b[i:] and returns where it ends.
+func putEndpoint(b []byte, i int, p *pcapio.Endpoint, short bool) int {
+	if short {
+		i += copy(b[i:i+4], p.Addr[12:])
+	} else {
+		i += copy(b[i:i+16], p.Addr[:])
+	}
+	binary.LittleEndian.PutUint16(b[i:i+2], p.Port)
+	return i + 2
+}
+
+// getEndpoint reads an endpoint putEndpoint wrote at b[i:] and returns
+// where it ends.
+func getEndpoint(b []byte, i int, p *pcapio.Endpoint, is4, short bool) int {
+	if short {
+		p.Addr = [16]byte{10: 0xff, 11: 0xff}
+		i += copy(p.Addr[12:], b[i:i+4])
+	} else {
+		i += copy(p.Addr[:], b[i:i+16])
+	}
+	p.Port = binary.LittleEndian.Uint16(b[i : i+2])
+	p.Is4 = is4
+	return i + 2
+}
+
+// v4Prefix starts an IPv4-mapped IPv6 address.
+var v4Prefix = [12]byte{10: 0xff, 11: 0xff}

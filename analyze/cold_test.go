@@ -1,0 +1,239 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// recordFields returns every field of v that holds a number or a bool,
+// exported or not, found by reflection, by its path.
+func recordFields(v reflect.Value, path string, out map[string]reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Field(i)
+			recordFields(reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), path+"."+v.Type().Field(i).Name, out)
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			recordFields(v.Index(i), fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	default:
+		out[path] = v
+	}
+}
+
+// coldTrials are the values TestColdRoundTrip sets each field to: both
+// sides of every width a field may be narrowed to, and negative ones.
+var coldTrials = []int64{0, 1, 2, 127, 128, 255, 256, 1<<15 - 1, 1 << 15, 1<<16 - 1, 1 << 16,
+	1<<31 - 1, 1 << 31, 1<<32 - 1, 1 << 32, 1<<47 - 1, 1 << 47, 1<<48 - 2, 1<<48 - 1, 1 << 48,
+	1<<63 - 1, -1, -2, -128, -1 << 15, -1 << 31, -1 << 47, -1<<47 - 1, -1 << 63}
+
+// TestColdRoundTrip takes the records of real flows and sets each of
+// their fields, found by reflection, in turn to values on both sides of
+// every width the encoding narrows fields to, relative to the flow's
+// first packet for its times: either freezable refuses the record or it
+// decodes to the same but for what freezing leaves out (its place in the
+// store, its hash, the segments kept to spot copies). It fails when a
+// field is not encoded, or narrowed beyond what freezable checks; and
+// when a field that should be kept could not hold any value but 0.
+func TestColdRoundTrip(t *testing.T) {
+	var records []flow
+	for _, name := range []string{"long-request-nokeepalive.pcap", "ipv6.pcap", "clean.pcap", "vlan.pcap", "zero-window.pcap"} {
+		a := New(Config{})
+		for k, seg := range readSegments(t, filepath.Join("..", "testdata", "pcaps", name)) {
+			a.Add(&seg)
+			for f := range a.flows.all() {
+				if k%2 == 0 && freezable(f, f.first) {
+					records = append(records, *f) // as it was after the handshake, and later
+				}
+			}
+		}
+	}
+	// Fields a frozen flow has no use for: its place, its hash, its last
+	// segments; and the side tables freezable turns away.
+	unused := regexp.MustCompile(`^\.(id|hash|dirs\[\d\]\.recent.*)$`)
+	mustBeZero := regexp.MustCompile(`^\.(watch|alerts|dirs\[\d\]\.(keep|candidate))$`)
+	kept := map[string]bool{}
+	for i, rec := range records {
+		base := rec.first + int64(i)*int64(time.Hour)
+		fields := map[string]reflect.Value{}
+		f := rec
+		recordFields(reflect.ValueOf(&f).Elem(), "", fields)
+		for path, v := range fields {
+			if unused.MatchString(path) {
+				continue
+			}
+			for _, x := range coldTrials {
+				f = rec
+				switch v.Kind() {
+				case reflect.Bool:
+					v.SetBool(x&1 != 0)
+				case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+					if path == ".first" || strings.HasSuffix(path, "At") || path == ".lastRef.nanos" || path == ".last" {
+						x += rec.first // a time: the trial is its distance from the first packet
+					}
+					v.SetInt(x)
+					if v.Int() != x {
+						continue // not a value of the field's type
+					}
+				default:
+					if x < 0 {
+						continue
+					}
+					v.SetUint(uint64(x))
+					if v.Uint() != uint64(x) {
+						continue
+					}
+				}
+				if !freezable(&f, base) {
+					continue
+				}
+				var got flow
+				e := make([]byte, coldEntrySize(coldClassOf(&f)))
+				encodeCold(e, &f, base)
+				decodeCold(e, &got, base)
+				want := f
+				want.id, want.hash = 0, 0
+				for s := range want.dirs {
+					want.dirs[s].recent = [2]recentSeg{}
+				}
+				if want != got {
+					t.Fatalf("%s = %d in record %d:\nencoded %+v\ndecoded %+v", path, x, i, want, got)
+				}
+				if x != 0 && x != rec.first {
+					kept[path] = true
+				}
+			}
+		}
+	}
+	if len(records) < 6 {
+		t.Fatalf("%d freezable records", len(records))
+	}
+	fields := map[string]reflect.Value{}
+	recordFields(reflect.ValueOf(&flow{}).Elem(), "", fields)
+	for path := range fields {
+		if unused.MatchString(path) {
+			continue
+		}
+		if must := mustBeZero.MatchString(path); kept[path] == must {
+			t.Errorf("%s: a value other than 0 was kept: %v; want %v", path, kept[path], !must)
+		}
+	}
+}
+
+// TestColdAnalysis analyses every shipped capture's flows together, 60
+// copies of each under addresses of their own and a few milliseconds
+// apart, with flows frozen after 2 ms of silence (past the 1 ms within
+// which a copy of a segment counts as one) in a table that freezes from
+// its first flow on, and checks the result is the one of a table that
+// never freezes: every flow, the counts and the timeout bracket; with the
+// table unbounded, and bounded so that flows, frozen ones among them, are
+// evicted.
+func TestColdAnalysis(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	if len(paths) == 0 {
+		t.Fatal("no captures in testdata/pcaps")
+	}
+	const copies = 100
+	var segs []pcapio.Segment
+	for c, path := range paths {
+		for k := range copies {
+			shift := func(ap netip.AddrPort) netip.AddrPort {
+				if !ap.Addr().Is4() {
+					b := ap.Addr().As16()
+					b[12], b[13] = byte(c), byte(k)
+					return netip.AddrPortFrom(netip.AddrFrom16(b), ap.Port())
+				}
+				b := ap.Addr().As4()
+				b[1], b[2] = b[1]^byte(c), b[2]^byte(k)
+				return netip.AddrPortFrom(netip.AddrFrom4(b), ap.Port())
+			}
+			for _, seg := range readSegments(t, path) {
+				seg.SetAddrs(shift(seg.Src()), shift(seg.Dst()))
+				seg.Nanos += int64(k) * int64(3*time.Millisecond)
+				segs = append(segs, seg)
+			}
+		}
+	}
+	slices.SortStableFunc(segs, func(x, y pcapio.Segment) int { return int(min(max(x.Nanos-y.Nanos, -1), 1)) })
+	defer func(from int, idle int64) { coldFrom, coldIdle = from, idle }(coldFrom, coldIdle)
+	run := func(from int, idle int64, maxFlows int) (*Result, int) {
+		coldFrom, coldIdle = from, idle
+		a := New(Config{KeepAll: true, Idle: 5 * time.Second, MaxFlows: maxFlows})
+		mostFrozen := 0
+		for batch := range slices.Chunk(segs, 64) {
+			a.AddBatch(batch)
+			mostFrozen = max(mostFrozen, a.flows.frozen)
+		}
+		return a.Finish(time.Time{}), mostFrozen
+	}
+	// With a bound on the table, the longest idle flows are evicted, many
+	// of them frozen.
+	for _, maxFlows := range []int{0, 1200} {
+		want, _ := run(1<<62, 0, maxFlows)
+		got, frozen := run(1, int64(2*time.Millisecond), maxFlows)
+		if frozen < 100 {
+			t.Fatalf("at most %d flows frozen at once: freezing is hardly tested", frozen)
+		}
+		if want.Stats.Flows < 1000 {
+			t.Fatalf("%d flows", want.Stats.Flows)
+		}
+		if maxFlows > 0 && want.Stats.Evicted < 100 {
+			t.Fatalf("%d flows evicted from a table of %d: eviction is hardly tested", want.Stats.Evicted, maxFlows)
+		}
+		if diff := cmp.Diff(want.Stats, got.Stats); diff != "" {
+			t.Errorf("at most %d flows: stats (-never frozen +frozen):\n%s", maxFlows, diff)
+		}
+		if diff := cmp.Diff(want.Inference, got.Inference); diff != "" {
+			t.Errorf("at most %d flows: inference (-never frozen +frozen):\n%s", maxFlows, diff)
+		}
+		if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+			t.Errorf("at most %d flows: flows (-never frozen +frozen):\n%s", maxFlows, diff)
+		}
+		t.Logf("at most %d flows: %d flows, %d evicted, at most %d frozen at once", maxFlows, want.Stats.Flows, want.Stats.Evicted, frozen)
+	}
+}
+
+// BenchmarkCold encodes and decodes the record of a flow after its
+// handshake, as a table of a million connections left open freezes it.
+func BenchmarkCold(b *testing.B) {
+	segs := readSegments(b, filepath.Join("..", "testdata", "pcaps", "long-request-nokeepalive.pcap"))
+	a := New(Config{})
+	for i := range 3 {
+		a.Add(&segs[i])
+	}
+	f := a.flows.at(1)
+	if !f.handshake {
+		b.Fatal("no handshake in the first three segments")
+	}
+	base := f.first - int64(time.Minute)
+	if !freezable(f, base) {
+		b.Fatal("the flow is not freezable")
+	}
+	buf := make([]byte, coldEntrySize(coldClassOf(f)))
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			encodeCold(buf, f, base)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		var g flow
+		for b.Loop() {
+			decodeCold(buf, &g, base)
+		}
+	})
+	b.ReportMetric(float64(len(buf)), "bytes")
+}
