@@ -109,6 +109,7 @@ type Analyzer struct {
 	found       []*flow              // AddBatch's flows found ahead
 	closedHead  int                  // first live entry of closed
 	renames     [][2]uint64          // scratch for freezeIdle
+	thawed      flow                 // a frozen flow being finished
 	ticking     bool                 // Tick has been called: live mode
 	pending     []Alert              // findings of flows finished between two Ticks
 	survived    []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -150,21 +151,14 @@ func New(cfg Config) *Analyzer {
 	return a
 }
 
-// closedRef names a flow in the closed queue: its place in the table and
-// its index, which tells whether the place still holds it.
+// closedRef names a flow in the closed queue: the low half of its key's
+// hash, which leads to its slot in the table's index, and its index,
+// which tells it from the other flows there. A flow may have moved since
+// it closed, frozen or made a record again.
 type closedRef struct {
-	id    uint32
+	hash  uint32
 	index uint32
 	last  int64 // the flow's last packet when it was queued
-}
-
-// closedFlow returns the flow r names, or nil when it has left the table.
-func (a *Analyzer) closedFlow(r closedRef) *flow {
-	f := a.flows.at(r.id)
-	if f.id != r.id || f.index != r.index {
-		return nil
-	}
-	return f
 }
 
 // Add analyses one segment. Segments must come in capture order; a segment
@@ -229,7 +223,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 		a.stats.Duplicates++
 	}
 	if wasOpen && f.state != Open {
-		a.closed = append(a.closed, closedRef{f.id, f.index, f.last})
+		a.closed = append(a.closed, closedRef{f.hash, f.index, f.last})
 	}
 	if a.sinceSweep++; a.sinceSweep >= sweepEvery {
 		a.sinceSweep = 0
@@ -245,23 +239,28 @@ func (a *Analyzer) sweep(now int64) {
 	// packets since goes to the back, so the front is always the oldest.
 	for a.closedHead < len(a.closed) {
 		ref := a.closed[a.closedHead]
-		f := a.closedFlow(ref)
-		if f == nil { // finished already (port reuse, eviction)
+		f, frozen := a.flows.findIndex(ref.hash, ref.index)
+		var last int64
+		switch {
+		case f != nil:
+			last = f.last
+		case frozen != 0:
+			last, _ = a.flows.frozenOrder(frozen)
+		default: // finished already (port reuse, eviction)
 			a.closedHead++
 			continue
 		}
-		if now-f.last <= closedLinger {
-			if ref.last == f.last {
+		if now-last <= closedLinger {
+			if ref.last == last {
 				break
 			}
-			ref.last = f.last
+			ref.last = last
 			a.closed = append(a.closed, ref)
 			a.closedHead++
 			continue
 		}
 		a.closedHead++
-		a.finish(f, 0)
-		a.flows.remove(f)
+		a.drop(f, frozen, false)
 	}
 	if a.closedHead > len(a.closed)/2 {
 		n := copy(a.closed, a.closed[a.closedHead:])
@@ -283,13 +282,29 @@ func (a *Analyzer) touchDue(now int64) {
 	t := &a.flows
 	var sum uint64
 	for _, r := range due[:n] {
-		f := t.at(r.id)
-		sum += uint64(f.hash) + uint64(f.last)
+		sum += t.slots[int(r.hash)&t.mask]
 	}
 	for _, r := range due[:n] {
-		sum += t.slots[int(t.at(r.id).hash)&t.mask]
+		if s := t.slots[int(r.hash)&t.mask]; uint32(s>>32) == r.hash && uint32(s)&coldBit == 0 {
+			sum += uint64(t.at(uint32(s)).last)
+		}
 	}
 	t.touched = sum
+}
+
+// drop finishes a flow, evicted or not, and takes it out of the table: f,
+// or when f is nil the frozen flow of slot frozen.
+func (a *Analyzer) drop(f *flow, frozen uint64, evicted bool) {
+	if f == nil {
+		f = &a.thawed
+		a.flows.takeFrozen(frozen, f)
+		f.evicted = evicted
+		a.finish(f, 0)
+		return
+	}
+	f.evicted = evicted
+	a.finish(f, 0)
+	a.flows.remove(f)
 }
 
 // makeRoom frees at least an eighth of the table: closed flows first, then
@@ -319,18 +334,8 @@ func (a *Analyzer) makeRoom(now int64) {
 	slices.SortFunc(all, func(x, y candidate) int {
 		return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.index, y.index))
 	})
-	var thawed flow
 	for _, c := range all[:a.flows.live-target] {
-		f := c.f
-		if f == nil {
-			f = &thawed
-			a.flows.takeFrozen(c.slot, f)
-		}
-		f.evicted = true
-		a.finish(f, 0)
-		if c.f != nil {
-			a.flows.remove(f)
-		}
+		a.drop(c.f, c.slot, true)
 		a.stats.Evicted++
 	}
 }

@@ -24,10 +24,17 @@ var (
 	// coldFrom is how many flows a table holds before it freezes any:
 	// smaller tables never do.
 	coldFrom = 1 << 17
-	// coldIdle is how long a flow must have been idle to be frozen: far
-	// longer than duplicateWindow, so that the last segments a record
-	// keeps to spot copies can never match again and are not kept.
-	coldIdle = int64(30 * time.Second)
+	// coldIdle and coldIdleMin bound how long a flow must have been idle
+	// to be frozen. A table starts at coldIdle and halves the time when a
+	// pass over its records finds few flows idle that long, down to
+	// coldIdleMin, so that a million flows that all began within a few
+	// seconds freeze as well as a million spread over minutes; it doubles
+	// the time again when many frozen flows come back to life between two
+	// passes. Both are far longer than duplicateWindow, so that the last
+	// segments a record keeps to spot copies can never match again and
+	// are not kept.
+	coldIdle    = int64(30 * time.Second)
+	coldIdleMin = int64(time.Second)
 )
 
 // coldBit marks a slot's id as naming a frozen flow's entry.
@@ -42,6 +49,8 @@ type coldStore struct {
 	mem     *mappings    // where chunks are mapped, as the table's are; nil: the Go heap
 	base    int64        // the time the flows' first packets are written relative to
 	hasBase bool
+	idle    int64 // how long a flow must have been idle to be frozen
+	thawed  int   // flows thawed since the last freezeIdle
 }
 
 // coldClass is the entries of one size, in chunks of coldChunkBytes.
@@ -173,6 +182,7 @@ func (t *flowTable) thaw(i int) *flow {
 	f.hash, f.id = uint32(s>>32), id
 	t.slots[i] = s&^(1<<32-1) | uint64(id)
 	t.cold.drop(ref)
+	t.cold.thawed++
 	t.frozen--
 	return f
 }
@@ -238,24 +248,28 @@ func (t *flowTable) frozenFlows(yield func(*flow) bool) {
 	}
 }
 
-// freezeIdle freezes the flows idle for coldIdle or more among the next
-// chunk's worth of records, going round the table, so that the record for
-// a new flow comes from one of theirs rather than from a new chunk. Flows
-// that have closed wait in the closed queue by their place, and flows
-// under a watch are active: those stay.
+// freezeIdle freezes up to a chunk's worth of flows idle for the table's
+// idle time or more, going round the table's records, so that the record
+// for a new flow comes from one of theirs rather than from a new chunk.
+// It reads at most four chunks' worth, so that it comes round to the old
+// records even while the table grows as fast as it goes; then it adapts
+// the idle time (see coldIdle). Flows under a watch are active: those
+// stay.
 func (a *Analyzer) freezeIdle(now int64) {
 	t := &a.flows
-	if !t.cold.hasBase {
-		t.cold.base, t.cold.hasBase, t.cold.mem = now, true, t.mem
+	c := &t.cold
+	if !c.hasBase {
+		c.base, c.hasBase, c.mem, c.idle = now, true, t.mem, coldIdle
 	}
 	// Each flow is encoded as its record is read, and its slot read
 	// ahead; the slots are renamed after, so that their misses overlap.
+	const chunk = 1 << flowChunkShift
 	renames := a.renames[:0]
 	var sum uint64
-	for range min(1<<flowChunkShift, int(t.made)) {
+	for read := 0; read < min(4*chunk, int(t.made)) && len(renames) < chunk; read++ {
 		t.hand = t.hand%t.made + 1
 		f := t.at(t.hand)
-		if f.id == 0 || f.state != Open || now-f.last < coldIdle || !freezable(f, t.cold.base) {
+		if f.id == 0 || now-f.last < c.idle || !freezable(f, c.base) {
 			continue
 		}
 		old := uint64(f.hash)<<32 | uint64(f.id)
@@ -271,6 +285,13 @@ func (a *Analyzer) freezeIdle(now int64) {
 		t.rename(r[0], r[1])
 	}
 	a.renames = renames
+	switch {
+	case c.thawed > chunk/2: // flows frozen too soon, that came back
+		c.idle = min(c.idle*2, coldIdle)
+	case len(renames) < chunk/4:
+		c.idle = max(c.idle/2, coldIdleMin)
+	}
+	c.thawed = 0
 }
 
 // A frozen flow's encoding is a fixed part of coldBody bytes, each field

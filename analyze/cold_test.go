@@ -139,9 +139,10 @@ func TestColdRoundTrip(t *testing.T) {
 // apart, with flows frozen after 2 ms of silence (past the 1 ms within
 // which a copy of a segment counts as one) in a table that freezes from
 // its first flow on, and checks the result is the one of a table that
-// never freezes: every flow, the counts and the timeout bracket; with the
-// table unbounded, and bounded so that flows, frozen ones among them, are
-// evicted.
+// never freezes: every flow, the counts and the timeout bracket, and the
+// flows left in the table at the end (closed flows leave it frozen or not);
+// with the table unbounded, and bounded so that flows, frozen ones among
+// them, are evicted.
 func TestColdAnalysis(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
 	if len(paths) == 0 {
@@ -169,22 +170,28 @@ func TestColdAnalysis(t *testing.T) {
 		}
 	}
 	slices.SortStableFunc(segs, func(x, y pcapio.Segment) int { return int(min(max(x.Nanos-y.Nanos, -1), 1)) })
-	defer func(from int, idle int64) { coldFrom, coldIdle = from, idle }(coldFrom, coldIdle)
-	run := func(from int, idle int64, maxFlows int) (*Result, int) {
-		coldFrom, coldIdle = from, idle
+	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
+	// run returns the result, the most flows frozen at once, and the flows
+	// in the table after the last packet, frozen or not.
+	run := func(from int, idle int64, maxFlows int) (*Result, int, int) {
+		coldFrom, coldIdle, coldIdleMin = from, idle, idle
 		a := New(Config{KeepAll: true, Idle: 5 * time.Second, MaxFlows: maxFlows})
 		mostFrozen := 0
 		for batch := range slices.Chunk(segs, 64) {
 			a.AddBatch(batch)
 			mostFrozen = max(mostFrozen, a.flows.frozen)
 		}
-		return a.Finish(time.Time{}), mostFrozen
+		live := a.flows.live
+		return a.Finish(time.Time{}), mostFrozen, live
 	}
 	// With a bound on the table, the longest idle flows are evicted, many
 	// of them frozen.
 	for _, maxFlows := range []int{0, 1200} {
-		want, _ := run(1<<62, 0, maxFlows)
-		got, frozen := run(1, int64(2*time.Millisecond), maxFlows)
+		want, _, wantLive := run(1<<62, 0, maxFlows)
+		got, frozen, live := run(1, int64(2*time.Millisecond), maxFlows)
+		if live != wantLive {
+			t.Errorf("at most %d flows: %d flows in the table at the end, frozen or not; never frozen, %d", maxFlows, live, wantLive)
+		}
 		if frozen < 100 {
 			t.Fatalf("at most %d flows frozen at once: freezing is hardly tested", frozen)
 		}

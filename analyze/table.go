@@ -167,6 +167,29 @@ func (t *flowTable) full() bool {
 	return len(t.free) == 0 && t.made&(1<<flowChunkShift-1) == 0
 }
 
+// findIndex returns the flow whose key has the hash and whose index is
+// index: its record, or when it is frozen the content of its slot; or
+// neither when it is not in the table.
+func (t *flowTable) findIndex(hash, index uint32) (*flow, uint64) {
+	tag := uint64(hash) << 32
+	for i := int(hash) & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		switch {
+		case s == 0:
+			return nil, 0
+		case s&^(1<<32-1) != tag:
+		case uint32(s)&coldBit == 0:
+			if f := t.at(uint32(s)); f.index == index {
+				return f, 0
+			}
+		default:
+			if _, n := t.frozenOrder(s); n == index {
+				return nil, s
+			}
+		}
+	}
+}
+
 // added is how many flows have been added so far: a key not found before
 // the count moved may be there now.
 func (t *flowTable) added() uint64 { return uint64(t.live) + t.removals }
