@@ -285,8 +285,8 @@ func (a *Analyzer) touchDue(now int64) {
 		sum += t.slots[int(r.hash)&t.mask]
 	}
 	for _, r := range due[:n] {
-		if s := t.slots[int(r.hash)&t.mask]; uint32(s>>32) == r.hash && uint32(s)&coldBit == 0 {
-			sum += uint64(t.at(uint32(s)).last)
+		if f := t.peekHash(r.hash); f != nil {
+			sum += uint64(f.last)
 		}
 	}
 	t.touched = sum
