@@ -17,9 +17,8 @@ import (
 // A frozen flow keeps its place in the index, its slot naming the entry
 // instead of a record, so a look-up finds it in the same probe sequence.
 // Flows are frozen only when the table would take a new chunk of records:
-// the idle ones among the next chunk's worth of records give theirs up
-// instead, so the records in use stay about as many as the flows active
-// at once.
+// up to a chunk's worth of idle flows give theirs up instead (freezeIdle),
+// so the records in use stay about as many as the flows active at once.
 var (
 	// coldFrom is how many flows a table holds before it freezes any:
 	// smaller tables never do.
