@@ -105,9 +105,8 @@ type Analyzer struct {
 	candidates  slab[probeCandidate] // first segments that may prove keepalive probes
 	alerts      slab[alertState]     // live mode: what Tick raised per flow
 	watches     slab[gapWatch]       // gaps under watch
-	closed      []closedRef          // flows in the order they closed, for sweep
+	closed      closedQueue          // flows in the order they closed, for sweep
 	found       []*flow              // AddBatch's flows found ahead
-	closedHead  int                  // first live entry of closed
 	renames     [][2]uint64          // scratch for freezeIdle
 	thawed      flow                 // a frozen flow being finished
 	ticking     bool                 // Tick has been called: live mode
@@ -158,7 +157,17 @@ func New(cfg Config) *Analyzer {
 type closedRef struct {
 	hash  uint32
 	index uint32
-	last  int64 // the flow's last packet when it was queued
+	id    uint32 // its place when it closed: where it most likely still is
+	last  int64  // the flow's last packet when it was queued
+}
+
+// closedFlow finds the flow r names: its record, or when it is frozen the
+// content of its slot, or neither when it has left the table.
+func (a *Analyzer) closedFlow(r closedRef) (*flow, uint64) {
+	if f := a.flows.at(r.id); f.id == r.id && f.index == r.index {
+		return f, 0
+	}
+	return a.flows.findIndex(r.hash, r.index)
 }
 
 // Add analyses one segment. Segments must come in capture order; a segment
@@ -223,7 +232,7 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 		a.stats.Duplicates++
 	}
 	if wasOpen && f.state != Open {
-		a.closed = append(a.closed, closedRef{f.hash, f.index, f.last})
+		a.closed.push(closedRef{f.hash, f.index, f.id, f.last})
 	}
 	if a.sinceSweep++; a.sinceSweep >= sweepEvery {
 		a.sinceSweep = 0
@@ -237,9 +246,9 @@ func (a *Analyzer) sweep(now int64) {
 	a.touchDue(now)
 	// The queue holds flows in the order they closed; a flow that has had
 	// packets since goes to the back, so the front is always the oldest.
-	for a.closedHead < len(a.closed) {
-		ref := a.closed[a.closedHead]
-		f, frozen := a.flows.findIndex(ref.hash, ref.index)
+	for a.closed.len() > 0 {
+		ref := a.closed.at(0)
+		f, frozen := a.closedFlow(ref)
 		var last int64
 		switch {
 		case f != nil:
@@ -247,7 +256,7 @@ func (a *Analyzer) sweep(now int64) {
 		case frozen != 0:
 			last, _ = a.flows.frozenOrder(frozen)
 		default: // finished already (port reuse, eviction)
-			a.closedHead++
+			a.closed.pop()
 			continue
 		}
 		if now-last <= closedLinger {
@@ -255,17 +264,12 @@ func (a *Analyzer) sweep(now int64) {
 				break
 			}
 			ref.last = last
-			a.closed = append(a.closed, ref)
-			a.closedHead++
+			a.closed.pop()
+			a.closed.push(ref)
 			continue
 		}
-		a.closedHead++
+		a.closed.pop()
 		a.drop(f, frozen, false)
-	}
-	if a.closedHead > len(a.closed)/2 {
-		n := copy(a.closed, a.closed[a.closedHead:])
-		clear(a.closed[n:])
-		a.closed, a.closedHead = a.closed[:n], 0
 	}
 }
 
@@ -274,20 +278,19 @@ func (a *Analyzer) sweep(now int64) {
 // that the sweep's cache misses on them overlap instead of coming one
 // after another.
 func (a *Analyzer) touchDue(now int64) {
-	due := a.closed[a.closedHead:]
+	q := &a.closed
 	n := 0
-	for n < len(due) && n < 512 && now-due[n].last > closedLinger {
+	for n < q.len() && n < 512 && now-q.at(n).last > closedLinger {
 		n++
 	}
 	t := &a.flows
 	var sum uint64
-	for _, r := range due[:n] {
-		sum += t.slots[int(r.hash)&t.mask]
+	for i := range n {
+		f := t.at(q.at(i).id)
+		sum += uint64(f.hash) + uint64(f.last)
 	}
-	for _, r := range due[:n] {
-		if f := t.peekHash(r.hash); f != nil {
-			sum += uint64(f.last)
-		}
+	for i := range n {
+		sum += t.slots[int(q.at(i).hash)&t.mask]
 	}
 	t.touched = sum
 }

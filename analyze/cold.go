@@ -12,7 +12,7 @@ import (
 // 384-byte record, and made a record again when their next packet comes.
 // A capture of a million connections left open after their handshakes
 // holds all of them at once: in records they take 384 MB; frozen, all but
-// 65,536 of them, about 180 MB.
+// 131,072 of them, about 190 MB.
 //
 // A frozen flow keeps its place in the index, its slot naming the entry
 // instead of a record, so a look-up finds it in the same probe sequence.
@@ -22,7 +22,7 @@ import (
 var (
 	// coldFrom is how many flows a table holds before it freezes any:
 	// smaller tables never do.
-	coldFrom = 1 << 16
+	coldFrom = 1 << 17
 	// coldIdle and coldIdleMin bound how long a flow must have been idle
 	// to be frozen. A table starts at coldIdle and halves the time when a
 	// pass over its records finds few flows idle that long, down to
@@ -49,7 +49,7 @@ type coldStore struct {
 	base    int64        // the time the flows' first packets are written relative to
 	hasBase bool
 	idle    int64 // how long a flow must have been idle to be frozen
-	thawed  int   // flows thawed since the last freezeIdle
+	thawed  int   // flows thawed since the last freezeIdle: frozen too soon
 }
 
 // coldClass is the entries of one size, in chunks of coldChunkBytes.
@@ -285,7 +285,7 @@ func (a *Analyzer) freezeIdle(now int64) {
 	}
 	a.renames = renames
 	switch {
-	case c.thawed > chunk/2: // flows frozen too soon, that came back
+	case c.thawed > chunk/2:
 		c.idle = min(c.idle*2, coldIdle)
 	case len(renames) < chunk/4:
 		c.idle = max(c.idle/2, coldIdleMin)
@@ -376,7 +376,8 @@ func encodeCold(e []byte, f *flow, base int64) {
 	o[65], o[66], o[67], o[68] = byte(f.state), byte(f.lastData), byte(f.prevSide), byte(f.prevKind)
 	o[69], o[70] = byte(r.side), byte(r.kind)
 	mappedLo, mappedHi := isMapped(&f.key.Lo), isMapped(&f.key.Hi)
-	o[coldFlags] = flagBits(f.clientIsLo, f.handshake, f.evicted, f.key.Lo.Is4, f.key.Hi.Is4, mappedLo, mappedHi, true)
+	o[coldFlags] = bit(f.clientIsLo, 0) | bit(f.handshake, 1) | bit(f.evicted, 2) | bit(f.key.Lo.Is4, 3) |
+		bit(f.key.Hi.Is4, 4) | bit(mappedLo, 5) | bit(mappedHi, 6) | coldLive
 	for s := range f.dirs {
 		d, at := &f.dirs[s], coldDirs+coldSide*s
 		put32(o, at, d.bytes)
@@ -393,7 +394,8 @@ func encodeCold(e []byte, f *flow, base int64) {
 		put16(o, at+31, uint64(d.window))
 		put16(o, at+33, uint64(d.lastIPID))
 		o[at+35] = d.ttl
-		o[at+36] = flagBits(d.nextValid, d.ackValid, d.windowValid, d.synSeen, d.finSeen, d.lastProbe)
+		o[at+36] = bit(d.nextValid, 0) | bit(d.ackValid, 1) | bit(d.windowValid, 2) | bit(d.synSeen, 3) |
+			bit(d.finSeen, 4) | bit(d.lastProbe, 5)
 	}
 	i := putEndpoint(e, coldBody, &f.key.Lo, mappedLo && mappedHi)
 	putEndpoint(e, i, &f.key.Hi, mappedLo && mappedHi)
@@ -484,15 +486,13 @@ func getTime(o *[coldBody]byte, at int, first int64) int64 {
 	return 0
 }
 
-// flagBits packs bools into the low bits of a byte, the first lowest.
-func flagBits(v ...bool) byte {
-	var w byte
-	for k, x := range v {
-		if x {
-			w |= 1 << k
-		}
+// bit returns 1<<k when v holds, else 0.
+func bit(v bool, k uint) byte {
+	var b byte
+	if v {
+		b = 1
 	}
-	return w
+	return b << k
 }
 
 // isMapped reports whether an endpoint's address is an IPv4-mapped one.

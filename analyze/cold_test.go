@@ -231,6 +231,7 @@ func BenchmarkCold(b *testing.B) {
 		b.Fatal("the flow is not freezable")
 	}
 	buf := make([]byte, coldEntrySize(coldClassOf(f)))
+	encodeCold(buf, f, base)
 	b.Run("encode", func(b *testing.B) {
 		for b.Loop() {
 			encodeCold(buf, f, base)

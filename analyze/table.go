@@ -190,24 +190,6 @@ func (t *flowTable) findIndex(hash, index uint32) (*flow, uint64) {
 	}
 }
 
-// peekHash returns the record of the first flow in the index whose key
-// has the hash, without reading the records of the others, or nil when
-// there is none or it is frozen: a guess, for reading ahead.
-func (t *flowTable) peekHash(hash uint32) *flow {
-	tag := uint64(hash) << 32
-	for i := int(hash) & t.mask; ; i = (i + 1) & t.mask {
-		switch s := t.slots[i]; {
-		case s == 0:
-			return nil
-		case s&^(1<<32-1) == tag:
-			if uint32(s)&coldBit != 0 {
-				return nil
-			}
-			return t.at(uint32(s))
-		}
-	}
-}
-
 // added is how many flows have been added so far: a key not found before
 // the count moved may be there now.
 func (t *flowTable) added() uint64 { return uint64(t.live) + t.removals }
