@@ -234,9 +234,9 @@ func (t *flowTable) takeFrozen(s uint64, f *flow) {
 }
 
 // frozenFlows yields every frozen flow, decoded into the same record in
-// turn, without thawing it, and in the order it was frozen rather than of
-// the index, so that the encodings are read front to back. The record
-// has neither hash nor place. The loop must not change the table.
+// turn, without thawing it, in the order of the store's memory rather
+// than of the index, so that the entries are read front to back. The
+// record has neither hash nor place. The loop must not change the table.
 func (t *flowTable) frozenFlows(yield func(*flow) bool) {
 	var f flow
 	for enc := range t.cold.all {
