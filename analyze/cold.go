@@ -50,6 +50,8 @@ type coldStore struct {
 	hasBase bool
 	idle    int64 // how long a flow must have been idle to be frozen
 	thawed  int   // flows thawed since the last freezeIdle: frozen too soon
+	skip    int   // freezeIdle passes still to skip
+	backoff int   // passes skipped after the last that froze nothing
 }
 
 // coldClass is the entries of one size, in chunks of coldChunkBytes.
@@ -260,6 +262,10 @@ func (a *Analyzer) freezeIdle(now int64) {
 	if !c.hasBase {
 		c.base, c.hasBase, c.mem, c.idle = now, true, t.mem, coldIdle
 	}
+	if c.skip > 0 { // the last passes found nothing to freeze
+		c.skip--
+		return
+	}
 	// Each flow is encoded as its record is read, and its slot read
 	// ahead; the slots are renamed after, so that their misses overlap.
 	const chunk = 1 << flowChunkShift
@@ -291,6 +297,18 @@ func (a *Analyzer) freezeIdle(now int64) {
 		c.idle = max(c.idle/2, coldIdleMin)
 	}
 	c.thawed = 0
+	// A table whose flows cannot be frozen (keepalive timing, gaps under
+	// watch) would read four chunks' worth of records for nothing at every
+	// new chunk: after a pass at the shortest idle time that froze
+	// nothing, the next pass is skipped, after a second such pass the next
+	// 3, then 7, then 15.
+	switch {
+	case len(renames) > 0:
+		c.backoff = 0
+	case c.idle == coldIdleMin:
+		c.backoff = min(2*c.backoff+1, 15)
+		c.skip = c.backoff
+	}
 }
 
 // A frozen flow's encoding is a fixed part of coldBody bytes, each field

@@ -245,3 +245,45 @@ func BenchmarkCold(b *testing.B) {
 	})
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
+
+// TestColdBackoff fills a table with flows idle for an hour that cannot
+// be frozen (each with keepalive timing), and checks that freezeIdle,
+// called as a growing table calls it, soon reads their records for
+// nothing only now and then (64 passes without the backoff would read
+// every pass's four chunks), and freezes again once flows can be.
+func TestColdBackoff(t *testing.T) {
+	a := New(Config{})
+	start := int64(time.Hour)
+	for i := range 5 << flowChunkShift { // more than a pass reads, so that the hand tells what it read
+		var seg pcapio.Segment
+		seg.SetAddrs(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 40000),
+			netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, 1}), 443))
+		f := a.flows.add(&seg.Flow, seg.Hash)
+		f.start(uint32(i), &seg, start)
+		f.dirs[Client].keep = 1 // not freezable
+	}
+	now := start + int64(time.Hour)
+	read := func(passes int) int {
+		n := 0
+		for range passes {
+			hand := a.flows.hand
+			a.freezeIdle(now)
+			n += int(a.flows.hand-hand+a.flows.made) % int(a.flows.made)
+		}
+		return n
+	}
+	const passes = 64
+	if n, all := read(passes), passes*4<<flowChunkShift; n == 0 || n > all/4 {
+		t.Fatalf("%d passes over %d unfreezable flows read %d records: want some, and under a quarter of %d", passes, a.flows.made, n, all)
+	}
+	if a.flows.frozen != 0 {
+		t.Fatalf("%d unfreezable flows frozen", a.flows.frozen)
+	}
+	for id := uint32(1); id <= a.flows.made; id++ {
+		a.flows.at(id).dirs[Client].keep = 0
+	}
+	read(16)
+	if a.flows.frozen == 0 {
+		t.Fatalf("no flow frozen in 16 passes once they could be")
+	}
+}
