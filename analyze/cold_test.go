@@ -134,7 +134,7 @@ func TestColdRoundTrip(t *testing.T) {
 	}
 }
 
-// TestColdAnalysis analyses every shipped capture's flows together, 60
+// TestColdAnalysis analyses every shipped capture's flows together, 100
 // copies of each under addresses of their own and a few milliseconds
 // apart, with flows frozen after 2 ms of silence (past the 1 ms within
 // which a copy of a segment counts as one) in a table that freezes from
