@@ -45,7 +45,6 @@ const coldBit = 1 << 31
 // frozen at once at most, however long the capture.
 type coldStore struct {
 	classes [2]coldClass // IPv4 keys, IPv6 keys
-	mem     *mappings    // where chunks are mapped, as the table's are; nil: the Go heap
 	base    int64        // the time the flows' first packets are written relative to
 	hasBase bool
 	idle    int64 // how long a flow must have been idle to be frozen
@@ -84,8 +83,9 @@ func coldClassOf(f *flow) int {
 }
 
 // put stores the encoding of f, which must be freezable, and returns its
-// name.
-func (c *coldStore) put(f *flow) uint32 {
+// name. A new chunk is mapped in mem, as the table's are, or with mem nil
+// taken from the Go heap.
+func (c *coldStore) put(f *flow, mem *mappings) uint32 {
 	class := coldClassOf(f)
 	k := &c.classes[class]
 	var n uint32
@@ -95,7 +95,7 @@ func (c *coldStore) put(f *flow) uint32 {
 		n = k.made
 		k.made++
 		if int(n)/coldPerChunk(class) == len(k.chunks) {
-			k.chunks = append(k.chunks, c.newChunk())
+			k.chunks = append(k.chunks, newColdChunk(mem))
 		}
 	}
 	ref := uint32(class)*coldClassBit | n
@@ -103,14 +103,24 @@ func (c *coldStore) put(f *flow) uint32 {
 	return ref
 }
 
-// newChunk returns a zeroed chunk, in a huge page when it can be.
-func (c *coldStore) newChunk() []byte {
-	if c.mem != nil {
-		if b := c.mem.mapHuge(coldChunkBytes); b != nil {
+// newColdChunk returns a zeroed chunk, in a huge page of mem when it
+// can be.
+func newColdChunk(mem *mappings) []byte {
+	if mem != nil {
+		if b := mem.mapHuge(coldChunkBytes); b != nil {
 			return b
 		}
 	}
 	return make([]byte, coldChunkBytes)
+}
+
+// len returns how many flows are frozen.
+func (c *coldStore) len() int {
+	n := 0
+	for k := range c.classes {
+		n += int(c.classes[k].made) - len(c.classes[k].free)
+	}
+	return n
 }
 
 // room reports whether a name can be given to one more entry.
@@ -155,22 +165,15 @@ func (t *flowTable) freeze(f *flow) (s uint64, ok bool) {
 	if !t.cold.room() {
 		return 0, false
 	}
-	s = uint64(f.hash)<<32 | coldBit | uint64(t.cold.put(f))
+	s = uint64(f.hash)<<32 | coldBit | uint64(t.cold.put(f, t.mem))
 	t.free = append(t.free, f.id)
 	f.id = 0
-	t.frozen++
 	t.removals++
 	return s, true
 }
 
 // rename makes the slot that holds old hold new, which has the same hash.
-func (t *flowTable) rename(old, new uint64) {
-	i := int(old>>32) & t.mask
-	for t.slots[i] != old {
-		i = (i + 1) & t.mask
-	}
-	t.slots[i] = new
-}
+func (t *flowTable) rename(old, new uint64) { t.slots[t.slotOf(old)] = new }
 
 // thaw makes the frozen flow of slot i a record again, in place in the
 // index, and returns it.
@@ -184,7 +187,6 @@ func (t *flowTable) thaw(i int) *flow {
 	t.slots[i] = s&^(1<<32-1) | uint64(id)
 	t.cold.drop(ref)
 	t.cold.thawed++
-	t.frozen--
 	return f
 }
 
@@ -201,7 +203,7 @@ func (t *flowTable) coldKeyIs(ref uint32, key *pcapio.FlowKey) bool {
 
 // thawAll makes every frozen flow a record again.
 func (t *flowTable) thawAll() {
-	for i := 0; t.frozen > 0 && i < len(t.slots); i++ {
+	for i := 0; t.cold.len() > 0 && i < len(t.slots); i++ {
 		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 {
 			t.thaw(i)
 		}
@@ -210,7 +212,7 @@ func (t *flowTable) thawAll() {
 
 // frozenSlots yields the slots of the frozen flows.
 func (t *flowTable) frozenSlots(yield func(uint64) bool) {
-	for i := 0; t.frozen > 0 && i < len(t.slots); i++ {
+	for i := 0; t.cold.len() > 0 && i < len(t.slots); i++ {
 		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 && !yield(s) {
 			return
 		}
@@ -232,7 +234,6 @@ func (t *flowTable) takeFrozen(s uint64, f *flow) {
 	decodeCold(t.cold.get(ref), f, t.cold.base)
 	t.cold.drop(ref)
 	t.removeSlot(s)
-	t.frozen--
 }
 
 // frozenFlows yields every frozen flow, decoded into the same record in
@@ -260,7 +261,7 @@ func (a *Analyzer) freezeIdle(now int64) {
 	t := &a.flows
 	c := &t.cold
 	if !c.hasBase {
-		c.base, c.hasBase, c.mem, c.idle = now, true, t.mem, coldIdle
+		c.base, c.hasBase, c.idle = now, true, coldIdle
 	}
 	if c.skip > 0 { // the last passes found nothing to freeze
 		c.skip--

@@ -179,7 +179,7 @@ func TestColdAnalysis(t *testing.T) {
 		mostFrozen := 0
 		for batch := range slices.Chunk(segs, 64) {
 			a.AddBatch(batch)
-			mostFrozen = max(mostFrozen, a.flows.frozen)
+			mostFrozen = max(mostFrozen, a.flows.cold.len())
 		}
 		live := a.flows.live
 		return a.Finish(time.Time{}), mostFrozen, live
@@ -276,14 +276,14 @@ func TestColdBackoff(t *testing.T) {
 	if n, all := read(passes), passes*4<<flowChunkShift; n == 0 || n > all/4 {
 		t.Fatalf("%d passes over %d unfreezable flows read %d records: want some, and under a quarter of %d", passes, a.flows.made, n, all)
 	}
-	if a.flows.frozen != 0 {
-		t.Fatalf("%d unfreezable flows frozen", a.flows.frozen)
+	if a.flows.cold.len() != 0 {
+		t.Fatalf("%d unfreezable flows frozen", a.flows.cold.len())
 	}
 	for id := uint32(1); id <= a.flows.made; id++ {
 		a.flows.at(id).dirs[Client].keep = 0
 	}
 	read(16)
-	if a.flows.frozen == 0 {
+	if a.flows.cold.len() == 0 {
 		t.Fatalf("no flow frozen in 16 passes once they could be")
 	}
 }

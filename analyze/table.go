@@ -49,8 +49,7 @@ type flowTable struct {
 	touched  uint64      // what touch read, kept so that the reads are not left out
 	mem      *mappings   // the memory mapped for chunks and index; nil: the Go heap
 	slab     []flowChunk // chunks mapped and not yet used
-	cold     coldStore   // the encodings of frozen flows
-	frozen   int         // flows frozen, counted in live
+	cold     coldStore   // the encodings of frozen flows (counted in live)
 	hand     uint32      // the place freezeIdle looked at last
 }
 
@@ -225,12 +224,19 @@ func (t *flowTable) remove(f *flow) {
 	f.id = 0 // free: all passes over it; add writes the whole record again
 }
 
-// removeSlot empties the slot that holds s.
-func (t *flowTable) removeSlot(s uint64) {
+// slotOf returns the place in the index of the slot that holds s, which
+// must be there.
+func (t *flowTable) slotOf(s uint64) int {
 	i := int(s>>32) & t.mask
 	for t.slots[i] != s {
 		i = (i + 1) & t.mask
 	}
+	return i
+}
+
+// removeSlot empties the slot that holds s.
+func (t *flowTable) removeSlot(s uint64) {
+	i := t.slotOf(s)
 	// Shift back the entries after the hole that probed past it, so that
 	// every entry stays reachable from its home slot.
 	for j := (i + 1) & t.mask; t.slots[j] != 0; j = (j + 1) & t.mask {
