@@ -134,23 +134,56 @@ func TestColdRoundTrip(t *testing.T) {
 	}
 }
 
-// TestColdAnalysis analyses every shipped capture's flows together, 100
-// copies of each under addresses of their own and a few milliseconds
-// apart, with flows frozen after 2 ms of silence (past the 1 ms within
-// which a copy of a segment counts as one) in a table that freezes from
-// its first flow on, and checks the result is the one of a table that
-// never freezes: every flow, the counts and the timeout bracket, and the
-// flows left in the table at the end (closed flows leave it frozen or not);
-// with the table unbounded, and bounded so that flows, frozen ones among
-// them, are evicted.
+// TestColdAnalysis analyses many flows together, with flows frozen
+// after 2 ms of silence (past the 1 ms within which a copy of a segment
+// counts as one) in a table that freezes from its first flow on, and
+// checks the result is the one of a table that never freezes: every
+// flow, the counts and the timeout bracket, and the flows left in the
+// table at the end (closed flows leave it frozen or not). The flows are
+// those of the shipped and lab captures, 100 copies of each, with the
+// table unbounded and bounded so that flows, frozen ones among them, are
+// evicted; and those of the corpus of real captures, when there is one,
+// two copies of each.
 func TestColdAnalysis(t *testing.T) {
-	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
-	if len(paths) == 0 {
-		t.Fatal("no captures in testdata/pcaps")
+	shipped, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	lab, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.pcap"))
+	if len(shipped) == 0 || len(lab) == 0 {
+		t.Fatal("no captures in testdata/pcaps or testdata/pcaps/lab")
 	}
-	const copies = 100
+	t.Run("shipped", func(t *testing.T) {
+		compareCold(t, spreadSegments(t, append(shipped, lab...), 100), 0, 1200)
+	})
+	t.Run("corpus", func(t *testing.T) {
+		corpus, _ := filepath.Glob(filepath.Join("..", "..", "shared", "pcaps", "corpus", "*"))
+		if len(corpus) == 0 {
+			t.Skip("no corpus of captures beside the repository")
+		}
+		compareCold(t, spreadSegments(t, corpus, 2), 0)
+	})
+}
+
+// spreadSegments returns the segments of the captures at paths that open
+// (not every corpus file is one), copies times, each copy of each capture
+// under addresses of its own and begun a millisecond after the one
+// before, sorted by time.
+func spreadSegments(t *testing.T, paths []string, copies int) []pcapio.Segment {
 	var segs []pcapio.Segment
+	n := 0
 	for c, path := range paths {
+		src, err := pcapio.Open(path)
+		if err != nil {
+			continue
+		}
+		var capture []pcapio.Segment
+		var seg pcapio.Segment
+		for src.Next(&seg) {
+			capture = append(capture, seg)
+		}
+		src.Close()
+		if len(capture) == 0 {
+			continue
+		}
+		first := capture[0].Nanos
 		for k := range copies {
 			shift := func(ap netip.AddrPort) netip.AddrPort {
 				if !ap.Addr().Is4() {
@@ -162,14 +195,25 @@ func TestColdAnalysis(t *testing.T) {
 				b[1], b[2] = b[1]^byte(c), b[2]^byte(k)
 				return netip.AddrPortFrom(netip.AddrFrom4(b), ap.Port())
 			}
-			for _, seg := range readSegments(t, path) {
+			for _, seg := range capture {
 				seg.SetAddrs(shift(seg.Src()), shift(seg.Dst()))
-				seg.Nanos += int64(k) * int64(3*time.Millisecond)
+				seg.Nanos += int64(n)*int64(time.Millisecond) - first + int64(time.Hour)
 				segs = append(segs, seg)
 			}
+			n++
 		}
 	}
+	if n == 0 {
+		t.Fatal("no capture opened")
+	}
 	slices.SortStableFunc(segs, func(x, y pcapio.Segment) int { return int(min(max(x.Nanos-y.Nanos, -1), 1)) })
+	return segs
+}
+
+// compareCold analyses segs in a table that freezes from its first flow
+// on and in one that never freezes, under each bound on the table (0:
+// none), and reports where the two differ.
+func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
 	// run returns the result, the most flows frozen at once, and the flows
 	// in the table after the last packet, frozen or not.
@@ -184,9 +228,7 @@ func TestColdAnalysis(t *testing.T) {
 		live := a.flows.live
 		return a.Finish(time.Time{}), mostFrozen, live
 	}
-	// With a bound on the table, the longest idle flows are evicted, many
-	// of them frozen.
-	for _, maxFlows := range []int{0, 1200} {
+	for _, maxFlows := range bounds {
 		want, _, wantLive := run(1<<62, 0, maxFlows)
 		got, frozen, live := run(1, int64(2*time.Millisecond), maxFlows)
 		if live != wantLive {
