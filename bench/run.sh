@@ -7,7 +7,9 @@
 # alive at the end (handshakes left open), where 1m-flows has about half
 # of its million alive at its peak; 1m-burst is 1m-flows squeezed into
 # 20 s, so that all its million flows are in the table at the end (the
-# closed ones wait 30 s for late packets) and none has been idle long.
+# closed ones wait 30 s for late packets) and none has been idle long;
+# 1m-v6 is the burst with every flow over IPv6, whose keys take the most
+# room.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
 #        bench/run.sh -pgo
@@ -18,7 +20,7 @@
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
-#                1m-burst, len1, len4 or len4-rot
+#                1m-burst, 1m-v6, len1, len4 or len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -83,6 +85,7 @@ captures=(
 	"1m-flows flows-1M.pcap       -flows 1000000"
 	"1m-open  open-1M.pcap        -flows 1000000 -mix open"
 	"1m-burst burst-1M.pcap       -flows 1000000 -duration 20s"
+	"1m-v6    v6-1M.pcap          -flows 1000000 -duration 20s -v6 100"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
 	"len4-rot len4-rot.pcap       -size 256MiB -length 4 -rotate 32MiB"
@@ -192,9 +195,9 @@ for c in "${captures[@]}"; do
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file; on the million open flows, and
-	# the burst, they would take minutes and gigabytes to tell what
+	# the bursts, they would take minutes and gigabytes to tell what
 	# 1m-flows tells already.
-	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ]; then
+	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ]; then
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
@@ -285,6 +288,10 @@ fi
 if has 1m-burst; then
 	rate 1m-burst "1M flows within 20 s" 3
 	peak 1m-burst "1M flows within 20 s" 256
+fi
+if has 1m-v6; then
+	rate 1m-v6 "1M IPv6 flows within 20 s" 3
+	peak 1m-v6 "1M IPv6 flows within 20 s" 256
 fi
 if has 1gib-ng; then
 	rate 1gib-ng "1 GiB as pcapng" 10

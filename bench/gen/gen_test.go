@@ -55,6 +55,7 @@ func TestCapture(t *testing.T) {
 		sizeLo, sizeHi   int64
 		span             time.Duration
 		vlan, v6, nonTCP bool
+		v4Only, v6Only   bool
 		closes           bool // flows end in FIN or RST
 	}{
 		{name: "realistic", cfg: Config{Mix: Realistic, Size: 16 << 20, Seed: 1},
@@ -66,6 +67,12 @@ func TestCapture(t *testing.T) {
 		{name: "open", cfg: Config{Mix: Open, Flows: 20000, Seed: 1},
 			perPacket: [2]float64{90, 130}, perFlow: [2]float64{2.95, 3},
 			span: 300 * time.Second, vlan: true, v6: true},
+		{name: "small, IPv4 only", cfg: Config{Mix: Small, Flows: 5000, IPv6: -1, Seed: 1},
+			perPacket: [2]float64{80, 130}, perFlow: [2]float64{3.3, 3.9},
+			span: 300 * time.Second, vlan: true, v4Only: true, closes: true},
+		{name: "open, IPv6 only", cfg: Config{Mix: Open, Flows: 5000, IPv6: 100, Seed: 1},
+			perPacket: [2]float64{90, 150}, perFlow: [2]float64{2.95, 3},
+			span: 300 * time.Second, vlan: true, v6: true, v6Only: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,11 +97,12 @@ func TestCapture(t *testing.T) {
 				t.Fatal(err)
 			}
 			var seg pcapio.Segment
-			var vlan, v6, rst, syn, fin bool
+			var vlan, v4, v6, rst, syn, fin bool
 			for src.Next(&seg) {
 				raw, _ := src.Raw()
 				vlan = vlan || binary.BigEndian.Uint16(raw.Data[12:]) == 0x8100
 				v6 = v6 || seg.Src().Addr().Is6()
+				v4 = v4 || seg.Src().Addr().Is4()
 				rst = rst || seg.Has(pcapio.RST)
 				syn = syn || seg.Has(pcapio.SYN)
 				fin = fin || seg.Has(pcapio.FIN)
@@ -108,6 +116,9 @@ func TestCapture(t *testing.T) {
 			}
 			if vlan != tt.vlan || v6 != tt.v6 || rst != tt.closes || !syn || fin != tt.closes {
 				t.Errorf("VLAN %v, IPv6 %v, RST %v, SYN %v, FIN %v", vlan, v6, rst, syn, fin)
+			}
+			if v4 == tt.v6Only || v6 == tt.v4Only {
+				t.Errorf("IPv4 %v, IPv6 %v; want only IPv4 %v, only IPv6 %v", v4, v6, tt.v4Only, tt.v6Only)
 			}
 		})
 	}
@@ -194,6 +205,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-mix", "odd", "-o", "-"}, "unknown mix"},
 		{[]string{"-length", "0", "-o", "-"}, "must be positive"},
 		{[]string{"-o", "-", "extra"}, "unexpected argument"},
+		{[]string{"-v6", "101", "-o", "-"}, "-v6 must be 0 to 100"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -208,6 +220,27 @@ func TestRunFlags(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), " 100 flows,") || stdout.Len() == 0 {
 		t.Errorf("summary %q, %d bytes written", stderr.String(), stdout.Len())
+	}
+}
+
+// TestRunV6 checks that -v6 20, the default, writes the files it always
+// did, and that other values reach Config.IPv6, 0 as none.
+func TestRunV6(t *testing.T) {
+	gen := func(args ...string) []byte {
+		var stdout bytes.Buffer
+		if err := run(append([]string{"-flows", "300", "-q", "-o", "-"}, args...), &stdout, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return stdout.Bytes()
+	}
+	def, _ := generate(t, Config{Mix: Small, Flows: 300, Seed: 1})
+	none, _ := generate(t, Config{Mix: Small, Flows: 300, IPv6: -1, Seed: 1})
+	half, _ := generate(t, Config{Mix: Small, Flows: 300, IPv6: 50, Seed: 1})
+	if !bytes.Equal(gen(), def) || !bytes.Equal(gen("-v6", "20"), def) {
+		t.Error("-v6 20 or no -v6 differs from the default Config")
+	}
+	if !bytes.Equal(gen("-v6", "0"), none) || !bytes.Equal(gen("-v6", "50"), half) || bytes.Equal(half, def) {
+		t.Error("-v6 0 or 50 differs from its Config, or 50 % is the default")
 	}
 }
 

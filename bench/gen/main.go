@@ -12,6 +12,7 @@
 //	go run ./bench/gen -size 256MiB -length 4 -o bench/out/len4.pcap
 //	go run ./bench/gen -size 256MiB -length 4 -rotate 32MiB -o bench/out/len4-rot.pcap
 //	go run ./bench/gen -flows 1000000 -mix open -o bench/out/open-1M.pcap
+//	go run ./bench/gen -flows 1000000 -duration 20s -v6 100 -o bench/out/v6-1M.pcap
 //
 // Three mixes of flows:
 //
@@ -34,6 +35,8 @@
 //     RST) and one-exchange connections. About 3.6 packets per flow.
 //   - open: as small, every flow a handshake left open, so that all of
 //     them are alive at the end: the most flows at once for a flow count.
+//
+// In every mix a fifth of the flows are IPv6; -v6 P makes it P percent.
 //
 // -rotate writes the capture into files of about the given size, as
 // tcpdump -C does: OUT, then OUT1, OUT2, and so on.
@@ -78,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	mix := fs.String("mix", "", "flow mix: realistic, small or open (default realistic with -size, small with -flows)")
 	length := fs.Float64("length", 1, "make the capture this many times as long, with as many times the flows (same flow rate)")
 	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for the others)")
+	v6 := fs.Int("v6", 20, "percent of the flows carried over IPv6, 0 to 100")
 	seed := fs.Uint64("seed", 1, "random seed; the same flags and seed give the same file")
 	out := fs.String("o", "", "output file, or - for standard output (required)")
 	rotate := fs.String("rotate", "", "write rotated files of about this size each, as tcpdump -C does: OUT, OUT1, OUT2, ...")
@@ -97,7 +101,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *length <= 0 || *flows < 0 {
 		return errors.New("-length and -flows must be positive")
 	}
+	if *v6 < 0 || *v6 > 100 {
+		return errors.New("-v6 must be 0 to 100")
+	}
 	cfg := Config{Seed: *seed, Length: *length, Duration: *duration}
+	switch *v6 {
+	case 0:
+		cfg.IPv6 = -1
+	case 20: // the default, drawn as it always was: the same files as before
+	default:
+		cfg.IPv6 = *v6
+	}
 	switch *mix {
 	case "":
 		cfg.Mix = Realistic
