@@ -267,11 +267,13 @@ func (a *Analyzer) freezeIdle(now int64) {
 		c.skip--
 		return
 	}
-	// Each flow is encoded as its record is read, and its slot read
-	// ahead; the slots are renamed after, so that their misses overlap.
+	// Each flow is encoded as its record is read; the slots are renamed
+	// after, in a loop of their own, whose short steps let their cache
+	// misses overlap. (A slot read ahead in this loop, whose steps are
+	// long, stalled each step on its miss: 7 to 17 % more time for the
+	// million-flow captures.)
 	const chunk = 1 << flowChunkShift
 	renames := a.renames[:0]
-	var sum uint64
 	for read := 0; read < min(4*chunk, int(t.made)) && len(renames) < chunk; read++ {
 		t.hand = t.hand%t.made + 1
 		f := t.at(t.hand)
@@ -284,9 +286,7 @@ func (a *Analyzer) freezeIdle(now int64) {
 			break
 		}
 		renames = append(renames, [2]uint64{old, s})
-		sum += t.slots[int(old>>32)&t.mask]
 	}
-	t.touched = sum
 	for _, r := range renames {
 		t.rename(r[0], r[1])
 	}
