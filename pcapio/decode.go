@@ -223,9 +223,7 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 		case 6:
 			r := decodeTCP(b, payload, seg)
 			if r == Decoded { // the addresses only for a segment
-				src := Endpoint{Addr: [16]byte(h[8:24]), Port: binary.BigEndian.Uint16(b[0:2])}
-				dst := Endpoint{Addr: [16]byte(h[24:40]), Port: binary.BigEndian.Uint16(b[2:4])}
-				seg.setEndpoints(&src, &dst)
+				seg.setIPv6((*[16]byte)(h[8:24]), (*[16]byte)(h[24:40]), binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]))
 			}
 			return r
 		case 0, 43, 60: // hop-by-hop, routing, destination options

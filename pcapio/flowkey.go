@@ -147,3 +147,20 @@ func (s *Segment) setIPv4(src, dst uint32, sport, dport uint16) {
 	k.Lo.Port, k.Hi.Port, k.Lo.Is4, k.Hi.Is4 = sport, dport, true, true
 	s.Hash = hash4(src, dst, sport, dport)
 }
+
+// setIPv6 is setEndpoints for the IPv6 addresses of a header, src and
+// dst: it gives the same key and hash, without building the endpoints
+// first.
+func (s *Segment) setIPv6(src, dst *[16]byte, sport, dport uint16) {
+	be := binary.BigEndian
+	s0, s1, d0, d1 := be.Uint64(src[:8]), be.Uint64(src[8:]), be.Uint64(dst[:8]), be.Uint64(dst[8:])
+	s.SrcIsLo = s0 < d0 || s0 == d0 && (s1 < d1 || s1 == d1 && sport <= dport)
+	if !s.SrcIsLo {
+		src, dst, sport, dport = dst, src, dport, sport
+		s0, s1, d0, d1 = d0, d1, s0, s1
+	}
+	k := &s.Flow
+	k.Lo.Addr, k.Hi.Addr = *src, *dst
+	k.Lo.Port, k.Hi.Port, k.Lo.Is4, k.Hi.Is4 = sport, dport, false, false
+	s.Hash = hashWords(s0, s1, d0, d1, uint64(sport)<<16|uint64(dport))
+}

@@ -1,6 +1,7 @@
 package pcapio
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -8,9 +9,9 @@ import (
 )
 
 // TestFlowKey checks that both directions of a connection share one key
-// and hash, that the sender is named right, and that the IPv4 fast path
-// agrees with the general one, over random addresses and ports that are
-// often equal.
+// and hash, that the sender is named right, and that the IPv4 and IPv6
+// fast paths agree with the general one, over random addresses and ports
+// that are often equal.
 func TestFlowKey(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	pick := func() (uint32, uint16) { return 0xc0000200 | rng.Uint32N(4), uint16(rng.IntN(3)) + 79 }
@@ -34,6 +35,24 @@ func TestFlowKey(t *testing.T) {
 		}
 		if fast.Flow != there.Flow || fast.Hash != there.Hash || fast.SrcIsLo != there.SrcIsLo {
 			t.Fatalf("%v > %v: IPv4 path gives %+v, general path %+v", src, dst, fast, there)
+		}
+	}
+	// The IPv6 path, over addresses that share their first or all 8-byte
+	// words, IPv4-mapped ones among them, and ports that are often equal.
+	words := []uint64{0x20010db800000000, 0x20010db800000001, 0xffff, 0xffffc0000201, 0xffffc0000202, 1<<63 + 5}
+	for range 4000 {
+		var a, b [16]byte
+		binary.BigEndian.PutUint64(a[:8], words[rng.IntN(2)])
+		binary.BigEndian.PutUint64(a[8:], words[2+rng.IntN(4)])
+		binary.BigEndian.PutUint64(b[:8], words[rng.IntN(2)])
+		binary.BigEndian.PutUint64(b[8:], words[2+rng.IntN(4)])
+		ap, bp := uint16(rng.IntN(3))+79, uint16(rng.IntN(3))+79
+		src, dst := Endpoint{Addr: a, Port: ap}, Endpoint{Addr: b, Port: bp}
+		var general, fast Segment
+		general.setEndpoints(&src, &dst)
+		fast.setIPv6(&a, &b, ap, bp)
+		if fast.Flow != general.Flow || fast.Hash != general.Hash || fast.SrcIsLo != general.SrcIsLo {
+			t.Fatalf("%v > %v: IPv6 path gives %+v, general path %+v", src, dst, fast, general)
 		}
 	}
 	var v4, v6 Segment
