@@ -330,7 +330,7 @@ func (a *Analyzer) makeRoom(now int64) {
 	for f := range a.flows.all() {
 		all = append(all, candidate{last: f.last, index: f.index, f: f})
 	}
-	for s := range a.flows.frozenSlots {
+	for _, s := range a.flows.frozenSlots {
 		last, index := a.flows.frozenOrder(s)
 		all = append(all, candidate{last: last, index: index, slot: s})
 	}

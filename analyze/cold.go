@@ -203,18 +203,22 @@ func (t *flowTable) coldKeyIs(ref uint32, key *pcapio.FlowKey) bool {
 
 // thawAll makes every frozen flow a record again.
 func (t *flowTable) thawAll() {
-	for i := 0; t.cold.len() > 0 && i < len(t.slots); i++ {
-		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 {
-			t.thaw(i)
-		}
+	for i := range t.frozenSlots {
+		t.thaw(i)
 	}
 }
 
-// frozenSlots yields the slots of the frozen flows.
-func (t *flowTable) frozenSlots(yield func(uint64) bool) {
-	for i := 0; t.cold.len() > 0 && i < len(t.slots); i++ {
-		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 && !yield(s) {
-			return
+// frozenSlots yields the place and content of the slots of the frozen
+// flows, stopping once it has found as many as the store holds. The loop
+// may thaw the flow of the slot it is given, and nothing else.
+func (t *flowTable) frozenSlots(yield func(int, uint64) bool) {
+	left := t.cold.len()
+	for i := 0; left > 0 && i < len(t.slots); i++ {
+		if s := t.slots[i]; s != 0 && uint32(s)&coldBit != 0 {
+			left--
+			if !yield(i, s) {
+				return
+			}
 		}
 	}
 }

@@ -212,12 +212,15 @@ func spreadSegments(t *testing.T, paths []string, copies int) []pcapio.Segment {
 
 // compareCold analyses segs in a table that freezes from its first flow
 // on and in one that never freezes, under each bound on the table (0:
-// none), and reports where the two differ.
+// none), and reports where the two differ; and again with every flow
+// still frozen after the last packet made a record again (thawAll, as
+// live mode does) before the flows are finished.
 func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
 	// run returns the result, the most flows frozen at once, and the flows
-	// in the table after the last packet, frozen or not.
-	run := func(from int, idle int64, maxFlows int) (*Result, int, int) {
+	// in the table after the last packet, frozen or not; with thaw, the
+	// flows frozen then are thawed before Finish.
+	run := func(from int, idle int64, maxFlows int, thaw bool) (*Result, int, int) {
 		coldFrom, coldIdle, coldIdleMin = from, idle, idle
 		a := New(Config{KeepAll: true, Idle: 5 * time.Second, MaxFlows: maxFlows})
 		mostFrozen := 0
@@ -226,11 +229,20 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 			mostFrozen = max(mostFrozen, a.flows.cold.len())
 		}
 		live := a.flows.live
+		if thaw {
+			frozen := a.flows.cold.len()
+			a.flows.thawAll()
+			// Without a bound, flows are still frozen at the end; with one,
+			// eviction may have taken them all.
+			if maxFlows == 0 && frozen == 0 || a.flows.cold.len() != 0 || a.flows.live != live {
+				t.Fatalf("thawAll: %d flows frozen before, %d after; %d flows in the table, %d before", frozen, a.flows.cold.len(), a.flows.live, live)
+			}
+		}
 		return a.Finish(time.Time{}), mostFrozen, live
 	}
 	for _, maxFlows := range bounds {
-		want, _, wantLive := run(1<<62, 0, maxFlows)
-		got, frozen, live := run(1, int64(2*time.Millisecond), maxFlows)
+		want, _, wantLive := run(1<<62, 0, maxFlows, false)
+		got, frozen, live := run(1, int64(2*time.Millisecond), maxFlows, false)
 		if live != wantLive {
 			t.Errorf("at most %d flows: %d flows in the table at the end, frozen or not; never frozen, %d", maxFlows, live, wantLive)
 		}
@@ -251,6 +263,13 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 		}
 		if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
 			t.Errorf("at most %d flows: flows (-never frozen +frozen):\n%s", maxFlows, diff)
+		}
+		thawed, _, _ := run(1, int64(2*time.Millisecond), maxFlows, true)
+		if diff := cmp.Diff(want.Stats, thawed.Stats); diff != "" {
+			t.Errorf("at most %d flows: stats (-never frozen +thawed at the end):\n%s", maxFlows, diff)
+		}
+		if diff := cmp.Diff(listOf(want.Flows), listOf(thawed.Flows), addrsEqual); diff != "" {
+			t.Errorf("at most %d flows: flows (-never frozen +thawed at the end):\n%s", maxFlows, diff)
 		}
 		t.Logf("at most %d flows: %d flows, %d evicted, at most %d frozen at once", maxFlows, want.Stats.Flows, want.Stats.Evicted, frozen)
 	}
