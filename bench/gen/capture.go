@@ -37,7 +37,7 @@ type Config struct {
 	Flows    int           // flows at Length 1
 	Length   float64       // span and flow count multiplier; 0 means 1
 	Duration time.Duration // span at Length 1; 0 means 1000 s (realistic) or 300 s (small)
-	IPv6     int           // percent of the flows carried over IPv6; 0 means a fifth, less than 0 none
+	IPv6     int           // percent of the flows carried over IPv6, up to 100; 0 means 20, less than 0 none
 	Seed     uint64
 }
 
@@ -71,6 +71,12 @@ func Generate(w io.Writer, cfg Config) (Summary, error) {
 	}
 	g := newGen(cfg.Mix, cfg.Seed)
 	g.ipv6 = cfg.IPv6
+	switch {
+	case g.ipv6 == 0:
+		g.ipv6 = 20
+	case g.ipv6 < 0:
+		g.ipv6 = 0
+	}
 	n := cfg.Flows
 	if n == 0 {
 		if cfg.Size <= 0 {
@@ -132,7 +138,7 @@ type flow struct {
 // gen writes one capture.
 type gen struct {
 	mix   Mix
-	ipv6  int // Config.IPv6
+	ipv6  int // percent of the flows carried over IPv6
 	seed  uint64
 	end   int64   // capture end, nanoseconds since the start
 	slot  float64 // nanoseconds between flow starts
@@ -367,7 +373,7 @@ func (g *gen) plan(f *flow, i int, start, end int64) {
 	if outbound {
 		f.local = client
 	}
-	if g.ipv6 == 0 {
+	if g.ipv6 == 20 { // drawn as before there was a choice: the same files
 		f.v6 = r.IntN(5) == 0
 	} else {
 		f.v6 = r.IntN(100) < g.ipv6

@@ -224,7 +224,8 @@ func TestRunFlags(t *testing.T) {
 }
 
 // TestRunV6 checks that -v6 20, the default, writes the files it always
-// did, and that other values reach Config.IPv6, 0 as none.
+// did, as Config.IPv6 0 and 20 do, and that other values reach
+// Config.IPv6, 0 as none.
 func TestRunV6(t *testing.T) {
 	gen := func(args ...string) []byte {
 		var stdout bytes.Buffer
@@ -236,8 +237,9 @@ func TestRunV6(t *testing.T) {
 	def, _ := generate(t, Config{Mix: Small, Flows: 300, Seed: 1})
 	none, _ := generate(t, Config{Mix: Small, Flows: 300, IPv6: -1, Seed: 1})
 	half, _ := generate(t, Config{Mix: Small, Flows: 300, IPv6: 50, Seed: 1})
-	if !bytes.Equal(gen(), def) || !bytes.Equal(gen("-v6", "20"), def) {
-		t.Error("-v6 20 or no -v6 differs from the default Config")
+	twenty, _ := generate(t, Config{Mix: Small, Flows: 300, IPv6: 20, Seed: 1})
+	if !bytes.Equal(gen(), def) || !bytes.Equal(gen("-v6", "20"), def) || !bytes.Equal(twenty, def) {
+		t.Error("-v6 20, no -v6 or Config.IPv6 20 differs from the default Config")
 	}
 	if !bytes.Equal(gen("-v6", "0"), none) || !bytes.Equal(gen("-v6", "50"), half) || bytes.Equal(half, def) {
 		t.Error("-v6 0 or 50 differs from its Config, or 50 % is the default")

@@ -104,13 +104,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *v6 < 0 || *v6 > 100 {
 		return errors.New("-v6 must be 0 to 100")
 	}
-	cfg := Config{Seed: *seed, Length: *length, Duration: *duration}
-	switch *v6 {
-	case 0:
-		cfg.IPv6 = -1
-	case 20: // the default, drawn as it always was: the same files as before
-	default:
-		cfg.IPv6 = *v6
+	cfg := Config{Seed: *seed, Length: *length, Duration: *duration, IPv6: *v6}
+	if *v6 == 0 {
+		cfg.IPv6 = -1 // none; Config's 0 is the default
 	}
 	switch *mix {
 	case "":
