@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"slices"
+	"strconv"
 
 	"github.com/hangdiag/hangdiag/analyze"
 )
@@ -95,13 +96,13 @@ func (r *Report) htmlPage() htmlPage {
 		p.Facts = append(p.Facts, [2]string{"Note", s})
 	}
 	for i := range rows.rows {
-		fl, fd := rows.at(i)
-		p.Findings = append(p.Findings, htmlFindingRow{i + 1, fd.Severity.String(), string(fd.Kind), flowName(fl),
-			flowAnchor(fl), fd.At.Format("15:04:05.000"), seconds(fd.Gap)})
+		row := &rows.rows[i]
+		p.Findings = append(p.Findings, htmlFindingRow{i + 1, row.severity.String(), string(row.kind), row.flow,
+			flowAnchor(row.index), row.at.Format("15:04:05.000"), seconds(row.gap)})
 	}
 	for _, fl := range res.Flows.All() {
 		if len(fl.Findings) > 0 {
-			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
+			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl.Index), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 		}
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
@@ -123,7 +124,7 @@ func (r *Report) htmlPage() htmlPage {
 // htmlFlow is the section of one flagged flow.
 func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList) htmlFlow {
 	adv := flowAdvice(r.Result, fl)
-	hf := htmlFlow{Anchor: flowAnchor(fl), Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
+	hf := htmlFlow{Anchor: flowAnchor(fl.Index), Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
 		Findings: rows.shown(fl), Advice: adv, Filter: WiresharkFilter(fl)}
 	tl := r.timeline(fl)
 	hf.Timeline = r.svgTimeline(&tl)
@@ -143,7 +144,7 @@ func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList) htmlFlow {
 }
 
 // flowAnchor is the id of a flow's section in the page.
-func flowAnchor(fl *analyze.Flow) string { return fmt.Sprintf("flow-%d", fl.Index) }
+func flowAnchor(index int) string { return "flow-" + strconv.Itoa(index) }
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"f":   f1,

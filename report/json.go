@@ -266,9 +266,7 @@ func indent(dst, src []byte, prefix string) []byte {
 	newline := func() {
 		dst = append(dst, '\n')
 		dst = append(dst, prefix...)
-		for n := 2 * depth; n > 0; n -= len(spaces) {
-			dst = append(dst, spaces[:min(n, len(spaces))]...)
-		}
+		dst = appendSpaces(dst, 2*depth)
 	}
 	for i := 0; i < len(src); {
 		c := src[i]

@@ -75,9 +75,9 @@ func Markdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(ew, "\n## Findings\n\n")
 		fmt.Fprintf(ew, "| # | Severity | Kind | Client → Server | At (UTC) | Gap |\n| ---: | --- | --- | --- | --- | ---: |\n")
 		for i := range rows.rows {
-			fl, fd := rows.at(i)
-			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, fd.Severity, fd.Kind,
-				mdCell(flowName(fl)), fd.At.Format("15:04:05.000"), seconds(fd.Gap))
+			row := &rows.rows[i]
+			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, row.severity, row.kind,
+				mdCell(row.flow), row.at.Format("15:04:05.000"), seconds(row.gap))
 		}
 		for _, fl := range res.Flows.All() {
 			if len(fl.Findings) > 0 {

@@ -129,11 +129,14 @@ type findingRow struct {
 	index    int // the flow's Index
 	severity analyze.Severity
 	at       time.Time
+	kind     analyze.Kind
+	gap      time.Duration
+	flow     string // the flow's name, client → server, shared by its rows
 }
 
-// findingList is every finding of a Result in that order. Flows are
-// decoded as rows ask for them, so a long list costs a few words a
-// finding.
+// findingList is every finding of a Result in that order. A row holds
+// what a table of findings shows; the rest of the flow is decoded as rows
+// ask for it, so a long list costs a few words a finding.
 type findingList struct {
 	rows    []findingRow
 	flows   analyze.Flows
@@ -147,9 +150,13 @@ type findingList struct {
 func (r *Report) sortedFindings() *findingList {
 	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}}
 	for pos, fl := range l.flows.All() {
+		if len(fl.Findings) == 0 {
+			continue
+		}
+		name := flowName(fl)
 		for n := range fl.Findings {
 			fd := &fl.Findings[n]
-			l.rows = append(l.rows, findingRow{pos, n, fl.Index, fd.Severity, fd.At})
+			l.rows = append(l.rows, findingRow{pos, n, fl.Index, fd.Severity, fd.At, fd.Kind, fd.Gap, name})
 		}
 	}
 	slices.SortStableFunc(l.rows, func(a, b findingRow) int {

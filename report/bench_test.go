@@ -1,0 +1,47 @@
+package report
+
+import (
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// BenchmarkFormats renders, in every format but HTML (whose timelines take
+// a second pass over the capture), the report of the capture
+// HANGDIAG_BENCH_CAPTURE names, analysed once before the timing, as
+// `hangdiag analyze` would; bench/out/realistic-1GiB.pcap makes a report
+// of 915 flagged flows. Without the variable it is skipped.
+func BenchmarkFormats(b *testing.B) {
+	path := os.Getenv("HANGDIAG_BENCH_CAPTURE")
+	if path == "" {
+		b.Skip("HANGDIAG_BENCH_CAPTURE names no capture")
+	}
+	src, err := pcapio.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := analyze.New(analyze.Config{})
+	for batch := src.NextBatch(); len(batch) > 0; batch = src.NextBatch() {
+		a.AddBatch(batch)
+	}
+	st := src.Stats()
+	src.Close()
+	r := &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last).UTC())}
+	b.Logf("%d flows, %d flagged", r.Result.Flows.Len(), r.FlaggedFlows())
+	for _, format := range FormatNames() {
+		if format == "html" {
+			continue
+		}
+		b.Run(format, func(b *testing.B) {
+			for b.Loop() {
+				if err := Formats[format](io.Discard, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
