@@ -174,9 +174,9 @@ type jsonInference struct {
 }
 
 // JSON writes the report in the hangdiag.report/v1 schema, indented. It
-// writes the flows one by one, so that the document is never whole in
-// memory; the bytes are those of encoding/json's Encoder with a two-space
-// indent.
+// writes the flows one by one, through jsonOut, so that the document is
+// never whole in memory; the bytes are those of encoding/json's Encoder
+// with a two-space indent.
 func JSON(w io.Writer, r *Report) error {
 	doc := r.jsonHead()
 	bw := bufio.NewWriter(w)
@@ -206,11 +206,10 @@ func JSON(w io.Writer, r *Report) error {
 	} else {
 		bw.WriteString("  \"flows\": [\n")
 		encode := func(dst []byte, fl *analyze.Flow) ([]byte, error) {
-			b, err := json.Marshal(r.jsonFlow(fl))
-			if err != nil {
-				return dst, err
-			}
-			return indent(dst, b, "    "), nil
+			o := jsonOut{b: dst, prefix: "    ", indent: true, html: true}
+			jf := r.jsonFlow(fl)
+			jf.write(&o)
+			return o.b, o.err
 		}
 		err := inOrder(flows, func() flowEncoder { return encode }, func(i int, text []byte) error {
 			bw.WriteString("    ")

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -28,22 +27,28 @@ func JSONL(w io.Writer, r *Report) error {
 }
 
 // newJSONLLines returns an encoder of flows as the lines of their
-// findings, through a json.Encoder of its own.
+// findings, as a json.Encoder writes each jsonlFinding, without escaping
+// HTML (to keep "&&" in filters readable to grep).
 func (r *Report) newJSONLLines() flowEncoder {
-	var out appendWriter
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false) // keep "&&" in filters readable to grep
 	return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
-		out.b = dst
 		if len(fl.Findings) == 0 {
 			return dst, nil
 		}
 		jf := r.jsonFlow(fl)
-		for _, f := range jf.Findings {
-			if err := enc.Encode(jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, f}); err != nil {
-				return out.b, err
-			}
+		o := jsonOut{b: dst}
+		for i := range jf.Findings {
+			(&jsonlFinding{jf.Client, jf.Server, jf.Index, jf.WiresharkFilter, jf.Findings[i]}).write(&o)
+			o.b = append(o.b, '\n')
 		}
-		return out.b, nil
+		return o.b, o.err
 	}
+}
+
+func (f *jsonlFinding) write(o *jsonOut) {
+	o.open('{')
+	o.flowMembers(f.Client, f.Server, f.Index)
+	o.key("wireshark_filter")
+	o.str(f.WiresharkFilter)
+	f.members(o)
+	o.close('}')
 }
