@@ -326,15 +326,19 @@ func keepaliveWords(fl *analyze.Flow, threshold time.Duration) string {
 // flowName is "client → server" with ports.
 func flowName(fl *analyze.Flow) string { return fl.Client.String() + " → " + fl.Server.String() }
 
+// mdTextEscapes and mdCellEscapes are made once: a Replacer builds its
+// tables on first use, which took most of a long report's time when it
+// was made for every string.
+var (
+	mdTextEscapes = strings.NewReplacer("<", "&lt;", ">", "&gt;")
+	mdCellEscapes = strings.NewReplacer("<", "&lt;", ">", "&gt;", "|", `\|`)
+)
+
 // mdText escapes the characters that would turn plain text into HTML.
-func mdText(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
-}
+func mdText(s string) string { return mdTextEscapes.Replace(s) }
 
 // mdCell escapes text for a table cell.
-func mdCell(s string) string {
-	return strings.ReplaceAll(mdText(s), "|", `\|`)
-}
+func mdCell(s string) string { return mdCellEscapes.Replace(s) }
 
 // mdCode wraps s in a code span long enough for the backticks inside it.
 func mdCode(s string) string {
