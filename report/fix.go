@@ -23,7 +23,39 @@ type advice struct {
 	Short     string        // the fix in one line, for summaries
 	Middlebox string        // the preset's documented timeout and how to change it; "" without a preset
 	Source    string        // where the preset's facts come from
-	Snippets  []snippet     // how, per stack; nil when keepalives would not help
+}
+
+// Snippets shows, per stack, how to turn keepalives on; nil when they
+// would not help. They are made when asked for: a report shows them once
+// for each side and interval (howTos).
+func (a *advice) Snippets() []snippet {
+	if !a.Keepalive {
+		return nil
+	}
+	return keepaliveSnippets(a.Side, a.Interval)
+}
+
+// howTos remembers which flow's section of a report shows how to turn
+// keepalives on, for each side and interval, so that the others point to
+// it rather than repeat it: a capture of a thousand flagged flows would
+// otherwise carry the same few kilobytes a thousand times.
+type howTos map[howToKey]int
+
+type howToKey struct {
+	side     analyze.Side
+	interval time.Duration
+}
+
+// shownAt returns the Index of the flow whose section shows a's how-to,
+// and true; or, when none does yet, records the flow of the given Index
+// as the one that will, and returns false.
+func (h howTos) shownAt(a *advice, index int) (int, bool) {
+	k := howToKey{a.Side, a.Interval}
+	if at, ok := h[k]; ok {
+		return at, true
+	}
+	h[k] = index
+	return 0, false
 }
 
 // snippet shows how to turn on TCP keepalive in one stack.
@@ -74,7 +106,6 @@ func flowAdvice(res *analyze.Result, fl *analyze.Flow) advice {
 	default:
 		a.Keepalive = true
 		a.Short = fmt.Sprintf("enable TCP keepalive on the %s, probes at most %s apart (timeout %s)", a.Side, seconds(iv), seconds(res.Threshold))
-		a.Snippets = keepaliveSnippets(a.Side, iv)
 	}
 	return a
 }

@@ -171,7 +171,7 @@ func TestFlowAdvice(t *testing.T) {
 			if a.Keepalive != tt.keepalive || a.Side != tt.side || a.Interval != tt.interval {
 				t.Errorf("advice = keepalive %v, side %v, interval %v; want %v, %v, %v", a.Keepalive, a.Side, a.Interval, tt.keepalive, tt.side, tt.interval)
 			}
-			if got := stackNames(a.Snippets); got != tt.stacks {
+			if got := stackNames(a.Snippets()); got != tt.stacks {
 				t.Errorf("stacks = %q, want %q", got, tt.stacks)
 			}
 			if !strings.Contains(a.Middlebox, tt.middlebox) || (tt.middlebox == "") != (a.Middlebox == "") {
@@ -283,5 +283,44 @@ func TestTimelineWithTrace(t *testing.T) {
 	md := render(t, "markdown", r)
 	if !strings.Contains(md, "SYN-ACK") || strings.Contains(md, "only the packets the findings name") {
 		t.Errorf("markdown timeline does not tell every packet:\n%s", md)
+	}
+}
+
+// TestHowToOnce checks that Markdown and HTML show how to turn keepalives
+// on in the first flagged flow's section that needs it, and that the next
+// section needing the same points back to it instead of repeating it;
+// and that a flow whose findings keepalives would not help neither shows
+// it nor takes its place.
+func TestHowToOnce(t *testing.T) {
+	r := build(t, analyze.Config{}, "vlan.pcap")
+	if r.FlaggedFlows() != 2 {
+		t.Fatalf("%d flagged flows, want 2", r.FlaggedFlows())
+	}
+	for _, tc := range []struct{ format, shown, pointer string }{
+		{"markdown", "<summary>How to enable TCP keepalive on the client, every 60 s:", "**How to enable TCP keepalive on the client, every 60 s**: as under flow 0."},
+		{"html", "<summary>How to enable TCP keepalive on the client, every 60 s</summary>", `as under <a href="#flow-0">flow 0</a>.`},
+	} {
+		out := render(t, tc.format, r)
+		if n := strings.Count(out, tc.shown); n != 1 {
+			t.Errorf("%s: the how-to is shown %d times, want once", tc.format, n)
+		}
+		if n := strings.Count(out, "socket.setKeepAlive(true);"); n != 1 {
+			t.Errorf("%s: the Java snippet is there %d times, want once", tc.format, n)
+		}
+		if i, j := strings.Index(out, tc.shown), strings.Index(out, tc.pointer); j < 0 || j < i {
+			t.Errorf("%s: no pointer back to the how-to after it (shown at %d, pointer at %d)", tc.format, i, j)
+		}
+	}
+
+	// A flow that keepalives would not save comes first: it must not
+	// take the how-to's place.
+	r = build(t, analyze.Config{}, "closed-after-idle.pcap", "vlan.pcap")
+	if first := r.Result.Flows.At(0); len(first.Findings) == 0 || flowAdvice(r.Result, &first).Keepalive {
+		t.Fatal("the first flow is not one keepalives would not save")
+	}
+	out := render(t, "markdown", r)
+	shown, pointer := strings.Index(out, "<summary>How to enable TCP keepalive"), strings.Index(out, "as under flow 1.")
+	if flow1, flow2 := strings.Index(out, "### Flow 1:"), strings.Index(out, "### Flow 2:"); shown < flow1 || shown > flow2 || pointer < flow2 {
+		t.Errorf("the how-to is not under flow 1 with flow 2 pointing to it (flow 1 at %d, how-to at %d, flow 2 at %d, pointer at %d)", flow1, shown, flow2, pointer)
 	}
 }

@@ -53,7 +53,10 @@ type htmlFlow struct {
 	Findings            []shownFinding
 	Fixes               []string
 	Advice              advice
+	Snippets            []snippet // how to turn keepalives on, when this section shows it
 	Note                string
+	HowToAt             string // the anchor of the section that shows it, when another does
+	HowToIndex          int    // and its flow's Index
 	Filter              string
 }
 
@@ -106,8 +109,9 @@ func (r *Report) htmlPage() htmlPage {
 		}
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
+		shown := howTos{}
 		for _, fl := range res.Flows.All() {
-			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl, rows)) {
+			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl, rows, shown)) {
 				return
 			}
 		}
@@ -121,8 +125,10 @@ func (r *Report) htmlPage() htmlPage {
 	return p
 }
 
-// htmlFlow is the section of one flagged flow.
-func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList) htmlFlow {
+// htmlFlow is the section of one flagged flow; it shows how to turn
+// keepalives on only when no section before it, among those shown
+// records, does the same.
+func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList, shown howTos) htmlFlow {
 	adv := flowAdvice(r.Result, fl)
 	hf := htmlFlow{Anchor: flowAnchor(fl.Index), Name: fmt.Sprintf("Flow %d: %s", fl.Index, flowName(fl)), Facts: flowFacts(fl, r.Result.Threshold), Headline: capitalize(headline(fl)),
 		Findings: rows.shown(fl), Advice: adv, Filter: WiresharkFilter(fl)}
@@ -137,8 +143,12 @@ func (r *Report) htmlFlow(fl *analyze.Flow, rows *findingList) htmlFlow {
 			hf.Fixes = append(hf.Fixes, f.Fix)
 		}
 	}
-	if len(adv.Snippets) > 0 {
-		hf.Note = httpKeepAliveNote
+	if adv.Keepalive {
+		if at, ok := shown.shownAt(&adv, fl.Index); ok {
+			hf.HowToAt, hf.HowToIndex = flowAnchor(at), at
+		} else {
+			hf.Snippets, hf.Note = adv.Snippets(), httpKeepAliveNote
+		}
 	}
 	return hf
 }
@@ -288,11 +298,11 @@ footer { color: #57606a; font-size: 13px; margin-top: 36px; }
 {{- if .Advice.Middlebox}}
 <p><b>Middlebox:</b> {{.Advice.Middlebox}} Source: <code>{{.Advice.Source}}</code></p>
 {{- end}}
-{{- if .Advice.Snippets}}
+{{- if .Snippets}}
 <details>
 <summary>How to enable TCP keepalive on the {{.Advice.Side}}, every {{sec .Advice.Interval}}</summary>
 <p class="note">{{.Note}}</p>
-{{- range .Advice.Snippets}}
+{{- range .Snippets}}
 <h4>{{.Stack}}</h4>
 <pre><code>{{.Code}}</code></pre>
 {{- if .Note}}
@@ -300,6 +310,8 @@ footer { color: #57606a; font-size: 13px; margin-top: 36px; }
 {{- end}}
 {{- end}}
 </details>
+{{- else if .HowToAt}}
+<p><b>How to enable TCP keepalive on the {{.Advice.Side}}, every {{sec .Advice.Interval}}:</b> as under <a href="#{{.HowToAt}}">flow {{.HowToIndex}}</a>.</p>
 {{- end}}
 </div>
 <p><b>Wireshark filter:</b> <code>{{.Filter}}</code></p>

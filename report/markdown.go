@@ -79,9 +79,10 @@ func Markdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, row.severity, row.kind,
 				mdCell(row.flow), row.at.Format("15:04:05.000"), seconds(row.gap))
 		}
+		shown := howTos{}
 		for _, fl := range res.Flows.All() {
 			if len(fl.Findings) > 0 {
-				r.mdFlow(ew, fl, rows)
+				r.mdFlow(ew, fl, rows, shown)
 			}
 		}
 	}
@@ -96,8 +97,10 @@ func Markdown(w io.Writer, r *Report) error {
 	return ew.flush(bw)
 }
 
-// mdFlow writes the section of one flagged flow.
-func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow, rows *findingList) {
+// mdFlow writes the section of one flagged flow; the how-to of turning
+// keepalives on only when no section before it, among those shown
+// records, has the same.
+func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow, rows *findingList, shown howTos) {
 	res := r.Result
 	fmt.Fprintf(w, "\n### Flow %d: %s\n\n", fl.Index, mdText(flowName(fl)))
 	fmt.Fprintf(w, "**%s.** %s\n\n", mdText(capitalize(headline(fl))), mdText(flowFacts(fl, r.Result.Threshold)))
@@ -133,18 +136,28 @@ func (r *Report) mdFlow(w io.Writer, fl *analyze.Flow, rows *findingList) {
 	if adv.Middlebox != "" {
 		fmt.Fprintf(w, "\n**Middlebox**: %s Source: <%s>\n", mdText(adv.Middlebox), adv.Source)
 	}
-	if len(adv.Snippets) > 0 {
-		fmt.Fprintf(w, "\n<details>\n<summary>How to enable TCP keepalive on the %s, every %s: %s</summary>\n\n%s\n",
-			adv.Side, seconds(adv.Interval), stackNames(adv.Snippets), mdText(httpKeepAliveNote))
-		for _, s := range adv.Snippets {
-			fmt.Fprintf(w, "\n**%s**\n\n```%s\n%s\n```\n", s.Stack, s.Lang, s.Code)
-			if s.Note != "" {
-				fmt.Fprintf(w, "\n%s\n", mdText(s.Note))
-			}
+	if adv.Keepalive {
+		if at, ok := shown.shownAt(&adv, fl.Index); ok {
+			fmt.Fprintf(w, "\n**How to enable TCP keepalive on the %s, every %s**: as under flow %d.\n", adv.Side, seconds(adv.Interval), at)
+		} else {
+			mdHowTo(w, &adv)
 		}
-		fmt.Fprintf(w, "\n</details>\n")
 	}
 	fmt.Fprintf(w, "\n**Wireshark filter**: %s\n", mdCode(WiresharkFilter(fl)))
+}
+
+// mdHowTo writes how to turn keepalives on, per stack, folded.
+func mdHowTo(w io.Writer, adv *advice) {
+	snippets := adv.Snippets()
+	fmt.Fprintf(w, "\n<details>\n<summary>How to enable TCP keepalive on the %s, every %s: %s</summary>\n\n%s\n",
+		adv.Side, seconds(adv.Interval), stackNames(snippets), mdText(httpKeepAliveNote))
+	for _, s := range snippets {
+		fmt.Fprintf(w, "\n**%s**\n\n```%s\n%s\n```\n", s.Stack, s.Lang, s.Code)
+		if s.Note != "" {
+			fmt.Fprintf(w, "\n%s\n", mdText(s.Note))
+		}
+	}
+	fmt.Fprintf(w, "\n</details>\n")
 }
 
 // mdLine is one bullet of a timeline in words.

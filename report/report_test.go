@@ -39,6 +39,7 @@ var goldenCases = []struct {
 	{"closed-after-idle-alb", []string{"closed-after-idle.pcap"}, analyze.Config{Middlebox: preset("aws-alb")}, false, 0},
 	{"hung-at-capture-end-all", []string{"long-request-keepalive-7200s.pcap"}, analyze.Config{KeepAll: true}, false, 0},
 	{"ipv6-width80", []string{"ipv6.pcap"}, analyze.Config{}, true, 80},
+	{"vlan-two-flows", []string{"vlan.pcap"}, analyze.Config{}, false, 0},
 }
 
 func preset(name string) *analyze.Middlebox {
