@@ -85,47 +85,42 @@ const (
 // diagnoses idle-timeout failures. It does no I/O but through
 // Config.Spill and reads no clock. It is not safe for concurrent use.
 type Analyzer struct {
-	threshold   int64
-	probesCount bool // keepalive probes reset the middlebox's timer
-	middlebox   *Middlebox
-	maxFlows    int
-	keepAll     bool
-	trace       func(int, Packet)
-	traceFlows  map[int]bool
-	flows       flowTable
-	done        *flowStore // finished flows for the Result
-	text        []byte     // scratch for writing findings' messages
-	stats       Stats
-	lastNanos   int64
-	sinceSweep  int
-	nextIndex   int
-	warnAt      float64
-	notes       slab[flowNotes]      // gaps and findings of the flows that have them
-	keeps       slab[keepState]      // keepalive timing of the sides that probe
-	candidates  slab[probeCandidate] // first segments that may prove keepalive probes
-	alerts      slab[alertState]     // live mode: what Tick raised per flow
-	watches     slab[gapWatch]       // gaps under watch
-	closed      closedQueue          // flows in the order they closed, for sweep
-	found       []*flow              // AddBatch's flows found ahead
-	renames     [][2]uint64          // scratch for freezeIdle
-	thawed      flow                 // a frozen flow being finished
-	ticking     bool                 // Tick has been called: live mode
-	pending     []Alert              // findings of flows finished between two Ticks
-	survived    []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
-	fatal       []fatalGap           // flows' shortest fatal gaps, those that can still count (see pruneFatal)
+	texts      // the threshold and middlebox under test, and the findings' text
+	maxFlows   int
+	keepAll    bool
+	trace      func(int, Packet)
+	traceFlows map[int]bool
+	flows      flowTable
+	done       *flowStore // finished flows for the Result
+	stats      Stats
+	lastNanos  int64
+	sinceSweep int
+	nextIndex  int
+	warnAt     float64
+	notes      slab[flowNotes]      // gaps and findings of the flows that have them
+	keeps      slab[keepState]      // keepalive timing of the sides that probe
+	candidates slab[probeCandidate] // first segments that may prove keepalive probes
+	alerts     slab[alertState]     // live mode: what Tick raised per flow
+	watches    slab[gapWatch]       // gaps under watch
+	closed     closedQueue          // flows in the order they closed, for sweep
+	found      []*flow              // AddBatch's flows found ahead
+	renames    [][2]uint64          // scratch for freezeIdle
+	thawed     flow                 // a frozen flow being finished
+	ticking    bool                 // Tick has been called: live mode
+	pending    []Alert              // findings of flows finished between two Ticks
+	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
+	fatal      []fatalGap           // flows' shortest fatal gaps, those that can still count (see pruneFatal)
 }
 
 // New returns an Analyzer for cfg.
 func New(cfg Config) *Analyzer {
 	a := &Analyzer{
-		done:        &flowStore{open: cfg.Spill},
-		threshold:   int64(cfg.Idle),
-		probesCount: true,
-		middlebox:   cfg.Middlebox,
-		maxFlows:    cfg.MaxFlows,
-		keepAll:     cfg.KeepAll,
-		trace:       cfg.Trace,
-		traceFlows:  cfg.TraceFlows,
+		done:       &flowStore{open: cfg.Spill},
+		texts:      texts{threshold: int64(cfg.Idle), probesCount: true, middlebox: cfg.Middlebox},
+		maxFlows:   cfg.MaxFlows,
+		keepAll:    cfg.KeepAll,
+		trace:      cfg.Trace,
+		traceFlows: cfg.TraceFlows,
 	}
 	if mb := cfg.Middlebox; mb != nil {
 		a.probesCount = mb.ProbesResetTimer
@@ -136,6 +131,8 @@ func New(cfg Config) *Analyzer {
 	if a.threshold <= 0 {
 		a.threshold = int64(350 * time.Second)
 	}
+	t := a.texts
+	a.done.texts = &t
 	if a.maxFlows <= 0 {
 		a.maxFlows = DefaultMaxFlows
 	}
@@ -384,11 +381,7 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	}
 	if len(a.findingsOf(f)) > 0 || a.keepAll {
 		fl := f.summary(a, captureEnd)
-		for i := range fl.Findings {
-			fd := &fl.Findings[i]
-			fd.Message, fd.Fix = a.message(fd, fl.Client, fl.Server, &a.text), a.fix(fd)
-		}
-		a.done.add(&fl)
+		a.done.add(&fl) // without the findings' text: decoding writes it
 	}
 	a.notes.release(&f.notes)
 	for s := range f.dirs {

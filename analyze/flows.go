@@ -31,6 +31,7 @@ type Flows struct {
 	order  []int32       // the store's records in this list, in list order
 	edits  []func(*Flow) // applied to each flow as it is decoded, in order
 	counts *Counts       // of the flows in order; shared by the copies of the list
+	noText bool          // decode the findings without their messages and fixes
 }
 
 // Counts is what a list of flows holds of findings, counted as the list
@@ -105,7 +106,7 @@ func (fs Flows) Find(index int) (Flow, bool) {
 
 // Filter returns the list of the flows keep returns true for.
 func (fs Flows) Filter(keep func(*Flow) bool) Flows {
-	out := Flows{store: fs.store, edits: fs.edits, counts: &Counts{}}
+	out := Flows{store: fs.store, edits: fs.edits, counts: &Counts{}, noText: fs.noText}
 	for i, rec := range fs.order {
 		if f := fs.At(i); keep(&f) {
 			out.order = append(out.order, rec)
@@ -155,11 +156,33 @@ func (fs Flows) Close() error {
 	return err
 }
 
+// WithoutText returns the list with its flows decoded without their
+// findings' messages and fixes, the costliest part of a flagged flow to
+// decode, for a reader of the facts alone (a CSV row, a sort of the
+// findings).
+func (fs Flows) WithoutText() Flows {
+	fs.noText = true
+	return fs
+}
+
+// FillText writes the message and fix of fd, one of the findings of f,
+// when it has none: what decoding with text writes, for a flow of the list
+// decoded WithoutText whose reader needs some of its text after all (a
+// report encoding flows on several cores writes it on each). It is safe to
+// call from several goroutines at once.
+func (fs Flows) FillText(f *Flow, fd *Finding) {
+	if fd.Message != "" || fs.store == nil || fs.store.texts == nil {
+		return
+	}
+	var buf []byte
+	fd.Message, fd.Fix = fs.store.texts.message(fd, f.Client, f.Server, &buf), fs.store.texts.fix(fd)
+}
+
 // decode decodes flow i, reading the spill file through blocks when
 // not nil.
 func (fs Flows) decode(i int, f *Flow, blocks *blockCache) {
 	s := fs.store
-	s.decode(fs.order[i], f, blocks)
+	s.decode(fs.order[i], f, blocks, !fs.noText)
 	for _, edit := range fs.edits {
 		edit(f)
 	}
@@ -183,6 +206,8 @@ type flowStore struct {
 	size   int64                     // bytes in the file
 	recs   []flowRec                 // the flows, in the order they were added
 	buf    []byte                    // scratch for encoding and reading back
+	texts  *texts                    // writes the findings' text as flows are decoded; nil when they have it
+	text   []byte                    // scratch for writing it
 	err    error                     // the first error reading the file back
 	// inMemory is set when there is no file or it could not be made or
 	// written: the flows stay in mem from then on.
@@ -246,7 +271,9 @@ func (s *flowStore) sorted() []int32 {
 	return order
 }
 
-func (s *flowStore) decode(i int32, f *Flow, blocks *blockCache) {
+// decode decodes record i into f, writing its findings' text when asked
+// and the store has it to write.
+func (s *flowStore) decode(i int32, f *Flow, blocks *blockCache, text bool) {
 	rec := s.recs[i]
 	var b []byte
 	if rec.off >= s.size {
@@ -265,6 +292,9 @@ func (s *flowStore) decode(i int32, f *Flow, blocks *blockCache) {
 	d.flow(f)
 	if d.bad && s.err == nil {
 		s.err = errors.New("damaged flow record")
+	}
+	if text && s.texts != nil {
+		s.texts.write(f, &s.text)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -461,4 +462,82 @@ func TestFlowsSpillBlocks(t *testing.T) {
 		}
 	}
 	list.Close()
+}
+
+// TestFlowsText checks that a Result stores its flagged flows without
+// their findings' text and writes it as they are decoded, by At, All and
+// Find and before edits run; that WithoutText decodes the same flows
+// without it, and FillText then writes the same; and that the text is
+// what the Analyzer writes for the finding, in memory and past the
+// spill.
+func TestFlowsText(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	lab, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.pcap"))
+	segs := spreadSegments(t, append(paths, lab...), 20) // enough flagged flows to spill
+	var spill *os.File
+	a := New(Config{Idle: 5 * time.Second, Spill: func() (SpillFile, error) {
+		f, err := os.CreateTemp(t.TempDir(), "spill")
+		spill = f
+		return f, err
+	}})
+	for i := range segs {
+		a.Add(&segs[i])
+	}
+	res := a.Finish(time.Time{})
+	defer res.Flows.Close()
+	if spill == nil {
+		t.Fatal("the flows did not spill")
+	}
+	stored, err := os.ReadFile(spill.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored = append(stored, res.Flows.store.mem...)
+
+	bare := listOf(res.Flows.WithoutText())
+	var edited []string
+	withText := listOf(res.Flows.Edit(func(f *Flow) {
+		for _, fd := range f.Findings {
+			edited = append(edited, fd.Message)
+		}
+	}))
+	if len(bare) != len(withText) || len(bare) != res.Flows.Len() {
+		t.Fatalf("%d flows without text, %d with, want %d", len(bare), len(withText), res.Flows.Len())
+	}
+	findings := 0
+	for i := range withText {
+		f, b := &withText[i], &bare[i]
+		if diff := cmp.Diff(f.Findings, b.Findings, addrsEqual, cmpopts.IgnoreFields(Finding{}, "Message", "Fix")); diff != "" {
+			t.Fatalf("flow %d: the facts differ with and without text:\n%s", f.Index, diff)
+		}
+		for k := range f.Findings {
+			fd, bd := &f.Findings[k], &b.Findings[k]
+			findings++
+			if bd.Message != "" || bd.Fix != "" {
+				t.Errorf("flow %d: WithoutText decoded the text %q", f.Index, bd.Message)
+			}
+			var buf []byte
+			want := &Finding{}
+			*want = *bd
+			if msg, fix := a.message(want, f.Client, f.Server, &buf), a.fix(want); fd.Message != msg || fd.Fix != fix || msg == "" {
+				t.Errorf("flow %d finding %d: text %q / %q, want %q / %q", f.Index, k, fd.Message, fd.Fix, msg, fix)
+			}
+			res.Flows.FillText(b, bd)
+			if bd.Message != fd.Message || bd.Fix != fd.Fix {
+				t.Errorf("flow %d finding %d: FillText wrote %q / %q, decoding %q / %q", f.Index, k, bd.Message, bd.Fix, fd.Message, fd.Fix)
+			}
+			if bytes.Contains(stored, []byte(fd.Message)) {
+				t.Errorf("flow %d: the stored flows hold the message %q", f.Index, fd.Message)
+			}
+		}
+		if at := res.Flows.At(i); cmp.Diff(*f, at, addrsEqual) != "" {
+			t.Errorf("flow %d: At differs from All", f.Index)
+		}
+		if found, _ := res.Flows.Find(f.Index); cmp.Diff(*f, found, addrsEqual) != "" {
+			t.Errorf("flow %d: Find differs from All", f.Index)
+		}
+	}
+	if findings < 100 || len(edited) != findings || slices.Contains(edited, "") {
+		t.Errorf("%d findings, %d messages seen by the edit (some empty: %v); want over 100, all with text", findings, len(edited), slices.Contains(edited, ""))
+	}
 }

@@ -9,10 +9,28 @@ import (
 )
 
 // A finding's message and fix are written from its facts alone: its fields,
-// its Evidence and the flow's endpoints. A flow in the table keeps only the
-// facts; its findings' text is written when the flow is finished and stored
-// for the Result (Analyzer.finish), and live mode writes an alert's when it
-// raises it.
+// its Evidence, the flow's endpoints and the three settings of texts. A
+// flow keeps only the facts, in the table and in the Result's store; its
+// findings' text is written when a Result's flow is decoded (flowStore),
+// so that a capture of many flagged flows costs no text for the flows a
+// report does not show, and live mode writes an alert's when it raises it.
+
+// texts writes findings' messages and fixes.
+type texts struct {
+	threshold   int64
+	probesCount bool // keepalive probes reset the middlebox's timer
+	middlebox   *Middlebox
+}
+
+// write fills in the message and fix of each finding of f that has
+// none, with buf as scratch space kept from call to call.
+func (a *texts) write(f *Flow, buf *[]byte) {
+	for i := range f.Findings {
+		if fd := &f.Findings[i]; fd.Message == "" {
+			fd.Message, fd.Fix = a.message(fd, f.Client, f.Server, buf), a.fix(fd)
+		}
+	}
+}
 
 // addCause adds the finding that names a long gap itself: keepalives too
 // slow when a keepalive bounds the gap, otherwise plain silence.
@@ -97,7 +115,7 @@ func waitingOf(fd *Finding) int8 {
 
 // message is the message of a finding of the flow from client to server.
 // buf is scratch space, kept from call to call.
-func (a *Analyzer) message(fd *Finding, client, server netip.AddrPort, buf *[]byte) string {
+func (a *texts) message(fd *Finding, client, server netip.AddrPort, buf *[]byte) string {
 	b := appendLabel((*buf)[:0], client, server)
 	ev := &fd.Evidence
 	gap := fmtDur(int64(fd.Gap))
@@ -131,7 +149,7 @@ func (a *Analyzer) message(fd *Finding, client, server netip.AddrPort, buf *[]by
 
 // fix is the fix of a finding. It depends on the finding's kind and
 // waiting side only.
-func (a *Analyzer) fix(fd *Finding) string {
+func (a *texts) fix(fd *Finding) string {
 	switch fd.Kind {
 	case StaleConnectionReuse:
 		return a.staleFix()
@@ -143,7 +161,7 @@ func (a *Analyzer) fix(fd *Finding) string {
 
 // appendCause appends the rest of the message of a finding that names a
 // long gap to b, which names the flow.
-func (a *Analyzer) appendCause(b []byte, fd *Finding) []byte {
+func (a *texts) appendCause(b []byte, fd *Finding) []byte {
 	ev := &fd.Evidence
 	gap, at := int64(fd.Gap), fd.At.UnixNano()
 	start := at - gap
@@ -233,7 +251,7 @@ func refOf(p *PacketRef) PacketRef {
 
 // keepaliveFix says which side should send keepalives and how often, or
 // what to do instead when probes do not reset the middlebox's timer.
-func (a *Analyzer) keepaliveFix(waiting int8) string {
+func (a *texts) keepaliveFix(waiting int8) string {
 	iv := fmtSecs(RecommendedInterval(a.threshold))
 	if !a.probesCount {
 		return fmt.Sprintf("TCP keepalive probes do not reset this middlebox's idle timer; send application data at least every %s (or raise its idle timeout above the longest silence).", iv)
@@ -250,7 +268,7 @@ func (a *Analyzer) keepaliveFix(waiting int8) string {
 	return fix
 }
 
-func (a *Analyzer) staleFix() string {
+func (a *texts) staleFix() string {
 	return fmt.Sprintf("Close pooled connections idle longer than %s (below the %s timeout), or enable TCP keepalive on them at most every %s, and retry idempotent requests once on \"connection reset\".",
 		fmtSecs(RecommendedInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(RecommendedInterval(a.threshold)))
 }

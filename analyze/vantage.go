@@ -22,7 +22,7 @@ func MatchFlows(a, b *Result) []FlowPair {
 	type isns struct{ c, s uint32 }
 	byTuple := map[[2]netip.AddrPort]int{}
 	byISN := map[isns][]int{}
-	for _, f := range b.Flows.All() {
+	for _, f := range b.Flows.WithoutText().All() {
 		byTuple[[2]netip.AddrPort{f.Client, f.Server}] = f.Index
 		if f.SYNSeen[Client] && f.SYNSeen[Server] {
 			k := isns{f.ISN[Client], f.ISN[Server]}
@@ -32,7 +32,7 @@ func MatchFlows(a, b *Result) []FlowPair {
 	used := map[int]bool{}
 	var pairs []FlowPair
 	var unmatched []*Flow
-	for _, f := range a.Flows.All() {
+	for _, f := range a.Flows.WithoutText().All() {
 		if j, ok := byTuple[[2]netip.AddrPort{f.Client, f.Server}]; ok && !used[j] {
 			used[j] = true
 			pairs = append(pairs, FlowPair{Index: [2]int{f.Index, j}, MatchedBy: "4-tuple"})

@@ -33,7 +33,7 @@ func CSV(w io.Writer, r *Report) error {
 	if cw.Flush(); cw.Error() != nil {
 		return cw.Error()
 	}
-	return writeInOrder(bw, r.Result.Flows, newCSVRows)
+	return writeInOrder(bw, r.Result.Flows.WithoutText(), newCSVRows)
 }
 
 // newCSVRows returns an encoder of flows as CSV rows, one a flow, through

@@ -103,7 +103,7 @@ func (r *Report) htmlPage() htmlPage {
 		p.Findings = append(p.Findings, htmlFindingRow{i + 1, row.severity.String(), string(row.kind), row.flow,
 			flowAnchor(row.index), row.at.Format("15:04:05.000"), seconds(row.gap)})
 	}
-	for _, fl := range res.Flows.All() {
+	for _, fl := range res.Flows.WithoutText().All() {
 		if len(fl.Findings) > 0 {
 			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl.Index), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 		}
@@ -117,7 +117,7 @@ func (r *Report) htmlPage() htmlPage {
 		}
 	}
 	if rows.hasUnflagged() {
-		for _, f := range res.Flows.All() {
+		for _, f := range res.Flows.WithoutText().All() {
 			p.All = append(p.All, htmlAllRow{f.Index, flowName(f), f.State.String(), fmt.Sprint(f.Packets), seconds(f.MaxGap),
 				fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes), len(f.Findings)})
 		}

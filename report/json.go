@@ -205,7 +205,11 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"flows\": [],\n")
 	} else {
 		bw.WriteString("  \"flows\": [\n")
+		flows = flows.WithoutText() // written by the encoders, on every core
 		encode := func(dst []byte, fl *analyze.Flow) ([]byte, error) {
+			for i := range fl.Findings {
+				flows.FillText(fl, &fl.Findings[i])
+			}
 			o := jsonOut{b: dst, prefix: "    ", indent: true, html: true}
 			jf := r.jsonFlow(fl)
 			jf.write(&o)

@@ -23,7 +23,7 @@ type jsonlFinding struct {
 // fields exactly as in the JSON report (kind, severity, at, gap_seconds,
 // message, fix, evidence). Flows come in order of first appearance.
 func JSONL(w io.Writer, r *Report) error {
-	return writeInOrder(bufio.NewWriter(w), r.Result.Flows, r.newJSONLLines)
+	return writeInOrder(bufio.NewWriter(w), r.Result.Flows.WithoutText(), r.newJSONLLines)
 }
 
 // newJSONLLines returns an encoder of flows as the lines of their
@@ -33,6 +33,9 @@ func (r *Report) newJSONLLines() flowEncoder {
 	return func(dst []byte, fl *analyze.Flow) ([]byte, error) {
 		if len(fl.Findings) == 0 {
 			return dst, nil
+		}
+		for i := range fl.Findings {
+			r.Result.Flows.FillText(fl, &fl.Findings[i]) // on every core, as the flows were decoded without it
 		}
 		jf := r.jsonFlow(fl)
 		o := jsonOut{b: dst}

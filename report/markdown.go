@@ -33,7 +33,7 @@ func Markdown(w io.Writer, r *Report) error {
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))
-	for _, fl := range res.Flows.All() {
+	for _, fl := range res.Flows.WithoutText().All() {
 		if len(fl.Findings) == 0 {
 			continue
 		}
@@ -89,7 +89,7 @@ func Markdown(w io.Writer, r *Report) error {
 	if rows.hasUnflagged() {
 		fmt.Fprintf(ew, "\n## All flows\n\n")
 		fmt.Fprintf(ew, "| # | Client → Server | State | Packets | Max gap | Keepalives client/server | Findings |\n| ---: | --- | --- | ---: | ---: | --- | ---: |\n")
-		for _, f := range res.Flows.All() {
+		for _, f := range res.Flows.WithoutText().All() {
 			fmt.Fprintf(ew, "| %d | %s | %s | %d | %s | %d/%d | %d |\n", f.Index, mdCell(flowName(f)), f.State, f.Packets, seconds(f.MaxGap),
 				f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes, len(f.Findings))
 		}

@@ -149,7 +149,7 @@ type findingList struct {
 // works it out once and hands it down.
 func (r *Report) sortedFindings() *findingList {
 	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}}
-	for pos, fl := range l.flows.All() {
+	for pos, fl := range l.flows.WithoutText().All() {
 		if len(fl.Findings) == 0 {
 			continue
 		}
@@ -168,15 +168,18 @@ func (r *Report) sortedFindings() *findingList {
 	return l
 }
 
-// at returns the flow and the finding of row i. Consecutive rows of one
-// flow share its decoded copy.
+// at returns the flow and the finding of row i, with the finding's text
+// (and only its: a flow's other findings have theirs in their own rows).
+// Consecutive rows of one flow share its decoded copy.
 func (l *findingList) at(i int) (*analyze.Flow, *analyze.Finding) {
 	row := l.rows[i]
 	if l.last == nil || l.lastPos != row.pos {
-		f := l.flows.At(row.pos)
+		f := l.flows.WithoutText().At(row.pos)
 		l.last, l.lastPos = &f, row.pos
 	}
-	return l.last, &l.last.Findings[row.n]
+	fd := &l.last.Findings[row.n]
+	l.flows.FillText(l.last, fd)
+	return l.last, fd
 }
 
 // flagged counts the flows with at least one finding.

@@ -122,7 +122,7 @@ func Table(w io.Writer, r *Report) error {
 				wrap(ew, "   ", "Keepalives: "+k)
 			}
 		}
-		for _, fl := range res.Flows.All() {
+		for _, fl := range res.Flows.WithoutText().All() {
 			if len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
 				fmt.Fprintln(ew)
 				wrap(ew, "", "How to turn on TCP keepalive in Linux, Python requests, Go, Java, Node.js, .NET and curl: run again with --format markdown or --format html.")
@@ -147,7 +147,7 @@ func Table(w io.Writer, r *Report) error {
 func flowTable(w io.Writer, res *analyze.Result, width int) error {
 	return fitTable(w, width, func(compact bool) ([]string, [][]string) {
 		var cells [][]string
-		for _, f := range res.Flows.All() {
+		for _, f := range res.Flows.WithoutText().All() {
 			probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
 			if compact {
 				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),

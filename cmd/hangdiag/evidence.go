@@ -116,7 +116,7 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 // out as evidence and closes it.
 func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
 	flagged := make(map[int]bool)
-	for _, f := range rep.Result.Flows.All() {
+	for _, f := range rep.Result.Flows.WithoutText().All() {
 		if len(f.Findings) > 0 {
 			flagged[f.Index] = true
 		}
@@ -409,7 +409,7 @@ func (ev *evidence) adviseEnd(w io.Writer, path string, r *analyze.Result) {
 		return
 	}
 	open := false
-	for _, f := range r.Flows.All() {
+	for _, f := range r.Flows.WithoutText().All() {
 		if open = len(f.Findings) > 0 && f.State == analyze.Open; open {
 			break
 		}

@@ -84,6 +84,6 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 }
 
 func hasFindings(r *analyze.Result, index int) bool {
-	f, ok := r.Flows.Find(index)
+	f, ok := r.Flows.WithoutText().Find(index)
 	return ok && len(f.Findings) > 0
 }
