@@ -139,7 +139,7 @@ func TestJSONL(t *testing.T) {
 		requireKeys(t, "finding line", doc, "client", "server", "index", "wireshark_filter",
 			"kind", "severity", "at", "gap_seconds", "message", "evidence")
 	}
-	if want := len(r.sortedFindings().rows); n != want {
+	if want := len(r.sortedFindings(0).rows); n != want {
 		t.Errorf("%d lines, want one per finding (%d)", n, want)
 	}
 }

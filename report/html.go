@@ -68,7 +68,7 @@ type htmlAllRow struct {
 
 func (r *Report) htmlPage() htmlPage {
 	res := r.Result
-	rows := r.sortedFindings()
+	rows := r.sortedFindings(0)
 	p := htmlPage{Title: "hangdiag report", Verdict: r.verdict(rows), Schema: Schema}
 	if len(r.Files) == 1 {
 		p.Title += ": " + r.Files[0].Name

@@ -29,7 +29,7 @@ func Markdown(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	ew := &errWriter{w: bw}
 	res := r.Result
-	rows := r.sortedFindings()
+	rows := r.sortedFindings(0)
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))
@@ -292,7 +292,7 @@ func (r *Report) verdict(rows *findingList) string {
 		return fmt.Sprintf("No flow was silent for %s or longer (%s analysed).", seconds(res.Threshold), count(uint64(res.Stats.Flows), "flow", "flows"))
 	}
 	return fmt.Sprintf("%s of %s went silent past the %s idle threshold: %s.", count(uint64(n), "flow", "flows"),
-		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(len(rows.rows)), "finding", "findings"))
+		strconv.Itoa(res.Stats.Flows), seconds(res.Threshold), count(uint64(rows.total), "finding", "findings"))
 }
 
 // thresholdWords names the idle threshold and the preset behind it.

@@ -8,8 +8,10 @@ package report
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -138,34 +140,88 @@ type findingRow struct {
 // what a table of findings shows; the rest of the flow is decoded as rows
 // ask for it, so a long list costs a few words a finding.
 type findingList struct {
-	rows    []findingRow
+	rows    []findingRow   // in order; the first ones only when the list is limited
+	counts  analyze.Counts // of every finding, listed or not
+	total   int            // findings, listed or not
 	flows   analyze.Flows
-	byIndex map[int][]int // row numbers of each flow's findings, by flow Index: one entry per flagged flow
+	byIndex map[int][]int // row numbers of each flow's listed findings, by flow Index
 	last    *analyze.Flow // the flow decoded last
 	lastPos int
 }
 
-// sortedFindings returns the findings of the report in order. A renderer
-// works it out once and hands it down.
-func (r *Report) sortedFindings() *findingList {
-	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}}
+// compareRows orders findings by severity, then time, then flow, then
+// their order in the flow.
+func compareRows(a, b *findingRow) int {
+	return cmp.Or(cmp.Compare(a.severity, b.severity), a.at.Compare(b.at), cmp.Compare(a.index, b.index), cmp.Compare(a.n, b.n))
+}
+
+// sortedFindings returns the findings of the report in order: all of
+// them, or when limit > 0 the first limit, chosen as the flows are read
+// (the greatest kept at the root of a heap), so that the list of a
+// million findings takes limit rows. A renderer works it out once and
+// hands it down.
+func (r *Report) sortedFindings(limit int) *findingList {
+	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}, counts: r.Result.Flows.Counts()}
+	for _, n := range l.counts.Findings {
+		l.total += n
+	}
+	kept := rowHeap{}
 	for pos, fl := range l.flows.WithoutText().All() {
-		if len(fl.Findings) == 0 {
-			continue
-		}
-		name := flowName(fl)
+		name := ""
 		for n := range fl.Findings {
 			fd := &fl.Findings[n]
-			l.rows = append(l.rows, findingRow{pos, n, fl.Index, fd.Severity, fd.At, fd.Kind, fd.Gap, name})
+			row := findingRow{pos, n, fl.Index, fd.Severity, fd.At, fd.Kind, fd.Gap, ""}
+			if limit > 0 && len(kept) == limit {
+				if compareRows(&row, &kept[0]) >= 0 {
+					continue
+				}
+				heap.Pop(&kept)
+			}
+			if name == "" {
+				name = flowName(fl)
+			}
+			row.flow = name
+			heap.Push(&kept, row)
 		}
 	}
-	slices.SortStableFunc(l.rows, func(a, b findingRow) int {
-		return cmp.Or(cmp.Compare(a.severity, b.severity), a.at.Compare(b.at), cmp.Compare(a.index, b.index))
-	})
+	l.rows = kept
+	slices.SortFunc(l.rows, func(a, b findingRow) int { return compareRows(&a, &b) })
 	for i, row := range l.rows {
 		l.byIndex[row.index] = append(l.byIndex[row.index], i)
 	}
 	return l
+}
+
+// rowHeap is a heap of findings, the last in order at its root.
+type rowHeap []findingRow
+
+func (h rowHeap) Len() int           { return len(h) }
+func (h rowHeap) Less(i, j int) bool { return compareRows(&h[i], &h[j]) > 0 }
+func (h rowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rowHeap) Push(x any)        { *h = append(*h, x.(findingRow)) }
+func (h *rowHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// unlisted says how many findings of each kind the list leaves out, most
+// first: "322,750 silent-past-timeout, 4 hung-at-capture-end".
+func (l *findingList) unlisted() string {
+	left := maps.Clone(l.counts.Findings)
+	for i := range l.rows {
+		left[l.rows[i].kind]--
+	}
+	kinds := slices.Collect(maps.Keys(left))
+	slices.SortFunc(kinds, func(a, b analyze.Kind) int { return cmp.Or(cmp.Compare(left[b], left[a]), cmp.Compare(a, b)) })
+	var parts []string
+	for _, k := range kinds {
+		if left[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", left[k], k))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // at returns the flow and the finding of row i, with the finding's text
@@ -183,7 +239,7 @@ func (l *findingList) at(i int) (*analyze.Flow, *analyze.Finding) {
 }
 
 // flagged counts the flows with at least one finding.
-func (l *findingList) flagged() int { return len(l.byIndex) }
+func (l *findingList) flagged() int { return l.counts.Flagged }
 
 // hasUnflagged tells whether the result keeps flows without findings
 // (--all).

@@ -18,6 +18,11 @@ import (
 // textWidth is the width paragraphs are wrapped to when Report.Width is 0.
 const textWidth = 100
 
+// tableListed is the most findings Table lists, each in the table and in a
+// paragraph: a screen holds a few dozen, and a list of many thousands is
+// for a program to read, from the other formats. Tests lower it.
+var tableListed = 2000
+
 // ANSI escapes for Report.Color.
 const (
 	ansiRed    = "\x1b[31m"
@@ -39,13 +44,13 @@ func Table(w io.Writer, r *Report) error {
 	}
 	wrap := func(out io.Writer, prefix, text string) { wrapTo(out, width, prefix, text) }
 	res := r.Result
-	rows := r.sortedFindings()
+	rows := r.sortedFindings(tableListed)
 	th := seconds(res.Threshold)
 	if mb := res.Middlebox; mb != nil {
 		th += " (" + mb.Name + ": " + mb.Title + ")"
 	}
 	head := fmt.Sprintf("hangdiag: %s in %s of %s, idle threshold %s",
-		count(uint64(len(rows.rows)), "finding", "findings"), count(uint64(rows.flagged()), "flow", "flows"),
+		count(uint64(rows.total), "finding", "findings"), count(uint64(rows.flagged()), "flow", "flows"),
 		count(uint64(res.Stats.Flows), "flow", "flows"), th)
 	if r.Width > 0 {
 		wrap(ew, "", head)
@@ -101,6 +106,11 @@ func Table(w io.Writer, r *Report) error {
 		})
 		if err != nil {
 			return err
+		}
+		if left := rows.total - len(rows.rows); left > 0 {
+			fmt.Fprintln(ew)
+			wrap(ew, "", fmt.Sprintf("The table and the paragraphs below show the first %d findings, by severity then time. The other %d (%s) are in the JSON, JSON lines and CSV reports (--format json, jsonl or csv).",
+				len(rows.rows), left, rows.unlisted()))
 		}
 		fixedAt := map[string]int{}     // fix text -> number of the paragraph that gave it
 		keepaliveSaid := map[int]bool{} // flows whose keepalive settings were given

@@ -2,9 +2,15 @@ package report
 
 import (
 	"bytes"
+	stdcmp "cmp"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/olekukonko/tablewriter"
@@ -64,7 +70,7 @@ func TestWriteBox(t *testing.T) {
 		for _, color := range []bool{false, true} {
 			rep := build(t, tc.cfg, tc.files...)
 			rep.Color = color
-			rows := rep.sortedFindings()
+			rows := rep.sortedFindings(0)
 			var cells [][]string
 			for i, row := range rows.rows {
 				cells = append(cells, []string{strconv.Itoa(i + 1), rep.paint(row.severity, row.severity.String()), string(row.kind),
@@ -99,5 +105,89 @@ func TestWriteBoxWriteError(t *testing.T) {
 	}
 	if err := writeBox(failingWriter{}, []int{6, 22}, []string{"#", "x"}, rows); err != errWrite {
 		t.Errorf("writeBox to a failing writer returned %v, want %v", err, errWrite)
+	}
+}
+
+// manyFindings is a report of many findings, ties in severity and time
+// among them: every lab capture's server side, with a short threshold.
+func manyFindings(t *testing.T) *Report {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.server.pcap"))
+	var files []string
+	for _, p := range paths {
+		files = append(files, filepath.Join("lab", filepath.Base(p)))
+	}
+	r := build(t, analyze.Config{Idle: time.Second}, files...)
+	if r.FlaggedFlows() < 5 {
+		t.Fatalf("%d flagged flows, want more", r.FlaggedFlows())
+	}
+	return r
+}
+
+// TestSortedFindingsLimit checks the order of the findings against a
+// stable sort of them all by severity, time and flow, and that a limited
+// list is the first rows of the whole one, with the counts of all.
+func TestSortedFindingsLimit(t *testing.T) {
+	r := manyFindings(t)
+	var want []findingRow
+	for pos, fl := range r.Result.Flows.All() {
+		for n, fd := range fl.Findings {
+			want = append(want, findingRow{pos, n, fl.Index, fd.Severity, fd.At, fd.Kind, fd.Gap, flowName(fl)})
+		}
+	}
+	slices.SortStableFunc(want, func(a, b findingRow) int {
+		return stdcmp.Or(stdcmp.Compare(a.severity, b.severity), a.at.Compare(b.at), stdcmp.Compare(a.index, b.index))
+	})
+	all := r.sortedFindings(0)
+	if diff := cmp.Diff(want, all.rows, cmp.AllowUnexported(findingRow{})); diff != "" {
+		t.Fatalf("sorted findings (-want +got):\n%s", diff)
+	}
+	for _, limit := range []int{1, 2, 3, len(want) / 2, len(want) - 1, len(want), len(want) + 5} {
+		l := r.sortedFindings(limit)
+		if diff := cmp.Diff(want[:min(limit, len(want))], l.rows, cmp.AllowUnexported(findingRow{})); diff != "" {
+			t.Errorf("limit %d (-want +got):\n%s", limit, diff)
+		}
+		if l.total != len(want) || l.flagged() != r.FlaggedFlows() {
+			t.Errorf("limit %d: %d findings in %d flows, want %d in %d", limit, l.total, l.flagged(), len(want), r.FlaggedFlows())
+		}
+	}
+	t.Logf("%d findings", len(want))
+}
+
+// TestTableListed checks that Table lists at most tableListed findings,
+// in the table and in paragraphs, and says how many of each kind it left
+// out and where they are.
+func TestTableListed(t *testing.T) {
+	r := manyFindings(t)
+	all := r.sortedFindings(0)
+	defer func(n int) { tableListed = n }(tableListed)
+	tableListed = 3
+	out := render(t, "table", r)
+	left := map[analyze.Kind]int{}
+	for _, row := range all.rows[3:] {
+		left[row.kind]++
+	}
+	var parts []string
+	for k, n := range left {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	note := fmt.Sprintf("show the first 3 findings, by severity then time. The other %d (", len(all.rows)-3)
+	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, note) {
+		t.Errorf("no note %q in:\n%s", note, out)
+	} else {
+		rest := flat[strings.Index(flat, note)+len(note):]
+		said := strings.Split(rest[:strings.Index(rest, ")")], ", ")
+		slices.Sort(said)
+		slices.Sort(parts)
+		if !slices.Equal(said, parts) {
+			t.Errorf("the note counts %q, want %q", said, parts)
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^│ %d +│`, i))
+		paragraph := regexp.MustCompile(fmt.Sprintf(`(?m)^%d\. `, i))
+		if listed := i <= 3; row.MatchString(out) != listed || paragraph.MatchString(out) != listed {
+			t.Errorf("finding %d: in the table %v, in a paragraph %v; want %v", i, row.MatchString(out), paragraph.MatchString(out), listed)
+		}
 	}
 }
