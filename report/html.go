@@ -31,6 +31,7 @@ type htmlPage struct {
 	Summary  []htmlSummary
 	Facts    [][2]string
 	Findings []htmlFindingRow
+	Unlisted string             // how many findings the page leaves out; "" when none
 	Flows    iter.Seq[htmlFlow] // made one at a time as the page is written
 	All      []htmlAllRow
 	Schema   string
@@ -68,7 +69,7 @@ type htmlAllRow struct {
 
 func (r *Report) htmlPage() htmlPage {
 	res := r.Result
-	rows := r.sortedFindings(0)
+	rows := r.sortedFindings(tableListed)
 	p := htmlPage{Title: "hangdiag report", Verdict: r.verdict(rows), Schema: Schema}
 	if len(r.Files) == 1 {
 		p.Title += ": " + r.Files[0].Name
@@ -103,15 +104,16 @@ func (r *Report) htmlPage() htmlPage {
 		p.Findings = append(p.Findings, htmlFindingRow{i + 1, row.severity.String(), string(row.kind), row.flow,
 			flowAnchor(row.index), row.at.Format("15:04:05.000"), seconds(row.gap)})
 	}
+	p.Unlisted = rows.unlistedNote()
 	for _, fl := range res.Flows.WithoutText().All() {
-		if len(fl.Findings) > 0 {
+		if rows.listed(fl) {
 			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl.Index), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 		}
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
 		shown := howTos{}
 		for _, fl := range res.Flows.All() {
-			if len(fl.Findings) > 0 && !yield(r.htmlFlow(fl, rows, shown)) {
+			if rows.listed(fl) && !yield(r.htmlFlow(fl, rows, shown)) {
 				return
 			}
 		}
@@ -268,6 +270,9 @@ footer { color: #57606a; font-size: 13px; margin-top: 36px; }
 {{- end}}
 </tbody>
 </table>
+{{- if .Unlisted}}
+<p class="note">{{.Unlisted}}</p>
+{{- end}}
 
 <h2>Flagged flows</h2>
 {{template "legend"}}

@@ -29,12 +29,12 @@ func Markdown(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	ew := &errWriter{w: bw}
 	res := r.Result
-	rows := r.sortedFindings(0)
+	rows := r.sortedFindings(tableListed)
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))
 	for _, fl := range res.Flows.WithoutText().All() {
-		if len(fl.Findings) == 0 {
+		if !rows.listed(fl) {
 			continue
 		}
 		adv := flowAdvice(res, fl)
@@ -79,9 +79,12 @@ func Markdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(ew, "| %d | %s | %s | %s | %s | %s |\n", i+1, row.severity, row.kind,
 				mdCell(row.flow), row.at.Format("15:04:05.000"), seconds(row.gap))
 		}
+		if note := rows.unlistedNote(); note != "" {
+			fmt.Fprintf(ew, "\n%s\n", mdText(note))
+		}
 		shown := howTos{}
 		for _, fl := range res.Flows.All() {
-			if len(fl.Findings) > 0 {
+			if rows.listed(fl) {
 				r.mdFlow(ew, fl, rows, shown)
 			}
 		}

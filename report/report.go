@@ -206,6 +206,34 @@ func (h *rowHeap) Pop() any {
 	return x
 }
 
+// listed reports whether the list shows findings of fl: whether a report
+// for people shows the flow.
+func (l *findingList) listed(fl *analyze.Flow) bool { return len(l.byIndex[fl.Index]) > 0 }
+
+// ListedFlows returns the Indexes of the flows whose findings the reports
+// for people list (the terminal table, Markdown and HTML): every flagged
+// flow, or those of the first findings when there are more than a report
+// lists. Markdown and HTML draw a timeline for each.
+func (r *Report) ListedFlows() map[int]bool {
+	l := r.sortedFindings(tableListed)
+	listed := make(map[int]bool, len(l.byIndex))
+	for index := range l.byIndex {
+		listed[index] = true
+	}
+	return listed
+}
+
+// unlistedNote says, when the list leaves findings out, how many of each
+// kind and where they are; "" when it lists them all.
+func (l *findingList) unlistedNote() string {
+	left := l.total - len(l.rows)
+	if left <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("This report lists the first %d findings, by severity then time. The other %d (%s) are in the JSON, JSON lines and CSV reports (--format json, jsonl or csv).",
+		len(l.rows), left, l.unlisted())
+}
+
 // unlisted says how many findings of each kind the list leaves out, most
 // first: "322,750 silent-past-timeout, 4 hung-at-capture-end".
 func (l *findingList) unlisted() string {

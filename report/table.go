@@ -107,10 +107,9 @@ func Table(w io.Writer, r *Report) error {
 		if err != nil {
 			return err
 		}
-		if left := rows.total - len(rows.rows); left > 0 {
+		if note := rows.unlistedNote(); note != "" {
 			fmt.Fprintln(ew)
-			wrap(ew, "", fmt.Sprintf("The table and the paragraphs below show the first %d findings, by severity then time. The other %d (%s) are in the JSON, JSON lines and CSV reports (--format json, jsonl or csv).",
-				len(rows.rows), left, rows.unlisted()))
+			wrap(ew, "", note)
 		}
 		fixedAt := map[string]int{}     // fix text -> number of the paragraph that gave it
 		keepaliveSaid := map[int]bool{} // flows whose keepalive settings were given

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdcmp "cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -171,7 +172,7 @@ func TestTableListed(t *testing.T) {
 	for k, n := range left {
 		parts = append(parts, fmt.Sprintf("%d %s", n, k))
 	}
-	note := fmt.Sprintf("show the first 3 findings, by severity then time. The other %d (", len(all.rows)-3)
+	note := fmt.Sprintf("lists the first 3 findings, by severity then time. The other %d (", len(all.rows)-3)
 	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, note) {
 		t.Errorf("no note %q in:\n%s", note, out)
 	} else {
@@ -189,5 +190,52 @@ func TestTableListed(t *testing.T) {
 		if listed := i <= 3; row.MatchString(out) != listed || paragraph.MatchString(out) != listed {
 			t.Errorf("finding %d: in the table %v, in a paragraph %v; want %v", i, row.MatchString(out), paragraph.MatchString(out), listed)
 		}
+	}
+}
+
+// TestListedFlows checks that, when a report has more findings than it
+// lists, Markdown and HTML give a section (and a summary line) to the
+// flows of the listed findings alone, which ListedFlows names, and say
+// how many findings they leave out.
+func TestListedFlows(t *testing.T) {
+	r := manyFindings(t)
+	all := r.sortedFindings(0)
+	defer func(n int) { tableListed = n }(tableListed)
+	tableListed = 3
+	want := map[int]bool{}
+	for _, row := range all.rows[:3] {
+		want[row.index] = true
+	}
+	if got := r.ListedFlows(); !maps.Equal(got, want) {
+		t.Errorf("ListedFlows = %v, want %v", got, want)
+	}
+	note := fmt.Sprintf("This report lists the first 3 findings, by severity then time. The other %d (", len(all.rows)-3)
+	md := render(t, "markdown", r)
+	if n := strings.Count(md, "\n### Flow "); n != len(want) {
+		t.Errorf("Markdown: %d sections, want %d", n, len(want))
+	}
+	if n := len(regexp.MustCompile(`(?m)^- \*\*.*\(flow \d+\)`).FindAllString(md, -1)); n != len(want) {
+		t.Errorf("Markdown: %d summary lines, want %d", n, len(want))
+	}
+	html := render(t, "html", r)
+	if n := strings.Count(html, `<article class="flow"`); n != len(want) {
+		t.Errorf("HTML: %d sections, want %d", n, len(want))
+	}
+	for name, out := range map[string]string{"markdown": md, "html": html} {
+		if !strings.Contains(out, note) {
+			t.Errorf("%s: no note %q", name, note)
+		}
+		for index := range want {
+			if !strings.Contains(out, fmt.Sprintf("Flow %d: ", index)) {
+				t.Errorf("%s: no section for flow %d", name, index)
+			}
+		}
+	}
+	tableListed = len(all.rows)
+	if got := r.ListedFlows(); len(got) != r.FlaggedFlows() {
+		t.Errorf("listing every finding, ListedFlows names %d flows, want all %d flagged", len(got), r.FlaggedFlows())
+	}
+	if strings.Contains(render(t, "markdown", r), "This report lists the first") {
+		t.Error("Markdown notes findings left out when it lists them all")
 	}
 }

@@ -28,7 +28,19 @@ import (
 
 // maxTimeline bounds the packets kept in one flow's timeline: the first
 // half and the last half of them; the packets between are left out.
-const maxTimeline = 10000
+// timelineBudget bounds them in all the timelines of a report together,
+// so that the memory they take does not grow with the flagged flows: each
+// of n flows keeps at most timelineBudget/n, and at least minTimeline.
+const (
+	maxTimeline    = 10000
+	timelineBudget = 200000
+	minTimeline    = 100
+)
+
+// timelineCap is the most packets each of n timelines keeps.
+func timelineCap(n int) int {
+	return max(minTimeline, min(maxTimeline, timelineBudget/max(n, 1)))
+}
 
 // evidenceOptions holds the flags for evidence files and anonymization.
 type evidenceOptions struct {
@@ -115,10 +127,16 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 // packets of the flagged flows and, when out is not nil, writes them to
 // out as evidence and closes it.
 func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
-	flagged := make(map[int]bool)
-	for _, f := range rep.Result.Flows.WithoutText().All() {
-		if len(f.Findings) > 0 {
-			flagged[f.Index] = true
+	// The evidence holds every flagged flow; the timelines, those of the
+	// flows the report lists.
+	flagged := rep.ListedFlows()
+	timelined := flagged
+	if out != nil {
+		flagged = make(map[int]bool)
+		for _, f := range rep.Result.Flows.WithoutText().All() {
+			if len(f.Findings) > 0 {
+				flagged[f.Index] = true
+			}
 		}
 	}
 	var ev *evidence
@@ -129,9 +147,9 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		}
 		defer ev.close()
 	}
-	rep.Timelines = make(map[int][]analyze.Packet, len(flagged))
+	rep.Timelines = make(map[int][]analyze.Packet, len(timelined))
 	if len(flagged) > 0 {
-		if err := tracePass(ctx, paths, cfg, flagged, rep, ev, stderr); err != nil {
+		if err := tracePass(ctx, paths, cfg, flagged, timelined, timelineCap(len(timelined)), rep, ev, stderr); err != nil {
 			return err
 		}
 	}
@@ -211,24 +229,25 @@ func unspool(rep *report.Report, err error, tmp string) error {
 }
 
 // tracePass reads paths again with the analyzer tracing the flows in
-// flagged: their packets go to rep.Timelines and, when ev is not nil, to
-// the evidence.
-func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged map[int]bool, rep *report.Report, ev *evidence, stderr io.Writer) error {
+// flagged: their packets go, when ev is not nil, to the evidence, and
+// those of the flows in timelined to rep.Timelines, at most keep of each.
+func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, rep *report.Report, ev *evidence, stderr io.Writer) error {
 	src, err := pcapio.Open(paths...)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	defer startProgress(ctx, src)()
-	timelines := make(map[int]*timeline, len(flagged))
+	timelines := make(map[int]*timeline, len(timelined))
 	cfg.TraceFlows = flagged
 	cfg.Trace = func(i int, p analyze.Packet) {
-		tl := timelines[i]
-		if tl == nil {
-			tl = new(timeline)
+		if tl := timelines[i]; tl != nil {
+			tl.add(p)
+		} else if timelined[i] {
+			tl = &timeline{half: keep / 2}
 			timelines[i] = tl
+			tl.add(p)
 		}
-		tl.add(p)
 		if ev != nil {
 			raw, _ := src.Raw()
 			ev.add(raw)
@@ -245,27 +264,36 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged 
 	if ev != nil && ev.err != nil {
 		return ev.err
 	}
+	short, dropped := 0, 0
 	for _, i := range slices.Sorted(maps.Keys(timelines)) {
 		tl := timelines[i]
 		rep.Timelines[i] = tl.packets()
 		if tl.dropped > 0 {
-			fmt.Fprintf(stderr, "hangdiag: note: timeline of flow %d shortened to its first %d and last %d packets; %d packets in between left out\n",
-				i, maxTimeline/2, maxTimeline/2, tl.dropped)
+			if short++; short <= 3 {
+				fmt.Fprintf(stderr, "hangdiag: note: timeline of flow %d shortened to its first %d and last %d packets; %d packets in between left out\n",
+					i, tl.half, tl.half, tl.dropped)
+			}
+			dropped += tl.dropped
 		}
+	}
+	if short > 3 {
+		fmt.Fprintf(stderr, "hangdiag: note: and %d more timelines shortened so; %d packets left out of the %d shortened timelines (a report keeps %d packets of timelines in all)\n",
+			short-3, dropped, short, timelineBudget)
 	}
 	return nil
 }
 
-// timeline collects one flow's packets: the first maxTimeline/2 in full,
-// then the latest maxTimeline/2 in a ring.
+// timeline collects one flow's packets: the first half in full, then the
+// latest half in a ring.
 type timeline struct {
+	half       int // the packets kept at each end
 	head, tail []analyze.Packet
 	next       int // oldest packet of a full tail
 	dropped    int // packets left out
 }
 
 func (t *timeline) add(p analyze.Packet) {
-	const half = maxTimeline / 2
+	half := t.half
 	switch {
 	case len(t.head) < half:
 		t.head = append(t.head, p)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/netip"
 	"os"
@@ -479,7 +480,7 @@ func TestNeedsTimelines(t *testing.T) {
 func TestTimelineCap(t *testing.T) {
 	for _, n := range []int{0, 1, maxTimeline / 2, maxTimeline, maxTimeline + 1, 3*maxTimeline + 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			var tl timeline
+			tl := timeline{half: maxTimeline / 2}
 			for i := 1; i <= n; i++ {
 				tl.add(analyze.Packet{PacketRef: analyze.PacketRef{Frame: uint64(i)}})
 			}
@@ -500,6 +501,64 @@ func TestTimelineCap(t *testing.T) {
 				t.Errorf("dropped %d, want %d", tl.dropped, n-len(want))
 			}
 		})
+	}
+}
+
+// TestTracePassTimelined checks that the second pass keeps timelines for
+// the flows asked for alone, at most keep packets each, while the
+// evidence gets every packet of every flagged flow; and how timelineCap
+// shares its budget.
+func TestTracePassTimelined(t *testing.T) {
+	files := []string{pcaps("vlan.pcap")}
+	rep, err := analyzeFiles(context.Background(), files, analyze.Config{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := map[int]bool{}
+	packets := map[int]uint64{}
+	for _, f := range rep.Result.Flows.All() {
+		if len(f.Findings) > 0 {
+			flagged[f.Index], packets[f.Index] = true, f.Packets
+		}
+	}
+	if len(flagged) != 2 {
+		t.Fatalf("%d flagged flows, want 2", len(flagged))
+	}
+	first := slices.Sorted(maps.Keys(flagged))[0]
+	ev, err := newEvidence(true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	rep.Timelines = map[int][]analyze.Packet{}
+	const keep = 4
+	if err := tracePass(context.Background(), files, analyze.Config{}, flagged, map[int]bool{first: true}, keep, rep, ev, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Timelines) != 1 || len(rep.Timelines[first]) != min(keep, int(packets[first])) {
+		t.Errorf("timelines of %d flows, %d packets for flow %d; want flow %d alone, %d packets", len(rep.Timelines), len(rep.Timelines[first]), first, first, min(keep, int(packets[first])))
+	}
+	var out bytes.Buffer
+	if err := ev.writeTo(&out, 1); err != nil {
+		t.Fatal(err)
+	}
+	src, err := pcapio.NewReader("evidence", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(0)
+	var seg pcapio.Segment
+	for src.Next(&seg) {
+		n++
+	}
+	if want := packets[first] + packets[slices.Sorted(maps.Keys(flagged))[1]]; n != want {
+		t.Errorf("evidence of %d packets, want %d, every packet of both flagged flows", n, want)
+	}
+
+	for n, want := range map[int]int{0: maxTimeline, 1: maxTimeline, timelineBudget / maxTimeline: maxTimeline, 100: timelineBudget / 100, timelineBudget / minTimeline * 10: minTimeline} {
+		if got := timelineCap(n); got != want {
+			t.Errorf("timelineCap(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
 

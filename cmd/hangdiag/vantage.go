@@ -47,7 +47,7 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 			traced[p.Index[i]] = true
 		}
 		points[i].Timelines = map[int][]analyze.Packet{}
-		if err := tracePass(ctx, paths[i], cfg, traced, points[i], nil, stderr); err != nil {
+		if err := tracePass(ctx, paths[i], cfg, traced, traced, maxTimeline, points[i], nil, stderr); err != nil {
 			return err
 		}
 		for _, p := range chosen {
