@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"maps"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -156,6 +157,42 @@ func (fs Flows) Close() error {
 	return err
 }
 
+// FindingKey is what orders a finding of a list among the others, given
+// without decoding its flow.
+type FindingKey struct {
+	Pos      int // the flow's position in the list
+	N        int // the finding's position in the flow's Findings
+	Index    int // the flow's Index
+	Severity Severity
+	At       time.Time
+	Kind     Kind
+	Gap      time.Duration
+}
+
+// FindingKeys yields the keys of the list's findings, flow after flow in
+// list order, from memory: a report can choose which findings to show
+// among a million without decoding a flow. Edits do not change them.
+func (fs Flows) FindingKeys() iter.Seq[FindingKey] {
+	return func(yield func(FindingKey) bool) {
+		s := fs.store
+		for pos, rec := range fs.order {
+			start, end := s.key0[rec], uint32(len(s.keys))
+			if int(rec)+1 < len(s.key0) {
+				end = s.key0[rec+1]
+			}
+			for n, k := range s.keys[start:end] {
+				var at time.Time
+				if k.at != noTime {
+					at = nanoTime(k.at)
+				}
+				if !yield(FindingKey{pos, n, int(s.recs[rec].index), k.severity, at, k.kind, time.Duration(k.gap)}) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // WithoutText returns the list with its flows decoded without their
 // findings' messages and fixes, the costliest part of a flagged flow to
 // decode, for a reader of the facts alone (a CSV row, a sort of the
@@ -205,6 +242,8 @@ type flowStore struct {
 	file   SpillFile                 // the spill file; nil until the flows spill
 	size   int64                     // bytes in the file
 	recs   []flowRec                 // the flows, in the order they were added
+	keys   []findingKey              // the findings' keys, record after record
+	key0   []uint32                  // where each record's keys start in keys
 	buf    []byte                    // scratch for encoding and reading back
 	texts  *texts                    // writes the findings' text as flows are decoded; nil when they have it
 	text   []byte                    // scratch for writing it
@@ -222,9 +261,29 @@ type flowRec struct {
 	n     uint32
 }
 
+// findingKey is what a stored finding is ordered by, kept in memory
+// beside the encoded flow.
+type findingKey struct {
+	at, gap  int64 // nanoseconds; at is noTime for the zero time
+	kind     Kind
+	severity Severity
+}
+
+// noTime stands for the zero time in a findingKey.
+const noTime = math.MinInt64
+
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {
 	s.counts.count(f)
+	s.key0 = append(s.key0, uint32(len(s.keys)))
+	for i := range f.Findings {
+		fd := &f.Findings[i]
+		at := int64(noTime)
+		if !fd.At.IsZero() {
+			at = fd.At.UnixNano()
+		}
+		s.keys = append(s.keys, findingKey{at, int64(fd.Gap), fd.Kind, fd.Severity})
+	}
 	s.buf = encodeFlow(s.buf[:0], f)
 	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(s.buf))})
 	s.mem = append(s.mem, s.buf...)

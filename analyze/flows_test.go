@@ -541,3 +541,46 @@ func TestFlowsText(t *testing.T) {
 		t.Errorf("%d findings, %d messages seen by the edit (some empty: %v); want over 100, all with text", findings, len(edited), slices.Contains(edited, ""))
 	}
 }
+
+// TestFindingKeys checks that FindingKeys gives, without decoding, the
+// keys of the findings the list's flows decode with: for a Result past its
+// spill, a filtered list of it, and a list of made-up flows with every
+// field at random (zero times among them).
+func TestFindingKeys(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	a := New(Config{Idle: 5 * time.Second, Spill: func() (SpillFile, error) { return os.CreateTemp(t.TempDir(), "spill") }})
+	segs := spreadSegments(t, paths, 20)
+	for i := range segs {
+		a.Add(&segs[i])
+	}
+	res := a.Finish(time.Time{})
+	defer res.Flows.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	var made []Flow
+	for i := range 200 {
+		var f Flow
+		fill(r, reflect.ValueOf(&f).Elem())
+		f.Index = i
+		made = append(made, f)
+	}
+	lists := map[string]Flows{
+		"result":   res.Flows,
+		"filtered": res.Flows.Filter(func(f *Flow) bool { return f.Index%3 != 0 }),
+		"made":     FlowsOf(made...),
+	}
+	for name, fs := range lists {
+		var want []FindingKey
+		for pos, f := range fs.All() {
+			for n, fd := range f.Findings {
+				want = append(want, FindingKey{pos, n, f.Index, fd.Severity, fd.At, fd.Kind, fd.Gap})
+			}
+		}
+		got := slices.Collect(fs.FindingKeys())
+		if len(want) < 50 {
+			t.Fatalf("%s: %d findings, want more", name, len(want))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: FindingKeys (-decoded +got):\n%s", name, diff)
+		}
+	}
+}

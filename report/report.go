@@ -156,37 +156,40 @@ func compareRows(a, b *findingRow) int {
 }
 
 // sortedFindings returns the findings of the report in order: all of
-// them, or when limit > 0 the first limit, chosen as the flows are read
+// them, or when limit > 0 the first limit, chosen from the findings' keys
 // (the greatest kept at the root of a heap), so that the list of a
-// million findings takes limit rows. A renderer works it out once and
-// hands it down.
+// million findings takes limit rows and decodes the flows of those
+// alone, for their names. A renderer works it out once and hands it
+// down.
 func (r *Report) sortedFindings(limit int) *findingList {
 	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}, counts: r.Result.Flows.Counts()}
 	for _, n := range l.counts.Findings {
 		l.total += n
 	}
 	kept := rowHeap{}
-	for pos, fl := range l.flows.WithoutText().All() {
-		name := ""
-		for n := range fl.Findings {
-			fd := &fl.Findings[n]
-			row := findingRow{pos, n, fl.Index, fd.Severity, fd.At, fd.Kind, fd.Gap, ""}
-			if limit > 0 && len(kept) == limit {
-				if compareRows(&row, &kept[0]) >= 0 {
-					continue
-				}
-				heap.Pop(&kept)
+	for k := range l.flows.FindingKeys() {
+		row := findingRow{k.Pos, k.N, k.Index, k.Severity, k.At, k.Kind, k.Gap, ""}
+		if limit > 0 && len(kept) == limit {
+			if compareRows(&row, &kept[0]) >= 0 {
+				continue
 			}
-			if name == "" {
-				name = flowName(fl)
-			}
-			row.flow = name
-			heap.Push(&kept, row)
+			heap.Pop(&kept)
 		}
+		heap.Push(&kept, row)
 	}
 	l.rows = kept
 	slices.SortFunc(l.rows, func(a, b findingRow) int { return compareRows(&a, &b) })
-	for i, row := range l.rows {
+	names := map[int]string{} // by position in the list
+	bare := l.flows.WithoutText()
+	for i := range l.rows {
+		row := &l.rows[i]
+		name, ok := names[row.pos]
+		if !ok {
+			fl := bare.At(row.pos)
+			name = flowName(&fl)
+			names[row.pos] = name
+		}
+		row.flow = name
 		l.byIndex[row.index] = append(l.byIndex[row.index], i)
 	}
 	return l
