@@ -176,16 +176,17 @@ func (fs Flows) FindingKeys() iter.Seq[FindingKey] {
 	return func(yield func(FindingKey) bool) {
 		s := fs.store
 		for pos, rec := range fs.order {
-			start, end := s.key0[rec], uint32(len(s.keys))
+			start, end := s.key0[rec], s.nkeys
 			if int(rec)+1 < len(s.key0) {
 				end = s.key0[rec+1]
 			}
-			for n, k := range s.keys[start:end] {
+			for i := start; i < end; i++ {
+				k := &s.keys[i/keyChunk][i%keyChunk]
 				var at time.Time
 				if k.at != noTime {
 					at = nanoTime(k.at)
 				}
-				if !yield(FindingKey{pos, n, int(s.recs[rec].index), k.severity, at, k.kind, time.Duration(k.gap)}) {
+				if !yield(FindingKey{pos, int(i - start), int(s.recs[rec].index), k.severity, at, s.kinds[k.kind], time.Duration(k.gap)}) {
 					return
 				}
 			}
@@ -242,8 +243,10 @@ type flowStore struct {
 	file   SpillFile                 // the spill file; nil until the flows spill
 	size   int64                     // bytes in the file
 	recs   []flowRec                 // the flows, in the order they were added
-	keys   []findingKey              // the findings' keys, record after record
-	key0   []uint32                  // where each record's keys start in keys
+	keys   []*[keyChunk]findingKey   // the findings' keys, record after record, in chunks that are not copied as they grow
+	nkeys  uint32                    // keys stored
+	key0   []uint32                  // where each record's keys start among them
+	kinds  []Kind                    // the kinds the keys name, by number
 	buf    []byte                    // scratch for encoding and reading back
 	texts  *texts                    // writes the findings' text as flows are decoded; nil when they have it
 	text   []byte                    // scratch for writing it
@@ -262,12 +265,15 @@ type flowRec struct {
 }
 
 // findingKey is what a stored finding is ordered by, kept in memory
-// beside the encoded flow.
+// beside the encoded flow: 24 bytes.
 type findingKey struct {
-	at, gap  int64 // nanoseconds; at is noTime for the zero time
-	kind     Kind
+	at, gap  int64  // nanoseconds; at is noTime for the zero time
+	kind     uint32 // in the store's kinds
 	severity Severity
 }
+
+// keyChunk is the number of keys in a chunk: 96 KiB.
+const keyChunk = 4096
 
 // noTime stands for the zero time in a findingKey.
 const noTime = math.MinInt64
@@ -275,14 +281,23 @@ const noTime = math.MinInt64
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {
 	s.counts.count(f)
-	s.key0 = append(s.key0, uint32(len(s.keys)))
+	s.key0 = append(s.key0, s.nkeys)
 	for i := range f.Findings {
 		fd := &f.Findings[i]
 		at := int64(noTime)
 		if !fd.At.IsZero() {
 			at = fd.At.UnixNano()
 		}
-		s.keys = append(s.keys, findingKey{at, int64(fd.Gap), fd.Kind, fd.Severity})
+		kind := slices.Index(s.kinds, fd.Kind)
+		if kind < 0 {
+			kind = len(s.kinds)
+			s.kinds = append(s.kinds, fd.Kind) // a handful: the Kinds, or any in a list made by FlowsOf
+		}
+		if s.nkeys%keyChunk == 0 {
+			s.keys = append(s.keys, new([keyChunk]findingKey))
+		}
+		s.keys[s.nkeys/keyChunk][s.nkeys%keyChunk] = findingKey{at, int64(fd.Gap), uint32(kind), fd.Severity}
+		s.nkeys++
 	}
 	s.buf = encodeFlow(s.buf[:0], f)
 	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(s.buf))})

@@ -557,7 +557,7 @@ func TestFindingKeys(t *testing.T) {
 	defer res.Flows.Close()
 	r := rand.New(rand.NewPCG(3, 4))
 	var made []Flow
-	for i := range 200 {
+	for i := range 3000 { // more keys than a chunk holds
 		var f Flow
 		fill(r, reflect.ValueOf(&f).Elem())
 		f.Index = i
@@ -579,6 +579,7 @@ func TestFindingKeys(t *testing.T) {
 		if len(want) < 50 {
 			t.Fatalf("%s: %d findings, want more", name, len(want))
 		}
+		t.Logf("%s: %d findings", name, len(want))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: FindingKeys (-decoded +got):\n%s", name, diff)
 		}
