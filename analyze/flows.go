@@ -131,7 +131,8 @@ func (fs Flows) Counts() Counts {
 
 // Edit returns the list with edit applied to every flow as it is decoded,
 // after the edits given before. The edit must not add or remove findings
-// or change their kinds: the list's Counts are those from before it.
+// or change their kinds, times, gaps or severities: the list's Counts and
+// FindingKeys are those from before it.
 func (fs Flows) Edit(edit func(*Flow)) Flows {
 	fs.edits = append(slices.Clip(fs.edits), edit)
 	return fs

@@ -69,7 +69,7 @@ type htmlAllRow struct {
 
 func (r *Report) htmlPage() htmlPage {
 	res := r.Result
-	rows := r.sortedFindings(tableListed)
+	rows := r.sortedFindings(listedFindings)
 	p := htmlPage{Title: "hangdiag report", Verdict: r.verdict(rows), Schema: Schema}
 	if len(r.Files) == 1 {
 		p.Title += ": " + r.Files[0].Name

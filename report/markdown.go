@@ -29,7 +29,7 @@ func Markdown(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	ew := &errWriter{w: bw}
 	res := r.Result
-	rows := r.sortedFindings(tableListed)
+	rows := r.sortedFindings(listedFindings)
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))

@@ -149,6 +149,13 @@ type findingList struct {
 	lastPos int
 }
 
+// listedFindings is the most findings the reports for people list: the
+// terminal table, each in a row and a paragraph, and Markdown and HTML,
+// with a section and a timeline for each of their flows. A screen holds a
+// few dozen, and a list of many thousands is for a program to read, from
+// the other formats. Tests lower it.
+var listedFindings = 2000
+
 // compareRows orders findings by severity, then time, then flow, then
 // their order in the flow.
 func compareRows(a, b *findingRow) int {
@@ -218,7 +225,7 @@ func (l *findingList) listed(fl *analyze.Flow) bool { return len(l.byIndex[fl.In
 // flow, or those of the first findings when there are more than a report
 // lists. Markdown and HTML draw a timeline for each.
 func (r *Report) ListedFlows() map[int]bool {
-	l := r.sortedFindings(tableListed)
+	l := r.sortedFindings(listedFindings)
 	listed := make(map[int]bool, len(l.byIndex))
 	for index := range l.byIndex {
 		listed[index] = true
@@ -238,7 +245,7 @@ func (l *findingList) unlistedNote() string {
 }
 
 // unlisted says how many findings of each kind the list leaves out, most
-// first: "322,750 silent-past-timeout, 4 hung-at-capture-end".
+// first: "322750 silent-past-timeout, 4 hung-at-capture-end".
 func (l *findingList) unlisted() string {
 	left := maps.Clone(l.counts.Findings)
 	for i := range l.rows {

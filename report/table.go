@@ -18,11 +18,6 @@ import (
 // textWidth is the width paragraphs are wrapped to when Report.Width is 0.
 const textWidth = 100
 
-// tableListed is the most findings Table lists, each in the table and in a
-// paragraph: a screen holds a few dozen, and a list of many thousands is
-// for a program to read, from the other formats. Tests lower it.
-var tableListed = 2000
-
 // ANSI escapes for Report.Color.
 const (
 	ansiRed    = "\x1b[31m"
@@ -44,7 +39,7 @@ func Table(w io.Writer, r *Report) error {
 	}
 	wrap := func(out io.Writer, prefix, text string) { wrapTo(out, width, prefix, text) }
 	res := r.Result
-	rows := r.sortedFindings(tableListed)
+	rows := r.sortedFindings(listedFindings)
 	th := seconds(res.Threshold)
 	if mb := res.Middlebox; mb != nil {
 		th += " (" + mb.Name + ": " + mb.Title + ")"

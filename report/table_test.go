@@ -155,14 +155,14 @@ func TestSortedFindingsLimit(t *testing.T) {
 	t.Logf("%d findings", len(want))
 }
 
-// TestTableListed checks that Table lists at most tableListed findings,
+// TestTableListed checks that Table lists at most listedFindings findings,
 // in the table and in paragraphs, and says how many of each kind it left
 // out and where they are.
 func TestTableListed(t *testing.T) {
 	r := manyFindings(t)
 	all := r.sortedFindings(0)
-	defer func(n int) { tableListed = n }(tableListed)
-	tableListed = 3
+	defer func(n int) { listedFindings = n }(listedFindings)
+	listedFindings = 3
 	out := render(t, "table", r)
 	left := map[analyze.Kind]int{}
 	for _, row := range all.rows[3:] {
@@ -200,8 +200,8 @@ func TestTableListed(t *testing.T) {
 func TestListedFlows(t *testing.T) {
 	r := manyFindings(t)
 	all := r.sortedFindings(0)
-	defer func(n int) { tableListed = n }(tableListed)
-	tableListed = 3
+	defer func(n int) { listedFindings = n }(listedFindings)
+	listedFindings = 3
 	want := map[int]bool{}
 	for _, row := range all.rows[:3] {
 		want[row.index] = true
@@ -231,7 +231,7 @@ func TestListedFlows(t *testing.T) {
 			}
 		}
 	}
-	tableListed = len(all.rows)
+	listedFindings = len(all.rows)
 	if got := r.ListedFlows(); len(got) != r.FlaggedFlows() {
 		t.Errorf("listing every finding, ListedFlows names %d flows, want all %d flagged", len(got), r.FlaggedFlows())
 	}
