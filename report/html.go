@@ -16,7 +16,9 @@ import (
 // no script, nothing loaded from elsewhere): the verdict and one line per
 // flagged flow, the capture facts, the findings table, and for every
 // flagged flow a timeline drawing, its findings, the fix with per-stack
-// keepalive settings and a Wireshark display filter.
+// keepalive settings (once for each side and interval) and a Wireshark
+// display filter. Past listedFindings findings, it lists the first and
+// the flows of those, and counts the rest.
 func HTML(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	if err := pageTemplate.Execute(bw, r.htmlPage()); err != nil {

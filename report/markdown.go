@@ -23,8 +23,10 @@ const mdShortTimeline = 15
 // Markdown writes the report as GitHub-flavoured Markdown for a ticket: a
 // summary with one line per flagged flow, the capture facts, the findings
 // table, then a section per flagged flow with its timeline in words, the
-// findings, the fix with per-stack keepalive settings, and a Wireshark
-// display filter.
+// findings, the fix with per-stack keepalive settings (once for each side
+// and interval), and a Wireshark display filter. Past listedFindings
+// findings, it lists the first and the flows of those, and counts the
+// rest.
 func Markdown(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	ew := &errWriter{w: bw}

@@ -28,8 +28,9 @@ const (
 
 // Table writes the report for a terminal: a header on the capture, a table
 // of findings sorted by severity then time, one paragraph per finding with
-// its fix, and with --all a table of every flow. Report.Color colours
-// severities; Report.Width fits paragraphs and tables to the terminal.
+// its fix (the first listedFindings of them, the rest counted), and with
+// --all a table of every flow. Report.Color colours severities;
+// Report.Width fits paragraphs and tables to the terminal.
 func Table(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	ew := &errWriter{w: bw}
