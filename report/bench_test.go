@@ -4,10 +4,8 @@ import (
 	"io"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/hangdiag/hangdiag/analyze"
-	"github.com/hangdiag/hangdiag/pcapio"
 )
 
 // BenchmarkFormats renders, in every format, the report of the capture
@@ -21,17 +19,10 @@ func BenchmarkFormats(b *testing.B) {
 	if path == "" {
 		b.Skip("HANGDIAG_BENCH_CAPTURE names no capture")
 	}
-	src, err := pcapio.Open(path)
+	r, err := analyzeCaptures(analyze.Config{}, path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := analyze.New(analyze.Config{})
-	for batch := src.NextBatch(); len(batch) > 0; batch = src.NextBatch() {
-		a.AddBatch(batch)
-	}
-	st := src.Stats()
-	src.Close()
-	r := &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last).UTC())}
 	b.Logf("%d flows, %d flagged", r.Result.Flows.Len(), r.FlaggedFlows())
 	for _, format := range FormatNames() {
 		b.Run(format, func(b *testing.B) {

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hangdiag/hangdiag/analyze"
-	"github.com/hangdiag/hangdiag/pcapio"
 )
 
 // corpusDir holds the shared corpus of public captures, beside the
@@ -61,18 +60,10 @@ func reportFlows(t *testing.T, paths ...string) []jsonFlow {
 	t.Helper()
 	var flows []jsonFlow
 	for _, path := range paths {
-		src, err := pcapio.Open(path)
+		r, err := analyzeCaptures(analyze.Config{Idle: time.Second, KeepAll: true}, path)
 		if err != nil {
 			continue // not a capture: the corpus holds some
 		}
-		a := analyze.New(analyze.Config{Idle: time.Second, KeepAll: true})
-		var seg pcapio.Segment
-		for src.Next(&seg) {
-			a.Add(&seg)
-		}
-		st := src.Stats()
-		r := &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last))}
-		src.Close()
 		for _, fl := range r.Result.Flows.All() {
 			flows = append(flows, r.jsonFlow(fl))
 		}

@@ -71,18 +71,27 @@ func build(t *testing.T, cfg analyze.Config, files ...string) *Report {
 	for _, f := range files {
 		paths = append(paths, filepath.Join("..", "testdata", "pcaps", f))
 	}
-	src, err := pcapio.Open(paths...)
+	r, err := analyzeCaptures(cfg, paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// analyzeCaptures analyses capture files into a Report, reading them in
+// batches as the command does.
+func analyzeCaptures(cfg analyze.Config, paths ...string) (*Report, error) {
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		return nil, err
+	}
 	defer src.Close()
 	a := analyze.New(cfg)
-	var seg pcapio.Segment
-	for src.Next(&seg) {
-		a.Add(&seg)
+	for batch := src.NextBatch(); len(batch) > 0; batch = src.NextBatch() {
+		a.AddBatch(batch)
 	}
 	st := src.Stats()
-	return &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last))}
+	return &Report{Files: src.Files(), Capture: st, Result: a.Finish(time.Unix(0, st.Last))}, nil
 }
 
 func TestGolden(t *testing.T) {
