@@ -210,11 +210,9 @@ func (fs Flows) WithoutText() Flows {
 // report encoding flows on several cores writes it on each). It is safe to
 // call from several goroutines at once.
 func (fs Flows) FillText(f *Flow, fd *Finding) {
-	if fd.Message != "" || fs.store == nil || fs.store.texts == nil {
-		return
+	if fs.store != nil && fs.store.texts != nil {
+		fs.store.texts.fill(f, fd, new([]byte))
 	}
-	var buf []byte
-	fd.Message, fd.Fix = fs.store.texts.message(fd, f.Client, f.Server, &buf), fs.store.texts.fix(fd)
 }
 
 // decode decodes flow i, reading the spill file through blocks when

@@ -26,9 +26,15 @@ type texts struct {
 // none, with buf as scratch space kept from call to call.
 func (a *texts) write(f *Flow, buf *[]byte) {
 	for i := range f.Findings {
-		if fd := &f.Findings[i]; fd.Message == "" {
-			fd.Message, fd.Fix = a.message(fd, f.Client, f.Server, buf), a.fix(fd)
-		}
+		a.fill(f, &f.Findings[i], buf)
+	}
+}
+
+// fill writes the message and fix of fd, one of the findings of f, when
+// it has none.
+func (a *texts) fill(f *Flow, fd *Finding, buf *[]byte) {
+	if fd.Message == "" {
+		fd.Message, fd.Fix = a.message(fd, f.Client, f.Server, buf), a.fix(fd)
 	}
 }
 

@@ -205,11 +205,8 @@ func JSON(w io.Writer, r *Report) error {
 		bw.WriteString("  \"flows\": [],\n")
 	} else {
 		bw.WriteString("  \"flows\": [\n")
-		flows = flows.WithoutText() // written by the encoders, on every core
+		flows = flows.WithoutText() // the text is written by jsonFlow, on every core
 		encode := func(dst []byte, fl *analyze.Flow) ([]byte, error) {
-			for i := range fl.Findings {
-				flows.FillText(fl, &fl.Findings[i])
-			}
 			o := jsonOut{b: dst, prefix: "    ", indent: true, html: true}
 			jf := r.jsonFlow(fl)
 			jf.write(&o)
@@ -377,7 +374,12 @@ func (r *Report) jsonHead() jsonReport {
 	return out
 }
 
+// jsonFlow is the JSON value of fl. It writes the findings' text when fl
+// was decoded without it: JSON and JSON lines do so on every core.
 func (r *Report) jsonFlow(fl *analyze.Flow) jsonFlow {
+	for i := range fl.Findings {
+		r.Result.Flows.FillText(fl, &fl.Findings[i])
+	}
 	out := jsonFlow{
 		Client: fl.Client.String(), Server: fl.Server.String(), Index: fl.Index,
 		FirstSeen: fl.First, LastSeen: fl.Last, HandshakeSeen: fl.HandshakeSeen, State: fl.State.String(),

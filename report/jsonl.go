@@ -34,9 +34,6 @@ func (r *Report) newJSONLLines() flowEncoder {
 		if len(fl.Findings) == 0 {
 			return dst, nil
 		}
-		for i := range fl.Findings {
-			r.Result.Flows.FillText(fl, &fl.Findings[i]) // on every core, as the flows were decoded without it
-		}
 		jf := r.jsonFlow(fl)
 		o := jsonOut{b: dst}
 		for i := range jf.Findings {
