@@ -163,12 +163,31 @@ func compareRows(a, b *findingRow) int {
 }
 
 // sortedFindings returns the findings of the report in order: all of
-// them, or when limit > 0 the first limit, chosen from the findings' keys
-// (the greatest kept at the root of a heap), so that the list of a
-// million findings takes limit rows and decodes the flows of those
-// alone, for their names. A renderer works it out once and hands it
-// down.
+// them, or when limit > 0 the first limit (chosenFindings), with their
+// flows' names, for which it decodes the flows of those findings alone.
+// A renderer works it out once and hands it down.
 func (r *Report) sortedFindings(limit int) *findingList {
+	l := r.chosenFindings(limit)
+	names := map[int]string{} // by position in the list
+	bare := l.flows.WithoutText()
+	for i := range l.rows {
+		row := &l.rows[i]
+		name, ok := names[row.pos]
+		if !ok {
+			fl := bare.At(row.pos)
+			name = flowName(&fl)
+			names[row.pos] = name
+		}
+		row.flow = name
+	}
+	return l
+}
+
+// chosenFindings is sortedFindings without the flows' names: the findings
+// in order, or when limit > 0 the first limit, chosen from the findings'
+// keys (the greatest kept at the root of a heap), so that the list of a
+// million findings takes limit rows and decodes no flow.
+func (r *Report) chosenFindings(limit int) *findingList {
 	l := &findingList{flows: r.Result.Flows, byIndex: map[int][]int{}, counts: r.Result.Flows.Counts()}
 	for _, n := range l.counts.Findings {
 		l.total += n
@@ -186,17 +205,7 @@ func (r *Report) sortedFindings(limit int) *findingList {
 	}
 	l.rows = kept
 	slices.SortFunc(l.rows, func(a, b findingRow) int { return compareRows(&a, &b) })
-	names := map[int]string{} // by position in the list
-	bare := l.flows.WithoutText()
-	for i := range l.rows {
-		row := &l.rows[i]
-		name, ok := names[row.pos]
-		if !ok {
-			fl := bare.At(row.pos)
-			name = flowName(&fl)
-			names[row.pos] = name
-		}
-		row.flow = name
+	for i, row := range l.rows {
 		l.byIndex[row.index] = append(l.byIndex[row.index], i)
 	}
 	return l
@@ -225,7 +234,7 @@ func (l *findingList) listed(fl *analyze.Flow) bool { return len(l.byIndex[fl.In
 // flow, or those of the first findings when there are more than a report
 // lists. Markdown and HTML draw a timeline for each.
 func (r *Report) ListedFlows() map[int]bool {
-	l := r.sortedFindings(listedFindings)
+	l := r.chosenFindings(listedFindings)
 	listed := make(map[int]bool, len(l.byIndex))
 	for index := range l.byIndex {
 		listed[index] = true

@@ -127,16 +127,14 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 // packets of the flagged flows and, when out is not nil, writes them to
 // out as evidence and closes it.
 func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
-	// The evidence holds every flagged flow; the timelines, those of the
-	// flows the report lists.
-	flagged := rep.ListedFlows()
-	timelined := flagged
+	// The timelines are those of the flows the report lists; the evidence
+	// holds every flagged flow.
+	timelined := rep.ListedFlows()
+	traced := timelined
 	if out != nil {
-		flagged = make(map[int]bool)
-		for _, f := range rep.Result.Flows.WithoutText().All() {
-			if len(f.Findings) > 0 {
-				flagged[f.Index] = true
-			}
+		traced = make(map[int]bool)
+		for k := range rep.Result.Flows.FindingKeys() {
+			traced[k.Index] = true
 		}
 	}
 	var ev *evidence
@@ -148,8 +146,8 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		defer ev.close()
 	}
 	rep.Timelines = make(map[int][]analyze.Packet, len(timelined))
-	if len(flagged) > 0 {
-		if err := tracePass(ctx, paths, cfg, flagged, timelined, timelineCap(len(timelined)), rep, ev, stderr); err != nil {
+	if len(traced) > 0 {
+		if err := tracePass(ctx, paths, cfg, traced, timelined, timelineCap(len(timelined)), rep, ev, stderr); err != nil {
 			return err
 		}
 	}
