@@ -262,23 +262,40 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 	if ev != nil && ev.err != nil {
 		return ev.err
 	}
+	for i, tl := range timelines {
+		rep.Timelines[i] = tl.packets()
+	}
+	noteShortened(stderr, timelines)
+	return nil
+}
+
+// shortenedNotes is the most timelines noteShortened names one by one.
+const shortenedNotes = 3
+
+// noteShortened says on w which timelines left packets out: the first
+// few by flow, one line each, then how many more did and how many
+// packets all of them left out.
+func noteShortened(w io.Writer, timelines map[int]*timeline) {
 	short, dropped := 0, 0
 	for _, i := range slices.Sorted(maps.Keys(timelines)) {
 		tl := timelines[i]
-		rep.Timelines[i] = tl.packets()
-		if tl.dropped > 0 {
-			if short++; short <= 3 {
-				fmt.Fprintf(stderr, "hangdiag: note: timeline of flow %d shortened to its first %d and last %d packets; %d packets in between left out\n",
-					i, tl.half, tl.half, tl.dropped)
-			}
-			dropped += tl.dropped
+		if tl.dropped == 0 {
+			continue
 		}
+		if short++; short <= shortenedNotes {
+			fmt.Fprintf(w, "hangdiag: note: timeline of flow %d shortened to its first %d and last %d packets; %d packets in between left out\n",
+				i, tl.half, tl.half, tl.dropped)
+		}
+		dropped += tl.dropped
 	}
-	if short > 3 {
-		fmt.Fprintf(stderr, "hangdiag: note: and %d more timelines shortened so; %d packets left out of the %d shortened timelines (a report keeps %d packets of timelines in all)\n",
-			short-3, dropped, short, timelineBudget)
+	if short > shortenedNotes {
+		more := "timelines were"
+		if short-shortenedNotes == 1 {
+			more = "timeline was"
+		}
+		fmt.Fprintf(w, "hangdiag: note: %d more %s shortened as well; %d packets left out of the %d in all\n",
+			short-shortenedNotes, more, dropped, short)
 	}
-	return nil
 }
 
 // timeline collects one flow's packets: the first half in full, then the

@@ -729,3 +729,31 @@ func TestEvidenceInterfaces(t *testing.T) {
 		t.Errorf("evidence: %d copies, want 7", again.Result.Stats.Duplicates)
 	}
 }
+
+// TestNoteShortened checks the notes on shortened timelines: one line
+// for each of the first few, by flow, then one for the rest, with the
+// packets left out by all; nothing when none was shortened.
+func TestNoteShortened(t *testing.T) {
+	timelines := map[int]*timeline{}
+	for i, n := range []int{5, 30, 3, 40, 50, 60, 4} { // flows 0 to 6, at most 10 packets each
+		tl := &timeline{half: 5}
+		for range n {
+			tl.add(analyze.Packet{})
+		}
+		timelines[i] = tl
+	}
+	var b bytes.Buffer
+	noteShortened(&b, timelines)
+	want := "hangdiag: note: timeline of flow 1 shortened to its first 5 and last 5 packets; 20 packets in between left out\n" +
+		"hangdiag: note: timeline of flow 3 shortened to its first 5 and last 5 packets; 30 packets in between left out\n" +
+		"hangdiag: note: timeline of flow 4 shortened to its first 5 and last 5 packets; 40 packets in between left out\n" +
+		"hangdiag: note: 1 more timeline was shortened as well; 140 packets left out of the 4 in all\n"
+	if b.String() != want {
+		t.Errorf("notes:\n%swant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	noteShortened(&b, map[int]*timeline{0: timelines[0], 2: timelines[2]})
+	if b.Len() != 0 {
+		t.Errorf("notes for timelines not shortened: %q", b.String())
+	}
+}
