@@ -81,9 +81,22 @@ func (fs Flows) At(i int) Flow {
 // flow is decoded afresh, as by At. A pass reads the spill file in blocks,
 // a few of which it keeps.
 func (fs Flows) All() iter.Seq2[int, *Flow] {
+	return fs.walk(len(fs.order), func(k int) int { return k })
+}
+
+// Some yields the flows at the given positions of the list, in the order
+// given, with their positions, as All does: a pass over a few of the
+// flows, in order, reads the spill file in blocks too.
+func (fs Flows) Some(positions []int) iter.Seq2[int, *Flow] {
+	return fs.walk(len(positions), func(k int) int { return positions[k] })
+}
+
+// walk yields the n flows at positions at(0) to at(n-1).
+func (fs Flows) walk(n int, at func(k int) int) iter.Seq2[int, *Flow] {
 	return func(yield func(int, *Flow) bool) {
 		var blocks blockCache
-		for i := range fs.order {
+		for k := range n {
+			i := at(k)
 			var f Flow
 			fs.decode(i, &f, &blocks)
 			if !yield(i, &f) {

@@ -585,3 +585,34 @@ func TestFindingKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowsSome checks that Some yields the flows at the positions asked,
+// in the order asked (repeats among them), as At decodes them, past the
+// spill.
+func TestFlowsSome(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	a := New(Config{KeepAll: true, Spill: func() (SpillFile, error) { return os.CreateTemp(t.TempDir(), "spill") }})
+	segs := spreadSegments(t, paths, 20)
+	for i := range segs {
+		a.Add(&segs[i])
+	}
+	fs := a.Finish(time.Time{}).Flows
+	defer fs.Close()
+	if fs.store.file == nil || fs.Len() < 10 {
+		t.Fatalf("%d flows, spilled %v; want more, spilled", fs.Len(), fs.store.file != nil)
+	}
+	positions := []int{fs.Len() - 1, 0, 3, 3, fs.Len() / 2, 1}
+	var got []int
+	for pos, f := range fs.Some(positions) {
+		got = append(got, pos)
+		if diff := cmp.Diff(fs.At(pos), *f, addrsEqual); diff != "" {
+			t.Errorf("position %d (-At +Some):\n%s", pos, diff)
+		}
+	}
+	if !slices.Equal(got, positions) {
+		t.Errorf("Some yielded positions %v, want %v", got, positions)
+	}
+	if err := fs.Err(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -107,15 +107,13 @@ func (r *Report) htmlPage() htmlPage {
 			flowAnchor(row.index), row.at.Format("15:04:05.000"), seconds(row.gap)})
 	}
 	p.Unlisted = rows.unlistedNote()
-	for _, fl := range res.Flows.WithoutText().All() {
-		if rows.listed(fl) {
-			p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl.Index), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
-		}
+	for _, fl := range rows.listedFlows(res.Flows.WithoutText()) {
+		p.Summary = append(p.Summary, htmlSummary{flowAnchor(fl.Index), flowName(fl), headline(fl), flowAdvice(res, fl).Short})
 	}
 	p.Flows = func(yield func(htmlFlow) bool) {
 		shown := howTos{}
-		for _, fl := range res.Flows.All() {
-			if rows.listed(fl) && !yield(r.htmlFlow(fl, rows, shown)) {
+		for _, fl := range rows.listedFlows(res.Flows) {
+			if !yield(r.htmlFlow(fl, rows, shown)) {
 				return
 			}
 		}

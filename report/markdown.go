@@ -35,10 +35,7 @@ func Markdown(w io.Writer, r *Report) error {
 
 	fmt.Fprintf(ew, "# hangdiag report\n\n")
 	fmt.Fprintf(ew, "**%s**\n\n", mdText(r.verdict(rows)))
-	for _, fl := range res.Flows.WithoutText().All() {
-		if !rows.listed(fl) {
-			continue
-		}
+	for _, fl := range rows.listedFlows(res.Flows.WithoutText()) {
 		adv := flowAdvice(res, fl)
 		fmt.Fprintf(ew, "- **%s** (flow %d): %s. Fix: %s.\n", mdText(flowName(fl)), fl.Index, mdText(headline(fl)), mdText(adv.Short))
 	}
@@ -85,10 +82,8 @@ func Markdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(ew, "\n%s\n", mdText(note))
 		}
 		shown := howTos{}
-		for _, fl := range res.Flows.All() {
-			if rows.listed(fl) {
-				r.mdFlow(ew, fl, rows, shown)
-			}
+		for _, fl := range rows.listedFlows(res.Flows) {
+			r.mdFlow(ew, fl, rows, shown)
 		}
 	}
 	if rows.hasUnflagged() {

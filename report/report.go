@@ -11,6 +11,7 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"net/netip"
 	"slices"
@@ -225,9 +226,17 @@ func (h *rowHeap) Pop() any {
 	return x
 }
 
-// listed reports whether the list shows findings of fl: whether a report
-// for people shows the flow.
-func (l *findingList) listed(fl *analyze.Flow) bool { return len(l.byIndex[fl.Index]) > 0 }
+// listedFlows yields, in list order, the flows of fs (the list's flows,
+// with or without text) whose findings the list shows: those a report for
+// people gives a line and a section. It decodes those flows alone.
+func (l *findingList) listedFlows(fs analyze.Flows) iter.Seq2[int, *analyze.Flow] {
+	positions := make([]int, 0, len(l.byIndex))
+	for _, row := range l.rows {
+		positions = append(positions, row.pos)
+	}
+	slices.Sort(positions)
+	return fs.Some(slices.Compact(positions))
+}
 
 // ListedFlows returns the Indexes of the flows whose findings the reports
 // for people list (the terminal table, Markdown and HTML): every flagged
