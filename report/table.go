@@ -127,8 +127,8 @@ func Table(w io.Writer, r *Report) error {
 				wrap(ew, "   ", "Keepalives: "+k)
 			}
 		}
-		for _, fl := range res.Flows.WithoutText().All() {
-			if len(fl.Findings) > 0 && flowAdvice(res, fl).Keepalive {
+		for _, fl := range rows.listedFlows(res.Flows.WithoutText()) {
+			if flowAdvice(res, fl).Keepalive {
 				fmt.Fprintln(ew)
 				wrap(ew, "", "How to turn on TCP keepalive in Linux, Python requests, Go, Java, Node.js, .NET and curl: run again with --format markdown or --format html.")
 				break
