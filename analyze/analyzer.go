@@ -349,10 +349,15 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	if end.IsZero() || endNanos < a.lastNanos {
 		endNanos = a.lastNanos
 	}
+	// The table's memory goes back as the flows are finished, so that
+	// the flows stored for the report do not come on top of it: the
+	// records and the index once the flows with records are finished,
+	// the frozen flows' store a chunk at a time.
 	for f := range a.flows.all() {
 		a.finish(f, endNanos)
 	}
-	for f := range a.flows.frozenFlows {
+	a.flows.dropRecords()
+	for f := range a.flows.drainFrozen {
 		a.finish(f, endNanos)
 	}
 	a.flows.release() // nothing keeps the flow records alive

@@ -143,15 +143,22 @@ func (c *coldStore) drop(ref uint32) {
 	k.free = append(k.free, ref%coldClassBit)
 }
 
-// all yields the entries in use, in the order of memory.
-func (c *coldStore) all(yield func([]byte) bool) {
+// drain yields the entries in use, in the order of memory, and lets go
+// of each chunk once its entries have been yielded: unmapped from mem
+// when it was mapped there, else left to the garbage collector. The
+// store must not be used afterwards.
+func (c *coldStore) drain(mem *mappings, yield func([]byte) bool) {
 	for class := range c.classes {
 		k, size := &c.classes[class], coldEntrySize(class)
-		for _, chunk := range k.chunks {
+		for i, chunk := range k.chunks {
 			for at := 0; at+size <= len(chunk); at += size {
 				if e := chunk[at : at+size]; e[coldFlags]&coldLive != 0 && !yield(e) {
 					return
 				}
+			}
+			k.chunks[i] = nil
+			if mem != nil {
+				mem.unmap(chunk)
 			}
 		}
 	}
@@ -240,18 +247,20 @@ func (t *flowTable) takeFrozen(s uint64, f *flow) {
 	t.removeSlot(s)
 }
 
-// frozenFlows yields every frozen flow, decoded into the same record in
+// drainFrozen yields every frozen flow, decoded into the same record in
 // turn, without thawing it, in the order of the store's memory rather
-// than of the index, so that the entries are read front to back. The
-// record has neither hash nor place. The loop must not change the table.
-func (t *flowTable) frozenFlows(yield func(*flow) bool) {
+// than of the index, so that the entries are read front to back; and it
+// gives the store's memory back a chunk at a time as it goes, so that the
+// encodings of a million idle flows are not held while the flows are
+// finished and stored. The record has neither hash nor place. The loop
+// must not change the table, and the table must not be used afterwards
+// but to release it.
+func (t *flowTable) drainFrozen(yield func(*flow) bool) {
 	var f flow
-	for enc := range t.cold.all {
+	t.cold.drain(t.mem, func(enc []byte) bool {
 		decodeCold(enc, &f, t.cold.base)
-		if !yield(&f) {
-			return
-		}
-	}
+		return yield(&f)
+	})
 }
 
 // freezeIdle freezes up to a chunk's worth of flows idle for the table's

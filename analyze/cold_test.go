@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -346,5 +347,65 @@ func TestColdBackoff(t *testing.T) {
 	read(16)
 	if a.flows.cold.len() == 0 {
 		t.Fatalf("no flow frozen in 16 passes once they could be")
+	}
+}
+
+// TestFinishGivesBack freezes 60,000 flows left open after a SYN into
+// several chunks of mapped memory, and checks that finishing them gives
+// the table's memory back as it goes: the records and the index before
+// the frozen flows are finished (dropRecords leaves the frozen flows'
+// chunks alone), then each chunk of frozen flows once its flows are
+// through, so that the flows stored for the report do not come on top of
+// the table at its largest. Every flow is still finished, each once.
+func TestFinishGivesBack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the table maps memory outside the Go heap on Linux only")
+	}
+	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
+	coldFrom, coldIdle, coldIdleMin = 1, int64(time.Millisecond), int64(time.Millisecond)
+	a := New(Config{KeepAll: true})
+	const n = 60_000
+	batch := make([]pcapio.Segment, 0, 512)
+	for i := range n {
+		var seg pcapio.Segment
+		seg.SetAddrs(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(i >> 8), byte(i)}), 40000),
+			netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 3, 0, 1}), 443))
+		seg.Nanos, seg.Flags, seg.Seq = int64(time.Hour)+int64(i)*int64(time.Millisecond), pcapio.SYN, uint32(i)
+		if batch = append(batch, seg); len(batch) == cap(batch) || i == n-1 {
+			a.AddBatch(batch)
+			batch = batch[:0]
+		}
+	}
+	t.Logf("%d of %d flows frozen in %d mappings", a.flows.cold.len(), n, len(a.flows.mem.maps))
+	chunks := len(a.flows.cold.classes[0].chunks)
+	if chunks < 3 || a.flows.cold.len() < n/2 {
+		t.Fatalf("%d flows frozen in %d chunks: giving back is hardly tested", a.flows.cold.len(), chunks)
+	}
+
+	finished := 0
+	for f := range a.flows.all() {
+		a.finish(f, a.lastNanos)
+		finished++
+	}
+	a.flows.dropRecords()
+	if got := len(a.flows.mem.maps); got != chunks {
+		t.Fatalf("after dropRecords: %d mappings, want the %d chunks of frozen flows", got, chunks)
+	}
+	perChunk := coldPerChunk(0)
+	i := 0
+	for f := range a.flows.drainFrozen {
+		if want := chunks - i/perChunk; len(a.flows.mem.maps) != want {
+			t.Fatalf("at frozen flow %d: %d mappings, want %d", i, len(a.flows.mem.maps), want)
+		}
+		a.finish(f, a.lastNanos)
+		i++
+	}
+	if len(a.flows.mem.maps) != 0 {
+		t.Errorf("after drainFrozen: %d mappings left", len(a.flows.mem.maps))
+	}
+	finished += i
+	a.flows.release()
+	if r := a.done.list(); finished != n || r.Len() != n {
+		t.Errorf("%d flows finished, %d stored, want %d", finished, r.Len(), n)
 	}
 }

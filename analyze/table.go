@@ -93,6 +93,22 @@ func (t *flowTable) release() {
 	*t = flowTable{}
 }
 
+// dropRecords gives back the memory of the records and of the index,
+// once every flow with a record has been finished: only the frozen flows
+// are left, for drainFrozen, and the table must not be used but for that
+// and to release it.
+func (t *flowTable) dropRecords() {
+	if t.mem != nil {
+		for _, c := range t.chunks { // one per slab unmaps it; chunks of the Go heap are in no mapping
+			t.mem.unmap(unsafe.Slice((*byte)(unsafe.Pointer(c)), unsafe.Sizeof(*c)))
+		}
+		if len(t.slots) > 0 {
+			t.mem.unmap(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(t.slots))), len(t.slots)*8))
+		}
+	}
+	t.chunks, t.slab, t.free, t.slots, t.mask = nil, nil, nil, nil, 0
+}
+
 // at returns the flow with the given id.
 func (t *flowTable) at(id uint32) *flow {
 	i := id - 1
