@@ -352,7 +352,9 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	// The table's memory goes back as the flows are finished, so that
 	// the flows stored for the report do not come on top of it: the
 	// records and the index once the flows with records are finished,
-	// the frozen flows' store a chunk at a time.
+	// the frozen flows' store a chunk at a time. The flows are stored on
+	// the other core meanwhile.
+	a.done.startFeed()
 	for f := range a.flows.all() {
 		a.finish(f, endNanos)
 	}
@@ -360,6 +362,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	for f := range a.flows.drainFrozen {
 		a.finish(f, endNanos)
 	}
+	a.done.stopFeed()
 	a.flows.release() // nothing keeps the flow records alive
 	a.found = nil
 	r := &Result{
@@ -386,7 +389,7 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	}
 	if len(a.findingsOf(f)) > 0 || a.keepAll {
 		fl := f.summary(a, captureEnd)
-		a.done.add(&fl) // without the findings' text: decoding writes it
+		a.done.put(&fl) // without the findings' text: decoding writes it
 	}
 	a.notes.release(&f.notes)
 	for s := range f.dirs {

@@ -409,3 +409,37 @@ func TestFinishGivesBack(t *testing.T) {
 		t.Errorf("%d flows finished, %d stored, want %d", finished, r.Len(), n)
 	}
 }
+
+// TestFinishFeed checks that the flows Finish stores on a goroutine of
+// their own, in batches, come out as those stored at once on one core:
+// every flow, in the same order, with the same counts, for more flows than
+// a few batches hold, frozen ones among them. It runs under the race
+// detector in CI.
+func TestFinishFeed(t *testing.T) {
+	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
+	coldFrom, coldIdle, coldIdleMin = 1, int64(2*time.Millisecond), int64(2*time.Millisecond)
+	shipped, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "*.pcap"))
+	lab, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", "lab", "*.pcap"))
+	segs := spreadSegments(t, append(shipped, lab...), 100)
+	run := func(procs int) (*Result, int) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		a := New(Config{KeepAll: true, Idle: 5 * time.Second})
+		for batch := range slices.Chunk(segs, 512) {
+			a.AddBatch(batch)
+		}
+		frozen := a.flows.cold.len()
+		return a.Finish(time.Time{}), frozen
+	}
+	want, _ := run(1)
+	got, frozen := run(2)
+	t.Logf("%d flows, %d of them frozen at the end", got.Flows.Len(), frozen)
+	if n := got.Flows.Len(); n < 4*feedBatch || frozen < feedBatch {
+		t.Fatalf("%d flows, %d of them frozen at the end: the feed is hardly tested", n, frozen)
+	}
+	if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+		t.Errorf("flows (-stored at once +stored through the feed):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Flows.Counts(), got.Flows.Counts()); diff != "" {
+		t.Errorf("counts (-stored at once +stored through the feed):\n%s", diff)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"net/netip"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -266,7 +267,22 @@ type flowStore struct {
 	// inMemory is set when there is no file or it could not be made or
 	// written: the flows stay in mem from then on.
 	inMemory bool
+	feed     *storeFeed // while not nil, put hands flows to another goroutine
 }
+
+// storeFeed hands flows to a goroutine that stores them, in batches, so
+// that encoding them takes the other core while the analysis finishes the
+// flows left at the end of a capture: a capture of a million connections
+// may leave hundreds of thousands of flagged flows to store at once.
+type storeFeed struct {
+	batch []Flow        // the flows put since the last batch went
+	full  chan []Flow   // batches to store, in order
+	empty chan []Flow   // batches stored, to fill again
+	done  chan struct{} // closed once the goroutine has stored every batch
+}
+
+// feedBatch is how many flows a batch of a storeFeed holds.
+const feedBatch = 256
 
 // flowRec locates one encoded flow: offsets below the store's size are in
 // the file, the others in mem.
@@ -289,6 +305,62 @@ const keyChunk = 4096
 
 // noTime stands for the zero time in a findingKey.
 const noTime = math.MinInt64
+
+// put stores f: at once, or through the feed when one runs, which
+// copies it.
+func (s *flowStore) put(f *Flow) {
+	d := s.feed
+	if d == nil {
+		s.add(f)
+		return
+	}
+	d.batch = append(d.batch, *f)
+	if len(d.batch) == feedBatch {
+		d.full <- d.batch
+		d.batch = <-d.empty
+	}
+}
+
+// startFeed makes put store flows on a goroutine of its own, until
+// stopFeed. With one core there is nothing to overlap, and put stores
+// them at once.
+func (s *flowStore) startFeed() {
+	if runtime.GOMAXPROCS(0) < 2 || s.feed != nil {
+		return
+	}
+	const batches = 3 // one filling, one storing, one waiting
+	d := &storeFeed{full: make(chan []Flow, batches), empty: make(chan []Flow, batches), done: make(chan struct{})}
+	for range batches - 1 {
+		d.empty <- make([]Flow, 0, feedBatch)
+	}
+	d.batch = make([]Flow, 0, feedBatch)
+	s.feed = d
+	go func() {
+		defer close(d.done)
+		for b := range d.full {
+			for i := range b {
+				s.add(&b[i])
+			}
+			clear(b) // drop the flows' slices for the collector
+			d.empty <- b[:0]
+		}
+	}()
+}
+
+// stopFeed stores what was put and waits until the goroutine has stored
+// every flow; the store is the goroutine's until then.
+func (s *flowStore) stopFeed() {
+	d := s.feed
+	if d == nil {
+		return
+	}
+	if len(d.batch) > 0 {
+		d.full <- d.batch
+	}
+	close(d.full)
+	<-d.done
+	s.feed = nil
+}
 
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {

@@ -63,16 +63,16 @@ func (a *Analyzer) keepaliveSettings(d *dirState) KeepaliveSettings {
 	}
 	for _, p := range keepaliveProfiles {
 		compared := (k.Idle != 0 && p.idle != 0) || (k.Interval != 0 && p.interval != 0)
-		if compared && close(k.Idle, p.idle) && close(k.Interval, p.interval) {
+		if compared && near(k.Idle, p.idle) && near(k.Interval, p.interval) {
 			k.Matches = append(k.Matches, p.name)
 		}
 	}
 	return k
 }
 
-// close reports whether a measured value fits a profile's: unknown on either
+// near reports whether a measured value fits a profile's: unknown on either
 // side fits; otherwise within 10 % plus a second of scheduling slack.
-func close(measured, want time.Duration) bool {
+func near(measured, want time.Duration) bool {
 	if measured == 0 || want == 0 {
 		return true
 	}
