@@ -419,13 +419,36 @@ func (s *flowStore) list() Flows {
 	return Flows{store: s, order: s.sorted(), counts: &s.counts}
 }
 
-// sorted returns the records in the order of Flow.Index.
+// sorted returns the records in the order of Flow.Index, those of equal
+// index in the order they were added. An analysis numbers its flows from 0
+// on, so their indices are few beside the records: they are placed by a
+// count of the records of each index, in time linear in both, rather than
+// sorted (a stable sort of 325,000 flows took a tenth of a second). Lists
+// of far-flung indices (FlowsOf) are sorted.
 func (s *flowStore) sorted() []int32 {
 	order := make([]int32, len(s.recs))
-	for i := range order {
-		order[i] = int32(i)
+	var top uint32
+	for _, r := range s.recs {
+		top = max(top, r.index)
 	}
-	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(s.recs[x].index, s.recs[y].index) })
+	if uint64(top) >= 8*uint64(len(s.recs))+1<<16 {
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(s.recs[x].index, s.recs[y].index) })
+		return order
+	}
+	next := make([]int32, int(top)+2) // then where the next record of each index goes
+	for _, r := range s.recs {
+		next[r.index+1]++
+	}
+	for i := 1; i < len(next); i++ {
+		next[i] += next[i-1]
+	}
+	for i, r := range s.recs {
+		order[next[r.index]] = int32(i)
+		next[r.index]++
+	}
 	return order
 }
 

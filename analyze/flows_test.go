@@ -616,3 +616,35 @@ func TestFlowsSome(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFlowsSorted checks the order sorted gives, placed by counts or
+// sorted, against a stable sort of the records by index: indices dense
+// and sparse, unique and repeated (FlowsOf may be given any), none.
+func TestFlowsSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tt := range []struct {
+		name   string
+		n      int
+		spread uint32 // indices are drawn from [0, spread)
+	}{
+		{"none", 0, 1},
+		{"one", 1, 1},
+		{"dense", 5000, 5000},
+		{"dense, repeated", 5000, 700},
+		{"a few of many", 3000, 1 << 20},
+		{"sparse", 200, 1 << 31},
+	} {
+		s := &flowStore{}
+		for range tt.n {
+			s.recs = append(s.recs, flowRec{index: rng.Uint32N(tt.spread)})
+		}
+		want := make([]int32, tt.n)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortStableFunc(want, func(x, y int32) int { return int(int64(s.recs[x].index) - int64(s.recs[y].index)) })
+		if diff := cmp.Diff(want, s.sorted()); diff != "" {
+			t.Errorf("%s: order (-stable sort +sorted):\n%s", tt.name, diff)
+		}
+	}
+}
