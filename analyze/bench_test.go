@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/hangdiag/hangdiag/pcapio"
@@ -33,6 +34,21 @@ func tableSeg(seg *pcapio.Segment, i, step int, nanos int64) {
 	}
 }
 
+// openFlows adds n flows of tableSeg, each a handshake left open, to a and
+// returns the time of the last segment.
+func openFlows(a *Analyzer, n int) int64 {
+	var seg pcapio.Segment
+	now := base.UnixNano()
+	for step := range 3 {
+		for i := range n {
+			now += 1000
+			tableSeg(&seg, i, step, now)
+			a.Add(&seg)
+		}
+	}
+	return now
+}
+
 // BenchmarkFlowTable measures a segment of a flow already in a table of
 // 1,000 to 1,000,000 open flows, visited in a scattered order, as in a
 // capture of many flows: the flow table's look-up, the flow's cache misses
@@ -42,14 +58,7 @@ func BenchmarkFlowTable(b *testing.B) {
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
 			a := New(Config{})
 			var seg pcapio.Segment
-			now := base.UnixNano()
-			for step := range 3 {
-				for i := range n {
-					now += 1000
-					tableSeg(&seg, i, step, now)
-					a.Add(&seg)
-				}
-			}
+			now := openFlows(a, n)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -120,4 +129,42 @@ func BenchmarkAddBatchCapture(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(segments)*float64(b.N)/b.Elapsed().Seconds(), "segments/s")
+}
+
+// BenchmarkFinish measures Finish on a table of 100,000 connections left
+// open after their handshakes, an hour before the capture ends: every one
+// is judged silent past the timeout at the end, summarised and stored, as
+// in a capture of a million flows spread over many minutes. It reports
+// the time a flow.
+func BenchmarkFinish(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		b.StopTimer()
+		a := New(Config{Spill: func() (SpillFile, error) { return os.CreateTemp(b.TempDir(), "spill") }}) // as the command stores them
+		now := openFlows(a, n)
+		b.StartTimer()
+		r := a.Finish(time.Unix(0, now).Add(time.Hour))
+		if r.Flows.Len() != n {
+			b.Fatalf("%d flows stored, want %d", r.Flows.Len(), n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/flow")
+}
+
+// BenchmarkEncodeFlow encodes, as a Result stores it, a flow left open
+// after its handshake and silent past the timeout at the capture's end,
+// with its finding.
+func BenchmarkEncodeFlow(b *testing.B) {
+	a := New(Config{KeepAll: true})
+	now := openFlows(a, 1)
+	r := a.Finish(time.Unix(0, now).Add(time.Hour))
+	f := r.Flows.WithoutText().At(0) // as stored: the text is written when a report decodes it
+	if len(f.Findings) == 0 {
+		b.Fatal("no finding")
+	}
+	var buf []byte
+	for b.Loop() {
+		buf = encodeFlow(buf[:0], &f)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
 }

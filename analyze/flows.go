@@ -636,21 +636,21 @@ type encoder struct {
 	base int64 // the nanoseconds times are written relative to
 }
 
-func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int64)   { e.uint(zigzag(v)) } // the bytes of binary.AppendVarint
+func (e *encoder) uint(v uint64) {
+	if v < 0x80 { // most of a flow's numbers: zeros, counts, flags
+		e.b = append(e.b, byte(v))
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, v)
+}
+func (e *encoder) int(v int64) { e.uint(zigzag(v)) } // the bytes of binary.AppendVarint
 
 func (e *encoder) bool(v bool) {
 	e.bools(v, false, false, false)
 }
 
 func (e *encoder) bools(a, b, c, d bool) {
-	var v byte
-	for i, x := range [4]bool{a, b, c, d} {
-		if x {
-			v |= 1 << i
-		}
-	}
-	e.b = append(e.b, v)
+	e.b = append(e.b, bit(a, 0)|bit(b, 1)|bit(c, 2)|bit(d, 3))
 }
 
 func (e *encoder) str(s string) {
