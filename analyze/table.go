@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"iter"
+	"sync"
 	"unsafe"
 
 	"github.com/hangdiag/hangdiag/pcapio"
@@ -55,7 +56,11 @@ type flowTable struct {
 
 // mappings holds the memory a flow table has mapped outside the Go heap,
 // until release.
-type mappings struct{ maps [][]byte }
+type mappings struct {
+	maps              [][]byte
+	spare, spareChunk []byte         // the next chunk of frozen flows (mapAhead), whole and aligned
+	filling           sync.WaitGroup // the goroutines populating memory ahead of use (prefault)
+}
 
 // newChunk returns a zeroed chunk: from the Go heap for the first
 // heapChunks, then in huge pages when it can be.
@@ -63,6 +68,7 @@ func (t *flowTable) newChunk() *flowChunk {
 	if len(t.slab) == 0 && t.mem != nil && len(t.chunks) >= heapChunks {
 		if b := t.mem.mapHuge(slabChunks * int(unsafe.Sizeof(flowChunk{}))); b != nil {
 			t.slab = unsafe.Slice((*flowChunk)(unsafe.Pointer(unsafe.SliceData(b))), slabChunks)
+			t.mem.prefault(b[hugePage:]) // the first huge page is written at once
 		}
 	}
 	if len(t.slab) > 0 {
