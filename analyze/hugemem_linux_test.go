@@ -30,6 +30,9 @@ func TestMapAhead(t *testing.T) {
 		b[0], b[len(b)-1] = 1, 1
 		got = append(got, b)
 	}
+	if &got[0][0] == &got[1][0] || &got[1][0] == &got[2][0] || &got[0][0] == &got[2][0] || got[0][1] != 0 {
+		t.Fatal("two chunks share memory")
+	}
 	if len(m.maps) != 3 || m.spareChunk == nil {
 		t.Fatalf("%d mappings, next chunk waiting: %v; want 3 and one waiting", len(m.maps), m.spareChunk != nil)
 	}
