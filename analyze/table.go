@@ -276,7 +276,7 @@ func (t *flowTable) removeSlot(s uint64) {
 // all yields every flow in the table with a record in the order of their
 // places in the store, which is the order of memory: a walk over many
 // flows reads the chunks front to back rather than jumping about them.
-// Frozen flows are not among them (see frozenFlows and thawAll). The loop
+// Frozen flows are not among them (see drainFrozen and thawAll). The loop
 // must not add or remove flows.
 func (t *flowTable) all() iter.Seq[*flow] {
 	return func(yield func(*flow) bool) {
