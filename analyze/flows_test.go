@@ -44,8 +44,13 @@ func TestFlowsRoundTrip(t *testing.T) {
 		flows = append(flows, f)
 	}
 	flows = append(flows, Flow{Index: 300}) // zero times, no addresses
+	var oneProbe, noMatches Flow // keepalive stats all zero but for one field
+	oneProbe.Keepalive[0].Probes = 1
+	noMatches.Keepalive[1].Settings.Matches = []string{} // empty, not nil
+	flows = append(flows, oneProbe, noMatches)
+	flows[301].Index, flows[302].Index = 301, 302
 	zoned := netip.MustParseAddr("fe80::1").WithZone(strings.Repeat("z", 300))
-	flows = append(flows, Flow{Index: 301, Client: netip.AddrPortFrom(zoned, 1)}) // a zone longer than a length byte
+	flows = append(flows, Flow{Index: 303, Client: netip.AddrPortFrom(zoned, 1)}) // a zone longer than a length byte
 	fs := FlowsOf(flows...)
 	if fs.Len() != len(flows) {
 		t.Fatalf("Len = %d, want %d", fs.Len(), len(flows))
