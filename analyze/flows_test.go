@@ -44,7 +44,8 @@ func TestFlowsRoundTrip(t *testing.T) {
 		flows = append(flows, f)
 	}
 	flows = append(flows, Flow{Index: 300}) // zero times, no addresses
-	var oneProbe, noMatches Flow // keepalive stats all zero but for one field
+	// Keepalive stats all zero but for one field.
+	var oneProbe, noMatches Flow
 	oneProbe.Keepalive[0].Probes = 1
 	noMatches.Keepalive[1].Settings.Matches = []string{} // empty, not nil
 	flows = append(flows, oneProbe, noMatches)
