@@ -17,6 +17,7 @@ import (
 // next waits outside maps, populated (resident) before it is asked for;
 // and that release waits for the populating and unmaps them all.
 func TestMapAhead(t *testing.T) {
+	needPopulate(t)
 	m := new(mappings)
 	var got [][]byte
 	for range 3 {
@@ -50,6 +51,7 @@ func TestMapAhead(t *testing.T) {
 // the kernel populate it past its first huge page, which the first record
 // written takes, ahead of the records written there.
 func TestSlabPrefault(t *testing.T) {
+	needPopulate(t)
 	table := flowTable{mem: new(mappings)}
 	for i := range heapChunks<<flowChunkShift + 1 { // the first record of the first slab
 		var s pcapio.Segment
@@ -82,4 +84,17 @@ func absent(t *testing.T, b []byte) (n, all int) {
 		}
 	}
 	return n, len(pages)
+}
+
+// needPopulate skips a test on a kernel without MADV_POPULATE_WRITE
+// (before Linux 5.14), where prefault does nothing.
+func needPopulate(t *testing.T) {
+	b, err := unix.Mmap(-1, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	if err := unix.Madvise(b, unix.MADV_POPULATE_WRITE); err != nil {
+		t.Skipf("the kernel cannot populate memory ahead (MADV_POPULATE_WRITE, Linux 5.14): %v", err)
+	}
 }
