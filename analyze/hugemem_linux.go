@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -41,9 +42,10 @@ func mapAligned(size int) (whole, b []byte) {
 // that would take them. A virtual machine whose host backs its memory
 // only as it is first touched can take milliseconds a megabyte to serve
 // them. It leaves the contents alone, so the writes may start before it
-// is done; on a kernel without it (before Linux 5.14) nothing happens.
+// is done; on a kernel without it (before Linux 5.14) nothing happens,
+// nor with one core, where there is nothing to overlap.
 func (m *mappings) prefault(b []byte) {
-	if len(b) == 0 {
+	if len(b) == 0 || runtime.GOMAXPROCS(0) < 2 {
 		return
 	}
 	m.filling.Add(1)
