@@ -411,7 +411,9 @@ func TestFinishGivesBack(t *testing.T) {
 }
 
 // TestFinishFeed checks that the flows Finish stores on a goroutine of
-// their own, in batches, come out as those stored at once on one core:
+// their own, in batches, come out as those stored at once on one core,
+// whether the goroutine encodes them or put does (as it does when the
+// goroutine is behind):
 // every flow, in the same order, with the same counts, for more flows than
 // a few batches hold, frozen ones among them. It runs under the race
 // detector in CI.
@@ -431,15 +433,19 @@ func TestFinishFeed(t *testing.T) {
 		return a.Finish(time.Time{}), frozen
 	}
 	want, _ := run(1)
-	got, frozen := run(2)
-	t.Logf("%d flows, %d of them frozen at the end", got.Flows.Len(), frozen)
-	if n := got.Flows.Len(); n < 4*feedBatch || frozen < feedBatch {
-		t.Fatalf("%d flows, %d of them frozen at the end: the feed is hardly tested", n, frozen)
-	}
-	if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
-		t.Errorf("flows (-stored at once +stored through the feed):\n%s", diff)
-	}
-	if diff := cmp.Diff(want.Flows.Counts(), got.Flows.Counts()); diff != "" {
-		t.Errorf("counts (-stored at once +stored through the feed):\n%s", diff)
+	for _, encodeAll := range []bool{false, true} {
+		feedEncodeAll = encodeAll
+		got, frozen := run(2)
+		feedEncodeAll = false
+		t.Logf("%d flows, %d of them frozen at the end", got.Flows.Len(), frozen)
+		if n := got.Flows.Len(); n < 4*feedBatchLen || frozen < feedBatchLen {
+			t.Fatalf("%d flows, %d of them frozen at the end: the feed is hardly tested", n, frozen)
+		}
+		if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+			t.Errorf("put encoding every batch %v: flows (-stored at once +stored through the feed):\n%s", encodeAll, diff)
+		}
+		if diff := cmp.Diff(want.Flows.Counts(), got.Flows.Counts()); diff != "" {
+			t.Errorf("put encoding every batch %v: counts (-stored at once +stored through the feed):\n%s", encodeAll, diff)
+		}
 	}
 }

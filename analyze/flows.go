@@ -275,14 +275,28 @@ type flowStore struct {
 // flows left at the end of a capture: a capture of a million connections
 // may leave hundreds of thousands of flagged flows to store at once.
 type storeFeed struct {
-	batch []Flow        // the flows put since the last batch went
-	full  chan []Flow   // batches to store, in order
-	empty chan []Flow   // batches stored, to fill again
-	done  chan struct{} // closed once the goroutine has stored every batch
+	batch *feedBatch      // the flows put since the last batch went
+	full  chan *feedBatch // batches to store, in order
+	empty chan *feedBatch // batches stored, to fill again
+	done  chan struct{}   // closed once the goroutine has stored every batch
 }
 
-// feedBatch is how many flows a batch of a storeFeed holds.
-const feedBatch = 256
+// feedBatch is a batch of flows put. When put would have waited for the
+// goroutine, it encodes the batch itself first: enc holds the flows'
+// encodings one after another, ends where each ends; else the goroutine
+// encodes them.
+type feedBatch struct {
+	flows []Flow
+	enc   []byte
+	ends  []int
+}
+
+// feedBatchLen is how many flows a batch of a storeFeed holds.
+const feedBatchLen = 256
+
+// feedEncodeAll makes put encode every batch, as if it always had to
+// wait (tests).
+var feedEncodeAll = false
 
 // flowRec locates one encoded flow: offsets below the store's size are in
 // the file, the others in mem.
@@ -314,9 +328,16 @@ func (s *flowStore) put(f *Flow) {
 		s.add(f)
 		return
 	}
-	d.batch = append(d.batch, *f)
-	if len(d.batch) == feedBatch {
-		d.full <- d.batch
+	b := d.batch
+	b.flows = append(b.flows, *f)
+	if len(b.flows) == feedBatchLen {
+		if len(d.empty) == 0 || feedEncodeAll { // the goroutine is behind: work rather than wait
+			for i := range b.flows {
+				b.enc = encodeFlow(b.enc, &b.flows[i])
+				b.ends = append(b.ends, len(b.enc))
+			}
+		}
+		d.full <- b
 		d.batch = <-d.empty
 	}
 }
@@ -329,20 +350,27 @@ func (s *flowStore) startFeed() {
 		return
 	}
 	const batches = 3 // one filling, one storing, one waiting
-	d := &storeFeed{full: make(chan []Flow, batches), empty: make(chan []Flow, batches), done: make(chan struct{})}
+	d := &storeFeed{full: make(chan *feedBatch, batches), empty: make(chan *feedBatch, batches), done: make(chan struct{})}
 	for range batches - 1 {
-		d.empty <- make([]Flow, 0, feedBatch)
+		d.empty <- &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
 	}
-	d.batch = make([]Flow, 0, feedBatch)
+	d.batch = &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
 	s.feed = d
 	go func() {
 		defer close(d.done)
 		for b := range d.full {
-			for i := range b {
-				s.add(&b[i])
+			start := 0
+			for i := range b.flows {
+				if len(b.ends) == 0 {
+					s.add(&b.flows[i])
+					continue
+				}
+				s.addEncoded(&b.flows[i], b.enc[start:b.ends[i]])
+				start = b.ends[i]
 			}
-			clear(b) // drop the flows' slices for the collector
-			d.empty <- b[:0]
+			clear(b.flows) // drop the flows' slices for the collector
+			b.flows, b.enc, b.ends = b.flows[:0], b.enc[:0], b.ends[:0]
+			d.empty <- b
 		}
 	}()
 }
@@ -354,7 +382,7 @@ func (s *flowStore) stopFeed() {
 	if d == nil {
 		return
 	}
-	if len(d.batch) > 0 {
+	if len(d.batch.flows) > 0 {
 		d.full <- d.batch
 	}
 	close(d.full)
@@ -364,6 +392,12 @@ func (s *flowStore) stopFeed() {
 
 // add encodes f and appends it.
 func (s *flowStore) add(f *Flow) {
+	s.buf = encodeFlow(s.buf[:0], f)
+	s.addEncoded(f, s.buf)
+}
+
+// addEncoded appends f, whose encoding is enc.
+func (s *flowStore) addEncoded(f *Flow, enc []byte) {
 	s.counts.count(f)
 	s.key0 = append(s.key0, s.nkeys)
 	for i := range f.Findings {
@@ -383,9 +417,8 @@ func (s *flowStore) add(f *Flow) {
 		s.keys[s.nkeys/keyChunk][s.nkeys%keyChunk] = findingKey{at, int64(fd.Gap), uint32(kind), fd.Severity}
 		s.nkeys++
 	}
-	s.buf = encodeFlow(s.buf[:0], f)
-	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(s.buf))})
-	s.mem = append(s.mem, s.buf...)
+	s.recs = append(s.recs, flowRec{s.size + int64(len(s.mem)), uint32(f.Index), uint32(len(enc))})
+	s.mem = append(s.mem, enc...)
 	if len(s.mem) >= spillSize && !s.inMemory {
 		s.spill()
 	}
