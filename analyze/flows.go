@@ -281,14 +281,22 @@ type storeFeed struct {
 	done  chan struct{}   // closed once the goroutine has stored every batch
 }
 
-// feedBatch is a batch of flows put. When put would have waited for the
-// goroutine, it encodes the batch itself first: enc holds the flows'
-// encodings one after another, ends where each ends; else the goroutine
-// encodes them.
+// feedBatch is a batch of flows put, and once encoded their encodings:
+// enc holds them one after another, ends where each ends. When put would
+// have waited for the goroutine, it encodes the batch itself first; else
+// the goroutine does.
 type feedBatch struct {
 	flows []Flow
 	enc   []byte
 	ends  []int
+}
+
+// encode encodes the batch's flows into enc, one after another.
+func (b *feedBatch) encode() {
+	for i := range b.flows {
+		b.enc = encodeFlow(b.enc, &b.flows[i])
+		b.ends = append(b.ends, len(b.enc))
+	}
 }
 
 // feedBatchLen is how many flows a batch of a storeFeed holds.
@@ -332,10 +340,7 @@ func (s *flowStore) put(f *Flow) {
 	b.flows = append(b.flows, *f)
 	if len(b.flows) == feedBatchLen {
 		if len(d.empty) == 0 || feedEncodeAll { // the goroutine is behind: work rather than wait
-			for i := range b.flows {
-				b.enc = encodeFlow(b.enc, &b.flows[i])
-				b.ends = append(b.ends, len(b.enc))
-			}
+			b.encode()
 		}
 		d.full <- b
 		d.batch = <-d.empty
@@ -359,12 +364,11 @@ func (s *flowStore) startFeed() {
 	go func() {
 		defer close(d.done)
 		for b := range d.full {
+			if len(b.ends) == 0 { // put did not encode it
+				b.encode()
+			}
 			start := 0
 			for i := range b.flows {
-				if len(b.ends) == 0 {
-					s.add(&b.flows[i])
-					continue
-				}
 				s.addEncoded(&b.flows[i], b.enc[start:b.ends[i]])
 				start = b.ends[i]
 			}
