@@ -293,8 +293,8 @@ func noteShortened(w io.Writer, timelines map[int]*timeline) {
 		if short-shortenedNotes == 1 {
 			more = "timeline was"
 		}
-		fmt.Fprintf(w, "hangdiag: note: %d more %s shortened as well; %d packets left out of the %d in all\n",
-			short-shortenedNotes, more, dropped, short)
+		fmt.Fprintf(w, "hangdiag: note: %d more %s shortened as well; the %d shortened timelines left out %d packets in all\n",
+			short-shortenedNotes, more, short, dropped)
 	}
 }
 

@@ -747,7 +747,7 @@ func TestNoteShortened(t *testing.T) {
 	want := "hangdiag: note: timeline of flow 1 shortened to its first 5 and last 5 packets; 20 packets in between left out\n" +
 		"hangdiag: note: timeline of flow 3 shortened to its first 5 and last 5 packets; 30 packets in between left out\n" +
 		"hangdiag: note: timeline of flow 4 shortened to its first 5 and last 5 packets; 40 packets in between left out\n" +
-		"hangdiag: note: 1 more timeline was shortened as well; 140 packets left out of the 4 in all\n"
+		"hangdiag: note: 1 more timeline was shortened as well; the 4 shortened timelines left out 140 packets in all\n"
 	if b.String() != want {
 		t.Errorf("notes:\n%swant:\n%s", b.String(), want)
 	}
