@@ -149,12 +149,11 @@ measure() {
 }
 
 # alternate N FORMAT FILE... runs cat and hangdiag (writing FORMAT) on the
-# files N times each, by
-# turns, so that both see the machine as it is at the moment: its speed
-# drifts from minute to minute, and two blocks of runs one after the other
-# can see two speeds. It prints "cat-seconds cat-KB hangdiag-seconds
-# hangdiag-KB", the medians, with "timeout -" for a command that did not
-# finish a run.
+# files N times each, by turns, so that both see the machine as it is at
+# the moment: its speed drifts from minute to minute, and two blocks of
+# runs one after the other can see two speeds. It prints "cat-seconds
+# cat-KB hangdiag-seconds hangdiag-KB", the medians, with "timeout -" for
+# a command that did not finish a run.
 alternate() {
 	local n="$1" format="$2" c="" h="" ct="" ck="" ht="" hk="" s kb
 	shift 2
