@@ -106,6 +106,7 @@ type Analyzer struct {
 	found      []*flow              // AddBatch's flows found ahead
 	renames    [][2]uint64          // scratch for freezeIdle
 	thawed     flow                 // a frozen flow being finished
+	ending     *endChunks           // while Finish judges flows at the capture's end, where their findings come from
 	ticking    bool                 // Tick has been called: live mode
 	pending    []Alert              // findings of flows finished between two Ticks
 	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -355,6 +356,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	// the frozen flows' store a chunk at a time. The flows are stored on
 	// the other core meanwhile.
 	a.done.startFeed()
+	a.ending = new(endChunks)
 	for f := range a.flows.all() {
 		a.finish(f, endNanos)
 	}
@@ -363,6 +365,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		a.finish(f, endNanos)
 	}
 	a.done.stopFeed()
+	a.ending = nil
 	a.flows.release() // nothing keeps the flow records alive
 	a.found = nil
 	r := &Result{

@@ -168,3 +168,60 @@ func BenchmarkEncodeFlow(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
+
+// TestFinishChunks finishes open flows that are silent past the timeout
+// at the capture's end, every other one with a request unanswered, and
+// checks, with the flows stored on a goroutine of their own, that each
+// has its own gap and findings, whose first packet is its own last one.
+// Finishing flows left open after their
+// handshake must take far fewer than one allocation a flow: their gap,
+// finding and packet come from chunks.
+func TestFinishChunks(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // no feed: every allocation is Finish's own
+	const n = 32 * chunkLen
+	finish := func(hung bool) (*Result, uint64) {
+		a := New(Config{})
+		now := openFlows(a, n)
+		var seg pcapio.Segment
+		for i := 0; hung && i < n; i += 2 { // a request, never answered
+			now += 1000
+			tableSeg(&seg, i, 2, now)
+			seg.Flags, seg.PayloadLen, seg.Frame = pcapio.ACK|pcapio.PSH, 100, uint64(3*n+i+1)
+			a.Add(&seg)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := a.Finish(time.Unix(0, now).Add(time.Hour))
+		runtime.ReadMemStats(&after)
+		return r, after.Mallocs - before.Mallocs
+	}
+	if _, mallocs := finish(false); mallocs > n/8 {
+		t.Errorf("Finish made %d allocations for %d flows, want at most %d", mallocs, n, n/8)
+	}
+	runtime.GOMAXPROCS(2) // the flows are stored on a goroutine, after the next flows are judged
+	r, _ := finish(true)
+	if r.Flows.Len() != n {
+		t.Fatalf("%d flows stored, want %d", r.Flows.Len(), n)
+	}
+	for _, f := range r.Flows.All() {
+		i := f.Index
+		last, want := uint64(3*i+3), []Kind{SilentPastTimeout}
+		if i%2 == 0 {
+			last, want = uint64(3*n+i+1), []Kind{SilentPastTimeout, HungAtCaptureEnd}
+		}
+		var kinds []Kind
+		for _, fd := range f.Findings {
+			kinds = append(kinds, fd.Kind)
+			if fd.Evidence.GapStart == nil || fd.Evidence.GapStart.Frame != last {
+				t.Errorf("flow %d: %s begins at %+v, want frame %d", i, fd.Kind, fd.Evidence.GapStart, last)
+			}
+		}
+		if !slices.Equal(kinds, want) {
+			t.Errorf("flow %d: findings %v, want %v", i, kinds, want)
+		}
+		if len(f.Gaps) != 1 || !f.Gaps[0].End.Equal(r.CaptureEnd) || len(f.Findings) == 0 || f.Findings[0].Evidence.GapStart == nil ||
+			!f.Gaps[0].Start.Equal(f.Findings[0].Evidence.GapStart.Time) {
+			t.Errorf("flow %d: gaps %+v", i, f.Gaps)
+		}
+	}
+}

@@ -139,6 +139,9 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 		out = Hung
 	}
 	n := a.notesOf(f)
+	if n.gaps == nil && a.ending != nil {
+		n.gaps = a.ending.gaps.room()
+	}
 	n.gaps = append(n.gaps, Gap{
 		Start: nanoTime(f.lastRef.nanos), End: nanoTime(end), Duration: time.Duration(idle),
 		EndedBy: "capture-end", Outcome: out,

@@ -49,10 +49,18 @@ type packetRef struct {
 }
 
 func (p packetRef) export() *PacketRef {
-	if p.frame == 0 && p.nanos == 0 {
+	if p.none() {
 		return nil
 	}
-	return &PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: p.what()}
+	r := p.value()
+	return &r
+}
+
+// none reports whether p names no packet.
+func (p packetRef) none() bool { return p.frame == 0 && p.nanos == 0 }
+
+func (p packetRef) value() PacketRef {
+	return PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: p.what()}
 }
 
 func (p packetRef) what() string {

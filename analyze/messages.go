@@ -45,9 +45,9 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	if start.kind == kindProbe || start.kind == kindProbeAck || (end != nil && (end.kind == kindProbe || end.kind == kindProbeAck)) {
 		kind = KeepaliveTooSlow
 	}
-	ev := Evidence{GapStart: start.export(), EndedBy: "capture-end", Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
+	ev := Evidence{GapStart: a.ref(start), EndedBy: "capture-end", Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	if end != nil {
-		ev.GapEnd, ev.EndedBy = end.export(), end.kind.endedBy()
+		ev.GapEnd, ev.EndedBy = a.ref(*end), end.kind.endedBy()
 	}
 	if waiting >= 0 {
 		ev.Waiting = Side(waiting).String()
@@ -62,7 +62,7 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 // consequence starts a finding about what a long gap led to.
 func (f *flow) consequence(a *Analyzer, kind Kind, at int64) Finding {
 	w := a.watchOf(f)
-	ev := Evidence{GapStart: w.start.export(), GapEnd: w.trigger.export(), EndedBy: w.trigger.kind.endedBy(),
+	ev := Evidence{GapStart: a.ref(w.start), GapEnd: a.ref(w.trigger), EndedBy: w.trigger.kind.endedBy(),
 		Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	if w.waiting >= 0 {
 		ev.Waiting = Side(w.waiting).String()
@@ -85,8 +85,8 @@ func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 	w := a.watchOf(f)
 	fd := f.consequence(a, BlackholedAfterIdle, last.nanos)
 	fd.Evidence.Retransmitted = w.retrans
-	fd.Evidence.Unacked = w.trigger.export()
-	fd.Evidence.Last = last.export()
+	fd.Evidence.Unacked = a.ref(w.trigger)
+	fd.Evidence.Last = a.ref(last)
 	f.addFinding(a, fd)
 }
 
@@ -97,14 +97,27 @@ func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
-	ev := Evidence{GapStart: f.lastRef.export(), EndedBy: "capture-end", Waiting: waiting.String(), Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
+	ev := Evidence{GapStart: a.ref(f.lastRef), EndedBy: "capture-end", Waiting: waiting.String(), Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
 	f.addFinding(a, Finding{Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle), Evidence: ev})
 }
 
 // addFinding adds the finding, without its text, to the flow's notes.
 func (f *flow) addFinding(a *Analyzer, fd Finding) {
 	n := a.notesOf(f)
+	if n.findings == nil && a.ending != nil {
+		n.findings = a.ending.findings.room()
+	}
 	n.findings = append(n.findings, fd)
+}
+
+// ref exports p, from a chunk while Finish judges flows at the capture's
+// end.
+func (a *Analyzer) ref(p packetRef) *PacketRef {
+	if a.ending == nil || p.none() {
+		return p.export()
+	}
+	r := append(a.ending.refs.room(), p.value())
+	return &r[0]
 }
 
 // waitingOf is the side whose request or data was outstanding during the

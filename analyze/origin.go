@@ -22,7 +22,7 @@ const (
 func (f *flow) resetInfo(a *Analyzer, p packetRef, seg *pcapio.Segment) *ResetInfo {
 	claimed := p.side
 	d := &f.dirs[claimed]
-	ri := &ResetInfo{Packet: *p.export(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
+	ri := &ResetInfo{Packet: p.value(), ClaimedBy: claimed, UsualTTL: d.ttl, TSInUse: d.segs > 0 && d.segsTS == d.segs}
 	if t := a.watchOf(f).trigger; t.kind != kindRst && t.side != claimed {
 		ri.TriggeredBy = t.export()
 		ri.After = time.Duration(p.nanos - t.nanos)

@@ -43,3 +43,30 @@ func (s *slab[T]) release(ref *int32) {
 		*ref = 0
 	}
 }
+
+// chunks hands out room for one T at a time, carved from chunks of
+// chunkLen, so that many small values made together cost one allocation
+// a chunk rather than one each. A value keeps its whole chunk alive: it is
+// for values that are dropped soon after they are made, as those of the
+// flows judged at the capture's end are once stored.
+type chunks[T any] struct{ rest []T }
+
+const chunkLen = 64
+
+// room returns an empty slice with room for one T.
+func (c *chunks[T]) room() []T {
+	if len(c.rest) == 0 {
+		c.rest = make([]T, chunkLen)
+	}
+	s := c.rest[:0:1]
+	c.rest = c.rest[1:]
+	return s
+}
+
+// endChunks holds what the flows judged at the capture's end are given:
+// their last gap, its finding and the finding's packets.
+type endChunks struct {
+	gaps     chunks[Gap]
+	findings chunks[Finding]
+	refs     chunks[PacketRef]
+}
