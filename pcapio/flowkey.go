@@ -81,9 +81,13 @@ func (k *FlowKey) hash() uint64 {
 }
 
 // hash4 is the hash of an IPv4 key, lower address and port first: one
-// multiplication where an IPv6 key takes three.
+// multiplication where an IPv6 key takes three. The high half is folded
+// into the low one, which the flow table keeps: for about one seed in 40
+// the low half alone gave 65,536 keys that differ little (consecutive
+// clients and ports) 5 to 15 shared values, where chance gives one.
 func hash4(lo, hi uint32, loPort, hiPort uint16) uint64 {
-	return mix(uint64(lo)<<32|uint64(hi)^hashSeed[0], uint64(loPort)<<16|uint64(hiPort)^hashSeed[1])
+	h := mix(uint64(lo)<<32|uint64(hi)^hashSeed[0], uint64(loPort)<<16|uint64(hiPort)^hashSeed[1])
+	return h ^ h>>32
 }
 
 // hashWords is the hash of a key whose addresses read as the big-endian
