@@ -170,7 +170,10 @@ func (a *Analyzer) closedFlow(r closedRef) (*flow, uint64) {
 
 // Add analyses one segment. Segments must come in capture order; a segment
 // earlier than the previous one is treated as simultaneous with it.
-func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, a.flows.find(&seg.Flow, seg.Hash)) }
+func (a *Analyzer) Add(seg *pcapio.Segment) {
+	a.roomToThaw(1)
+	a.add(seg, a.flows.find(&seg.Flow, seg.Hash))
+}
 
 // AddBatch analyses segments in order, as Add does one by one, only faster
 // for a table of many flows: it finds all their flows first, so that the
@@ -178,6 +181,7 @@ func (a *Analyzer) Add(seg *pcapio.Segment) { a.add(seg, a.flows.find(&seg.Flow,
 // the other.
 func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 	t := &a.flows
+	a.roomToThaw(len(segs))
 	found := slices.Grow(a.found[:0], len(segs))[:len(segs)]
 	t.touch(segs)
 	for i := range segs {
@@ -195,6 +199,17 @@ func (a *Analyzer) AddBatch(segs []pcapio.Segment) {
 		a.add(seg, f)
 	}
 	a.found = found
+}
+
+// roomToThaw freezes idle flows when finding n flows could take the
+// table a new chunk: a thawed flow takes a record as a new flow does, and
+// flows that wake now and then, as keepalive probes do, would otherwise
+// grow the table to hold them all.
+func (a *Analyzer) roomToThaw(n int) {
+	t := &a.flows
+	if t.cold.thawed > 0 && !a.ticking && t.room() < n {
+		a.freezeIdle(a.lastNanos)
+	}
 }
 
 // add analyses seg; f is its flow as the table holds it now, nil when the

@@ -53,6 +53,16 @@ type coldStore struct {
 	thawed  int   // flows thawed since the last freezeIdle: frozen too soon
 	skip    int   // freezeIdle passes still to skip
 	backoff int   // passes skipped after the last that froze nothing
+	refs    slab[coldRefs]
+}
+
+// coldRefs holds the side-table refs of a frozen flow with keepalive
+// timing: those of its notes and of each side's keepState. The entry's
+// 4 bytes for the notes' ref then name this instead, negated, so that
+// entries need no room for refs most flows do not have.
+type coldRefs struct {
+	notes int32
+	keep  [2]int32
 }
 
 // coldClass is the entries of one size, in chunks of coldChunkBytes.
@@ -101,7 +111,7 @@ func (c *coldStore) put(f *flow, mem *mappings) uint32 {
 		}
 	}
 	ref := uint32(class)*coldClassBit | n
-	encodeCold(c.get(ref), f, c.base)
+	encodeCold(c.get(ref), f, c.base, &c.refs)
 	return ref
 }
 
@@ -191,7 +201,7 @@ func (t *flowTable) thaw(i int) *flow {
 	ref := uint32(s) &^ coldBit
 	id := t.newID()
 	f := t.at(id)
-	decodeCold(t.cold.get(ref), f, t.cold.base)
+	decodeCold(t.cold.get(ref), f, t.cold.base, &t.cold.refs)
 	f.hash, f.id = uint32(s>>32), id
 	t.slots[i] = s&^(1<<32-1) | uint64(id)
 	t.cold.drop(ref)
@@ -244,7 +254,7 @@ func (t *flowTable) frozenOrder(s uint64) (last int64, index uint32) {
 // it into f, which has no place in the table.
 func (t *flowTable) takeFrozen(s uint64, f *flow) {
 	ref := uint32(s) &^ coldBit
-	decodeCold(t.cold.get(ref), f, t.cold.base)
+	decodeCold(t.cold.get(ref), f, t.cold.base, &t.cold.refs)
 	t.cold.drop(ref)
 	t.removeSlot(s)
 }
@@ -260,7 +270,7 @@ func (t *flowTable) takeFrozen(s uint64, f *flow) {
 func (t *flowTable) drainFrozen(yield func(*flow) bool) {
 	var f flow
 	t.cold.drain(t.mem, func(enc []byte) bool {
-		decodeCold(enc, &f, t.cold.base)
+		decodeCold(enc, &f, t.cold.base, &t.cold.refs)
 		return yield(&f)
 	})
 }
@@ -292,7 +302,13 @@ func (a *Analyzer) freezeIdle(now int64) {
 	for read := 0; read < min(4*chunk, int(t.made)) && len(renames) < chunk; read++ {
 		t.hand = t.hand%t.made + 1
 		f := t.at(t.hand)
-		if f.id == 0 || now-f.last < c.idle || f.state != Open && now-f.last > closedLinger/2 || !freezable(f, c.base) {
+		if f.id == 0 || now-f.last < c.idle || f.state != Open && now-f.last > closedLinger/2 {
+			continue
+		}
+		if f.watch != 0 && !a.watching(f) {
+			a.watches.release(&f.watch) // as its next packet would: the watch is over
+		}
+		if !freezable(f, c.base) {
 			continue
 		}
 		old := uint64(f.hash)<<32 | uint64(f.id)
@@ -313,11 +329,11 @@ func (a *Analyzer) freezeIdle(now int64) {
 		c.idle = max(c.idle/2, coldIdleMin)
 	}
 	c.thawed = 0
-	// A table whose flows cannot be frozen (keepalive timing, gaps under
-	// watch) would read four chunks' worth of records for nothing at every
-	// new chunk: after a pass at the shortest idle time that froze
-	// nothing, the next pass is skipped, after a second such pass the next
-	// 3, then 7, then 15.
+	// A table whose flows cannot be frozen (gaps under watch, first
+	// segments that may prove keepalive probes) would read four chunks'
+	// worth of records for nothing at every new chunk: after a pass at
+	// the shortest idle time that froze nothing, the next pass is
+	// skipped, after a second such pass the next 3, then 7, then 15.
 	switch {
 	case len(renames) > 0:
 		c.backoff = 0
@@ -332,8 +348,8 @@ func (a *Analyzer) freezeIdle(now int64) {
 // by its key: 12 bytes for IPv4, 36 for IPv6 (see coldEntrySize). Times
 // are relative to the flow's first packet, and its first to the store's
 // base. Only a flow whose values fit is frozen (freezable); the others
-// keep their records. That is almost every idle flow: a few packets, no
-// keepalive probes, no gap under watch.
+// keep their records. That is almost every idle flow: one whose packets,
+// bytes and gaps fit, with no gap under watch.
 const coldBody = coldDirs + 2*coldSide
 
 // The widths of the narrowed fields.
@@ -355,7 +371,7 @@ func freezable(f *flow, base int64) bool {
 		timeFits(f.maxGapAt, f.first) && timeFits(f.synAt, f.first) && f.notes >= 0
 	for s := range f.dirs {
 		d := &f.dirs[s]
-		ok = ok && d.keep == 0 && d.candidate == 0 && d.bytes <= max32 &&
+		ok = ok && d.candidate == 0 && d.bytes <= max32 &&
 			d.ipidNonZero <= max16 && d.segs <= max16 && d.segsTS <= max16 && d.packets <= max16 &&
 			d.retrans <= max16 && d.resets <= max16 &&
 			inRange(int64(d.probes), 0, 255) && inRange(int64(d.probeAcks), 0, 255) && inRange(int64(d.zeroWinProbes), 0, 255)
@@ -387,10 +403,10 @@ const (
 )
 
 // encodeCold writes the encoding of f, which must be freezable, to e, an
-// entry of its class. It leaves out the hash, which its slot holds, its
-// place in the store, and the last segments kept to spot copies, which
-// can no longer match.
-func encodeCold(e []byte, f *flow, base int64) {
+// entry of its class, and its refs to refs when it has keepalive timing.
+// It leaves out the hash, which its slot holds, its place in the store,
+// and the last segments kept to spot copies, which can no longer match.
+func encodeCold(e []byte, f *flow, base int64, refs *slab[coldRefs]) {
 	o := (*[coldBody]byte)(e)
 	r := &f.lastRef
 	put32(o, 0, uint64(f.index))
@@ -406,7 +422,13 @@ func encodeCold(e []byte, f *flow, base int64) {
 	putTime(o, 47, f.synAt, f.first)
 	put32(o, 53, uint64(f.synAckIn))
 	put32(o, 57, uint64(f.hsAckIn))
-	put32(o, 61, uint64(f.notes))
+	notes := f.notes
+	if f.dirs[0].keep != 0 || f.dirs[1].keep != 0 {
+		var ref int32
+		*refs.at(&ref) = coldRefs{notes: f.notes, keep: [2]int32{f.dirs[0].keep, f.dirs[1].keep}}
+		notes = -ref
+	}
+	put32(o, 61, uint64(uint32(notes)))
 	o[65], o[66], o[67], o[68] = byte(f.state), byte(f.lastData), byte(f.prevSide), byte(f.prevKind)
 	o[69], o[70] = byte(r.side), byte(r.kind)
 	mappedLo, mappedHi := isMapped(&f.key.Lo), isMapped(&f.key.Hi)
@@ -436,8 +458,9 @@ func encodeCold(e []byte, f *flow, base int64) {
 }
 
 // decodeCold sets f from its encoding, all but its hash and place, and
-// empties the segments it keeps to spot copies.
-func decodeCold(b []byte, f *flow, base int64) {
+// empties the segments it keeps to spot copies. It takes the flow's refs
+// out of refs: an entry is decoded once.
+func decodeCold(b []byte, f *flow, base int64, refs *slab[coldRefs]) {
 	o := (*[coldBody]byte)(b)
 	r := &f.lastRef
 	f.id, f.hash, f.watch, f.alerts = 0, 0, 0, 0
@@ -479,6 +502,11 @@ func decodeCold(b []byte, f *flow, base int64) {
 		bits := o[at+36]
 		d.nextValid, d.ackValid, d.windowValid = bits&1 != 0, bits&2 != 0, bits&4 != 0
 		d.synSeen, d.finSeen, d.lastProbe = bits&8 != 0, bits&16 != 0, bits&32 != 0
+	}
+	if ref := -f.notes; ref > 0 {
+		r := refs.get(ref)
+		refs.release(&ref)
+		f.notes, f.dirs[0].keep, f.dirs[1].keep = r.notes, r.keep[0], r.keep[1]
 	}
 	i := getEndpoint(b, coldBody, &f.key.Lo, flags&coldIs4Lo != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)
 	getEndpoint(b, i, &f.key.Hi, flags&coldIs4Hi != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)

@@ -66,7 +66,7 @@ func TestColdRoundTrip(t *testing.T) {
 	// Fields a frozen flow has no use for: its place, its hash, its last
 	// segments; and the side tables freezable turns away.
 	unused := regexp.MustCompile(`^\.(id|hash|dirs\[\d\]\.recent.*)$`)
-	mustBeZero := regexp.MustCompile(`^\.(watch|alerts|dirs\[\d\]\.(keep|candidate))$`)
+	mustBeZero := regexp.MustCompile(`^\.(watch|alerts|dirs\[\d\]\.candidate)$`)
 	kept := map[string]bool{}
 	for i, rec := range records {
 		base := rec.first + int64(i)*int64(time.Hour)
@@ -103,9 +103,13 @@ func TestColdRoundTrip(t *testing.T) {
 					continue
 				}
 				var got flow
+				var refs slab[coldRefs]
 				e := make([]byte, coldEntrySize(coldClassOf(&f)))
-				encodeCold(e, &f, base)
-				decodeCold(e, &got, base)
+				encodeCold(e, &f, base, &refs)
+				decodeCold(e, &got, base, &refs)
+				if len(refs.free) != len(refs.items) {
+					t.Fatalf("%s = %d in record %d: %d refs stored, %d given back", path, x, i, len(refs.items), len(refs.free))
+				}
 				want := f
 				want.id, want.hash = 0, 0
 				for s := range want.dirs {
@@ -293,26 +297,28 @@ func BenchmarkCold(b *testing.B) {
 		b.Fatal("the flow is not freezable")
 	}
 	buf := make([]byte, coldEntrySize(coldClassOf(f)))
-	encodeCold(buf, f, base)
+	var refs slab[coldRefs] // unused: the flow has no keepalive timing
+	encodeCold(buf, f, base, &refs)
 	b.Run("encode", func(b *testing.B) {
 		for b.Loop() {
-			encodeCold(buf, f, base)
+			encodeCold(buf, f, base, &refs)
 		}
 	})
 	b.Run("decode", func(b *testing.B) {
 		var g flow
 		for b.Loop() {
-			decodeCold(buf, &g, base)
+			decodeCold(buf, &g, base, &refs)
 		}
 	})
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
 
 // TestColdBackoff fills a table with flows idle for an hour that cannot
-// be frozen (each with keepalive timing), and checks that freezeIdle,
-// called as a growing table calls it, soon reads their records for
-// nothing only now and then (64 passes without the backoff would read
-// every pass's four chunks), and freezes again once flows can be.
+// be frozen (each with a first segment that may prove a keepalive
+// probe), and checks that freezeIdle, called as a growing table calls
+// it, soon reads their records for nothing only now and then (64 passes
+// without the backoff would read every pass's four chunks), and freezes
+// again once flows can be.
 func TestColdBackoff(t *testing.T) {
 	a := New(Config{})
 	start := int64(time.Hour)
@@ -322,7 +328,7 @@ func TestColdBackoff(t *testing.T) {
 			netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, 1}), 443))
 		f := a.flows.add(&seg.Flow, seg.Hash)
 		f.start(uint32(i), &seg, start)
-		f.dirs[Client].keep = 1 // not freezable
+		f.dirs[Client].candidate = 1 // not freezable
 	}
 	now := start + int64(time.Hour)
 	read := func(passes int) int {
@@ -342,12 +348,58 @@ func TestColdBackoff(t *testing.T) {
 		t.Fatalf("%d unfreezable flows frozen", a.flows.cold.len())
 	}
 	for id := uint32(1); id <= a.flows.made; id++ {
-		a.flows.at(id).dirs[Client].keep = 0
+		a.flows.at(id).dirs[Client].candidate = 0
 	}
 	read(16)
 	if a.flows.cold.len() == 0 {
 		t.Fatalf("no flow frozen in 16 passes once they could be")
 	}
+}
+
+// TestThawMakesRoom runs 8,192 connections that each send a keepalive
+// probe every minute for ten minutes, begun over one minute, through a
+// table that freezes from 1,024 flows on: a flow is idle past the 30 s a
+// table freezes at for half of each minute, so that about half the flows
+// are frozen at any time, and the thawed ones take the records of flows
+// frozen in their place rather than new ones. Without that the records
+// grow to hold every flow. Freezing changes nothing in the result.
+func TestThawMakesRoom(t *testing.T) {
+	defer func(from int) { coldFrom = from }(coldFrom)
+	const flows, rounds = 8192, 10
+	var segs []pcapio.Segment
+	for i := range flows {
+		c := newConv(fmt.Sprintf("10.0.%d.%d:40000", i>>8, i&255), "10.1.0.1:443", uint32(i)<<8)
+		at := time.Duration(i) * time.Minute / flows
+		c.handshake(at).exchange(at+10*time.Millisecond, 100, 200, time.Millisecond)
+		for r := 1; r <= rounds; r++ {
+			c.probe(Client, at+time.Duration(r)*time.Minute).probeAck(Server, at+time.Duration(r)*time.Minute+time.Millisecond)
+		}
+		segs = append(segs, c.segs...)
+	}
+	slices.SortStableFunc(segs, func(x, y pcapio.Segment) int { return int(min(max(x.Nanos-y.Nanos, -1), 1)) })
+	run := func(from int) (*Result, uint32) {
+		coldFrom = from
+		a := New(Config{KeepAll: true})
+		for batch := range slices.Chunk(segs, 64) {
+			a.AddBatch(batch)
+		}
+		made := a.flows.made // records are given back only as the flows are finished
+		return a.Finish(time.Time{}), made
+	}
+	want, _ := run(1 << 62)
+	got, records := run(1024)
+	if records > flows*3/4 {
+		t.Errorf("%d records for %d flows of which about half are idle at any time", records, flows)
+	}
+	for _, f := range listOf(got.Flows) {
+		if k := f.Keepalive[Client]; k.Probes != rounds || k.MinInterval != time.Minute {
+			t.Fatalf("flow %d: %d keepalive probes, at least %v apart; want %d, a minute apart", f.Index, k.Probes, k.MinInterval, rounds)
+		}
+	}
+	if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+		t.Errorf("flows (-never frozen +frozen):\n%s", diff)
+	}
+	t.Logf("%d flows in %d records", flows, records)
 }
 
 // TestFinishGivesBack freezes 60,000 flows left open after a SYN into

@@ -184,8 +184,12 @@ func (t *flowTable) newID() uint32 {
 }
 
 // full reports whether the next new flow takes a new chunk.
-func (t *flowTable) full() bool {
-	return len(t.free) == 0 && t.made&(1<<flowChunkShift-1) == 0
+func (t *flowTable) full() bool { return t.room() == 0 }
+
+// room returns how many records the table has free before it takes a new
+// chunk.
+func (t *flowTable) room() int {
+	return len(t.free) + (1<<flowChunkShift-int(t.made)&(1<<flowChunkShift-1))&(1<<flowChunkShift-1)
 }
 
 // findIndex returns the flow whose key has the hash and whose index is
