@@ -13,7 +13,10 @@
 # third of its flows are flagged (silent past the timeout at the end) and
 # finishing and reporting them weighs on the run: it is timed with the
 # terminal table, the default, where the other captures are timed with
-# JSON (the JSON report of its 325,000 flagged flows is 1.3 GB).
+# JSON (the JSON report of its 325,000 flagged flows is 1.3 GB);
+# 200k-ka is 200,000 pooled connections that each send a keepalive probe
+# every minute while idle, so that about 150,000 are alive at once and
+# every one wakes again and again.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
 #        bench/run.sh -pgo
@@ -24,7 +27,8 @@
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
-#                1m-burst, 1m-v6, 1m-flagged, len1, len4 or len4-rot
+#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, len1, len4 or
+#                len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -91,6 +95,7 @@ captures=(
 	"1m-burst burst-1M.pcap       -flows 1000000 -duration 20s"
 	"1m-v6    v6-1M.pcap          -flows 1000000 -duration 20s -v6 100"
 	"1m-flagged flows-1M-1000s.pcap -flows 1000000 -duration 1000s"
+	"200k-ka  keepalive-200k.pcap -flows 200000 -mix keepalive -duration 600s"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
 	"len4-rot len4-rot.pcap       -size 256MiB -length 4 -rotate 32MiB"
@@ -202,9 +207,9 @@ for c in "${captures[@]}"; do
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$format" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file; on the million open flows, the
-	# bursts and the flagged flows, they would take minutes and gigabytes
-	# to tell what 1m-flows tells already.
-	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ]; then
+	# bursts, the flagged flows and the pooled connections, they would
+	# take minutes and gigabytes to tell what 1m-flows tells already.
+	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ]; then
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi

@@ -18,6 +18,7 @@ const (
 	Realistic Mix = iota
 	Small
 	Open
+	Keepalive
 )
 
 func (m Mix) String() string {
@@ -26,6 +27,8 @@ func (m Mix) String() string {
 		return "small"
 	case Open:
 		return "open"
+	case Keepalive:
+		return "keepalive"
 	}
 	return "realistic"
 }
@@ -341,8 +344,9 @@ var kindShares = [...][]struct {
 		{kindLateReset, 0.01}, {kindStaleReuse, 0.01}, {kindBlackhole, 0.005}, {kindRefused, 0.025},
 		{kindHealthCheck, 0.02},
 	},
-	Small: {{kindOpen, 0.5}, {kindRefused, 0.2}, {kindHealthCheck, 0.15}, {kindOneShot, 0.15}},
-	Open:  {{kindOpen, 1}},
+	Small:     {{kindOpen, 0.5}, {kindRefused, 0.2}, {kindHealthCheck, 0.15}, {kindOneShot, 0.15}},
+	Open:      {{kindOpen, 1}},
+	Keepalive: {{kindKeepalive, 1}},
 }
 
 // Per-flow timing.

@@ -13,8 +13,9 @@
 //	go run ./bench/gen -size 256MiB -length 4 -rotate 32MiB -o bench/out/len4-rot.pcap
 //	go run ./bench/gen -flows 1000000 -mix open -o bench/out/open-1M.pcap
 //	go run ./bench/gen -flows 1000000 -duration 20s -v6 100 -o bench/out/v6-1M.pcap
+//	go run ./bench/gen -flows 200000 -mix keepalive -duration 600s -o bench/out/keepalive-200k.pcap
 //
-// Three mixes of flows:
+// Four mixes of flows:
 //
 //   - realistic (the default with -size): seen from a busy host over about
 //     17 minutes. Most flows are inbound HTTP-like keep-alive connections
@@ -35,6 +36,10 @@
 //     RST) and one-exchange connections. About 3.6 packets per flow.
 //   - open: as small, every flow a handshake left open, so that all of
 //     them are alive at the end: the most flows at once for a flow count.
+//   - keepalive: every flow an outbound pooled connection of the
+//     realistic mix that sits idle with keepalive probes every 60 s, for
+//     one or two spells of 150–450 s, then closes: many flows alive at
+//     once, each waking every minute. About 17 packets per flow.
 //
 // In every mix a fifth of the flows are IPv6; -v6 P makes it P percent.
 //
@@ -78,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	size := fs.String("size", "", "approximate file size, e.g. 1GiB, 256MiB, 500MB (default 1GiB unless -flows is given)")
 	flows := fs.Int("flows", 0, "number of flows, instead of -size")
-	mix := fs.String("mix", "", "flow mix: realistic, small or open (default realistic with -size, small with -flows)")
+	mix := fs.String("mix", "", "flow mix: realistic, small, open or keepalive (default realistic with -size, small with -flows)")
 	length := fs.Float64("length", 1, "make the capture this many times as long, with as many times the flows (same flow rate)")
 	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for the others)")
 	v6 := fs.Int("v6", 20, "percent of the flows carried over IPv6, 0 to 100")
@@ -120,8 +125,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Mix = Small
 	case "open":
 		cfg.Mix = Open
+	case "keepalive":
+		cfg.Mix = Keepalive
 	default:
-		return fmt.Errorf("unknown mix %q; use realistic, small or open", *mix)
+		return fmt.Errorf("unknown mix %q; use realistic, small, open or keepalive", *mix)
 	}
 	if *flows > 0 {
 		cfg.Flows = *flows
