@@ -132,6 +132,7 @@ func New(cfg Config) *Analyzer {
 	if a.threshold <= 0 {
 		a.threshold = int64(350 * time.Second)
 	}
+	a.texts.prepare()
 	t := a.texts
 	a.done.texts = &t
 	if a.maxFlows <= 0 {

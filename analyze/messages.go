@@ -20,6 +20,21 @@ type texts struct {
 	threshold   int64
 	probesCount bool // keepalive probes reset the middlebox's timer
 	middlebox   *Middlebox
+	// fixes holds what fix returns, which depends on a finding's kind
+	// and waiting side alone, written once the settings are set
+	// (prepare): the keepalive fix with no side waiting, the client
+	// waiting and the server waiting, then the stale reuse fix and the
+	// closed-after-idle one.
+	fixes [5]string
+}
+
+// prepare writes the fixes for the settings.
+func (a *texts) prepare() {
+	for waiting := int8(-1); waiting <= int8(Server); waiting++ {
+		a.fixes[waiting+1] = a.keepaliveFix(waiting)
+	}
+	a.fixes[3] = a.staleFix()
+	a.fixes[4] = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
 }
 
 // write fills in the message and fix of each finding of f that has
@@ -137,7 +152,6 @@ func waitingOf(fd *Finding) int8 {
 func (a *texts) message(fd *Finding, client, server netip.AddrPort, buf *[]byte) string {
 	b := appendLabel((*buf)[:0], client, server)
 	ev := &fd.Evidence
-	gap := fmtDur(int64(fd.Gap))
 	switch fd.Kind {
 	case SilentPastTimeout, KeepaliveTooSlow:
 		b = a.appendCause(b, fd)
@@ -146,12 +160,12 @@ func (a *texts) message(fd *Finding, client, server netip.AddrPort, buf *[]byte)
 	case BlackholedAfterIdle:
 		t, last := refOf(ev.Unacked), refOf(ev.Last)
 		b = fmt.Appendf(b, ": after %s of silence, the %s sent %s at %s (%s); it was retransmitted %s, the last at %s (%s), and never acknowledged. The packets vanished on the way: a middlebox that silently drops flows it has forgotten (GCP Cloud NAT, AWS Gateway LB, IPVS, most firewalls) behaves like this.",
-			gap, t.Side, t.What, clock(t.Time.UnixNano()), frameName(t.File, t.Frame),
+			fmtDur(int64(fd.Gap)), t.Side, t.What, clock(t.Time.UnixNano()), frameName(t.File, t.Frame),
 			plural(ev.Retransmitted, "time"), clock(fd.At.UnixNano()), frameName(last.File, last.Frame))
 	case ClosedAfterIdle:
 		fin := refOf(ev.GapEnd)
 		b = fmt.Appendf(b, ": after %s with the %s's request unanswered, the %s closed the connection with a FIN at %s (%s). An idle timeout in a proxy or the application (nginx proxy_read_timeout, an AWS ALB or ELB idle timeout) rather than a silent middlebox ended it.",
-			gap, fin.Side.Other(), fin.Side, clock(fd.At.UnixNano()), frameName(fin.File, fin.Frame))
+			fmtDur(int64(fd.Gap)), fin.Side.Other(), fin.Side, clock(fd.At.UnixNano()), frameName(fin.File, fin.Frame))
 	case HungAtCaptureEnd:
 		waiter := Side(waitingOf(fd))
 		what := "request had been unanswered"
@@ -160,22 +174,22 @@ func (a *texts) message(fd *Finding, client, server netip.AddrPort, buf *[]byte)
 		}
 		start, end := refOf(ev.GapStart), fd.At.UnixNano()
 		b = fmt.Appendf(b, ": at the capture end (%s) the %s's %s for %s, with no packet in either direction since %s (%s): the connection hangs. If a middlebox forgot the flow, the answer was dropped or reset on its way and the %s waits until its own timeout.",
-			clock(end), waiter, what, gap, clock(end-int64(fd.Gap)), frameName(start.File, start.Frame), waiter)
+			clock(end), waiter, what, fmtDur(int64(fd.Gap)), clock(end-int64(fd.Gap)), frameName(start.File, start.Frame), waiter)
 	}
 	*buf = b
 	return string(b)
 }
 
 // fix is the fix of a finding. It depends on the finding's kind and
-// waiting side only.
+// waiting side only, and was written by prepare.
 func (a *texts) fix(fd *Finding) string {
 	switch fd.Kind {
 	case StaleConnectionReuse:
-		return a.staleFix()
+		return a.fixes[3]
 	case ClosedAfterIdle:
-		return fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
+		return a.fixes[4]
 	}
-	return a.keepaliveFix(waitingOf(fd))
+	return a.fixes[waitingOf(fd)+1]
 }
 
 // appendCause appends the rest of the message of a finding that names a
@@ -206,8 +220,11 @@ func (a *texts) appendCause(b []byte, fd *Finding) []byte {
 			}
 		}
 	default:
-		b = fmt.Appendf(b, " was silent for %s (%s to %s), past the %s idle timeout, with no packet in either direction",
-			fmtDur(gap), clock(start), clock(at), fmtSecs(int64(th)))
+		b = appendDur(append(b, " was silent for "...), gap)
+		b = appendClock(append(b, " ("...), start)
+		b = appendClock(append(b, " to "...), at)
+		b = appendSecs(append(b, "), past the "...), int64(th))
+		b = append(b, " idle timeout, with no packet in either direction"...)
 		if a.probesCount || ev.Probes == 0 {
 			b = append(b, " and no TCP keepalive probes."...)
 		} else {
@@ -223,7 +240,8 @@ func (a *texts) appendCause(b []byte, fd *Finding) []byte {
 		b = append(b, " Nothing was outstanding: the connection sat idle."...)
 	}
 	if end != nil {
-		return fmt.Appendf(b, " The gap ended when the %s sent %s (%s).", end.Side, end.What, frameName(end.File, end.Frame))
+		b = append(append(append(append(b, " The gap ended when the "...), end.Side.String()...), " sent "...), end.What...)
+		return append(appendFrame(append(b, " ("...), end.File, end.Frame), ")."...)
 	}
 	return append(b, " The capture ended with the flow still silent."...)
 }
@@ -317,39 +335,54 @@ func label(client, server netip.AddrPort) string { return string(appendLabel(nil
 // fmtDur prints a duration for people: milliseconds below a second, seconds
 // with one decimal below two minutes, and a minutes form beside the seconds
 // above.
-func fmtDur(n int64) string {
+func fmtDur(n int64) string { return string(appendDur(nil, n)) }
+
+// appendDur appends fmtDur's text to b.
+func appendDur(b []byte, n int64) []byte {
 	d := time.Duration(n)
 	switch {
 	case d < time.Millisecond:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64) + " ms"
+		return append(strconv.AppendFloat(b, float64(d)/1e6, 'f', 3, 64), " ms"...)
 	case d < time.Second:
-		return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms"
+		return append(strconv.AppendFloat(b, float64(d)/1e6, 'f', 1, 64), " ms"...)
 	case d < 2*time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 1, 64), " s"...)
 	}
-	return fmt.Sprintf("%.0f s (%s)", d.Seconds(), d.Round(time.Second))
+	b = append(strconv.AppendFloat(b, d.Seconds(), 'f', 0, 64), " s ("...)
+	return append(append(b, d.Round(time.Second).String()...), ')')
 }
 
 // fmtSecs prints a whole-second setting such as a timeout or an interval:
 // "350 s", "2 s"; fractions keep one decimal.
-func fmtSecs(n int64) string {
+func fmtSecs(n int64) string { return string(appendSecs(nil, n)) }
+
+// appendSecs appends fmtSecs's text to b.
+func appendSecs(b []byte, n int64) []byte {
 	d := time.Duration(n)
 	if d%time.Second == 0 {
-		return strconv.FormatInt(int64(d/time.Second), 10) + " s"
+		return append(strconv.AppendInt(b, int64(d/time.Second), 10), " s"...)
 	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
+	return append(strconv.AppendFloat(b, d.Seconds(), 'f', 1, 64), " s"...)
 }
 
 // clock prints a capture time as hh:mm:ss.mmm UTC.
-func clock(n int64) string { return nanoTime(n).Format("15:04:05.000") + " UTC" }
+func clock(n int64) string { return string(appendClock(nil, n)) }
+
+// appendClock appends clock's text to b.
+func appendClock(b []byte, n int64) []byte {
+	return append(nanoTime(n).AppendFormat(b, "15:04:05.000"), " UTC"...)
+}
 
 // frameName names a packet by its frame number, and its file's when there
 // are several files (file is 0-based).
-func frameName(file int, frame uint64) string {
+func frameName(file int, frame uint64) string { return string(appendFrame(nil, file, frame)) }
+
+// appendFrame appends frameName's text to b.
+func appendFrame(b []byte, file int, frame uint64) []byte {
 	if file > 0 {
-		return fmt.Sprintf("file %d frame %d", file+1, frame)
+		b = append(strconv.AppendInt(append(b, "file "...), int64(file)+1, 10), ' ')
 	}
-	return fmt.Sprintf("frame %d", frame)
+	return strconv.AppendUint(append(b, "frame "...), frame, 10)
 }
 
 func plural(n int, unit string) string {

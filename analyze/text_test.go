@@ -88,3 +88,32 @@ func alertsMissing(cfg Config, segs []pcapio.Segment, kinds map[Kind]int) []stri
 	}
 	return missing
 }
+
+// TestTextPieces checks the pieces messages are written from, at the
+// edges of each form.
+func TestTextPieces(t *testing.T) {
+	ms, s := int64(time.Millisecond), int64(time.Second)
+	at := time.Date(2024, 3, 1, 12, 4, 5, 678_900_000, time.UTC).UnixNano()
+	tests := []struct{ got, want string }{
+		{fmtDur(0), "0.000 ms"},
+		{fmtDur(ms / 2), "0.500 ms"},
+		{fmtDur(ms), "1.0 ms"},
+		{fmtDur(999*ms + ms/2), "999.5 ms"},
+		{fmtDur(s), "1.0 s"},
+		{fmtDur(119*s + 940*ms), "119.9 s"},
+		{fmtDur(120 * s), "120 s (2m0s)"},
+		{fmtDur(1000*s - ms), "1000 s (16m40s)"},
+		{fmtDur(3*3600*s + 7*s), "10807 s (3h0m7s)"},
+		{fmtSecs(350 * s), "350 s"},
+		{fmtSecs(2*s + s/2), "2.5 s"},
+		{clock(at), "12:04:05.678 UTC"},
+		{frameName(0, 7), "frame 7"},
+		{frameName(2, 1234567), "file 3 frame 1234567"},
+		{string(appendFrame([]byte("x "), 1, 0)), "x file 2 frame 0"},
+	}
+	for i, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%d: %q, want %q", i, tt.got, tt.want)
+		}
+	}
+}
