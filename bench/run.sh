@@ -13,7 +13,7 @@
 # third of its flows are flagged (silent past the timeout at the end) and
 # finishing and reporting them weighs on the run: it is timed with the
 # terminal table, the default, where the other captures are timed with
-# JSON (the JSON report of its 325,000 flagged flows is 1.3 GB);
+# JSON (the JSON report of its 325,000 flagged flows is 888 MB);
 # 200k-ka is 200,000 pooled connections that each send a keepalive probe
 # every minute while idle, so that about 150,000 are alive at once and
 # every one wakes again and again.
