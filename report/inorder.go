@@ -3,13 +3,18 @@ package report
 import (
 	"bufio"
 	"runtime"
+	"sync"
 
 	"github.com/hangdiag/hangdiag/analyze"
 )
 
-// inOrderWindow is how many flows per goroutine inOrder encodes ahead of
-// the one it writes next.
-const inOrderWindow = 8
+// inOrderBatch is how many flows in a row a goroutine of inOrder encodes
+// at a time, and inOrderWindow how many such batches per goroutine are in
+// flight at once.
+const (
+	inOrderBatch  = 16
+	inOrderWindow = 2
+)
 
 // flowEncoder appends a flow's text to dst. It must not keep the flow or
 // dst.
@@ -17,13 +22,14 @@ type flowEncoder func(dst []byte, fl *analyze.Flow) ([]byte, error)
 
 // inOrder encodes each flow of flows and hands the texts to write in the
 // list's order. The flows are decoded on the calling goroutine and encoded
-// on up to GOMAXPROCS others, each with an encoder of its own from
+// on up to GOMAXPROCS others (one for each batch at most), each with an encoder of its own from
 // newEncoder (which may so keep its buffers from flow to flow), so that a
 // report of a million flows is written by every core, in little memory: a
-// few flows per core are in flight at once. It stops at the first error
-// of an encoder or of write and returns it.
+// few batches of flows per core are in flight at once. It stops at the
+// first error of an encoder or of write and returns it, after writing
+// every flow before the one that failed.
 func inOrder(flows analyze.Flows, newEncoder func() flowEncoder, write func(i int, text []byte) error) error {
-	workers := min(runtime.GOMAXPROCS(0), flows.Len())
+	workers := min(runtime.GOMAXPROCS(0), (flows.Len()+inOrderBatch-1)/inOrderBatch)
 	if workers <= 1 {
 		encode := newEncoder()
 		var buf []byte
@@ -38,57 +44,85 @@ func inOrder(flows analyze.Flows, newEncoder func() flowEncoder, write func(i in
 		}
 		return nil
 	}
-	type slot struct {
-		flow *analyze.Flow
-		text []byte
-		err  error
-		done chan struct{}
+	// A batch's texts are written one after the other into text; ends
+	// holds where each ends, and err the error of the flow after the
+	// last that ends, when encoding it failed.
+	type batch struct {
+		flows []*analyze.Flow
+		text  []byte
+		ends  []int
+		err   error
+		done  chan struct{}
 	}
-	slots := make([]slot, workers*inOrderWindow)
-	for i := range slots {
-		slots[i].done = make(chan struct{}, 1)
+	batches := make([]batch, workers*inOrderWindow)
+	for i := range batches {
+		batches[i].done = make(chan struct{}, 1)
 	}
-	jobs := make(chan int, len(slots)) // never full: at most len(slots) are in flight
+	jobs := make(chan *batch, len(batches)) // never full: at most len(batches) are in flight
+	var running sync.WaitGroup
 	for range workers {
-		go func() {
+		running.Go(func() {
 			encode := newEncoder()
-			for i := range jobs {
-				s := &slots[i%len(slots)]
-				s.text, s.err = encode(s.text[:0], s.flow)
-				s.flow = nil
-				s.done <- struct{}{}
+			for b := range jobs {
+				b.text, b.ends, b.err = b.text[:0], b.ends[:0], nil
+				for _, fl := range b.flows {
+					text, err := encode(b.text, fl)
+					if err != nil {
+						b.err = err
+						break
+					}
+					b.text, b.ends = text, append(b.ends, len(text))
+				}
+				clear(b.flows)
+				b.flows = b.flows[:0]
+				b.done <- struct{}{}
 			}
-		}()
+		})
 	}
 	var err error
 	next := 0 // the flow to write next
-	finish := func() {
-		s := &slots[next%len(slots)]
-		<-s.done
-		if err == nil {
-			err = s.err
+	finish := func(b *batch) {
+		<-b.done
+		start := 0
+		for _, end := range b.ends {
+			if err == nil {
+				err = write(next, b.text[start:end])
+			}
+			start = end
+			next++
 		}
 		if err == nil {
-			err = write(next, s.text)
+			err = b.err
 		}
-		next++
 	}
-	n := 0 // flows handed out
-	for i, fl := range flows.All() {
-		if i >= len(slots) {
-			finish() // the slot of flow i-len(slots), for flow i
+	// Batch k goes in batches[k%len(batches)], once batch k-len(batches)
+	// is finished.
+	sent, finished, filling := 0, 0, &batches[0]
+	for _, fl := range flows.All() {
+		filling.flows = append(filling.flows, fl)
+		if len(filling.flows) < inOrderBatch {
+			continue
+		}
+		jobs <- filling
+		sent++
+		filling = &batches[sent%len(batches)]
+		if sent-finished == len(batches) {
+			finish(filling)
+			finished++
 		}
 		if err != nil {
 			break
 		}
-		slots[i%len(slots)].flow = fl
-		jobs <- i
-		n++
+	}
+	if err == nil && len(filling.flows) > 0 {
+		jobs <- filling
+		sent++
 	}
 	close(jobs)
-	for next < n {
-		finish()
+	for ; finished < sent; finished++ {
+		finish(&batches[finished%len(batches)])
 	}
+	running.Wait() // no encoder runs once inOrder has returned
 	return err
 }
 

@@ -15,7 +15,7 @@ import (
 // takes, and that it stops at the first error of encode or of write and
 // returns it.
 func TestInOrder(t *testing.T) {
-	const n = 2000
+	const n = 2013 // not a whole number of batches
 	flows := make([]analyze.Flow, n)
 	for i := range flows {
 		flows[i].Index = i
@@ -38,25 +38,29 @@ func TestInOrder(t *testing.T) {
 	errEncode, errWrite := errors.New("encode failed"), errors.New("write failed")
 	for _, procs := range []int{1, 2, 4} {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		var written []int
-		made.Store(0)
-		err := inOrder(list, encoders(encode), func(i int, text []byte) error {
-			if got := string(text); got != strconv.Itoa(i) {
-				t.Fatalf("GOMAXPROCS %d: flow %d written with the text %q", procs, i, got)
+		// Fewer flows than a batch, than the batches in flight, and many
+		// batches and a part.
+		for _, n := range []int{1, 5, 100, n} {
+			var written []int
+			made.Store(0)
+			err := inOrder(analyze.FlowsOf(flows[:n]...), encoders(encode), func(i int, text []byte) error {
+				if got := string(text); got != strconv.Itoa(i) {
+					t.Fatalf("GOMAXPROCS %d, %d flows: flow %d written with the text %q", procs, n, i, got)
+				}
+				written = append(written, i)
+				return nil
+			})
+			if err != nil || len(written) != n {
+				t.Fatalf("GOMAXPROCS %d: %d flows written of %d, error %v", procs, len(written), n, err)
 			}
-			written = append(written, i)
-			return nil
-		})
-		if err != nil || len(written) != n {
-			t.Fatalf("GOMAXPROCS %d: %d flows written of %d, error %v", procs, len(written), n, err)
-		}
-		for i, w := range written {
-			if w != i {
-				t.Fatalf("GOMAXPROCS %d: flow %d written %dth", procs, w, i)
+			for i, w := range written {
+				if w != i {
+					t.Fatalf("GOMAXPROCS %d, %d flows: flow %d written %dth", procs, n, w, i)
+				}
 			}
-		}
-		if n := int(made.Load()); n != procs {
-			t.Errorf("GOMAXPROCS %d: %d encoders made, want one for each goroutine", procs, n)
+			if made := int(made.Load()); made != min(procs, (n+inOrderBatch-1)/inOrderBatch) {
+				t.Errorf("GOMAXPROCS %d, %d flows: %d encoders made, want one for each goroutine, one goroutine for each batch at most", procs, n, made)
+			}
 		}
 
 		failAt := func(at int) flowEncoder {
@@ -68,7 +72,7 @@ func TestInOrder(t *testing.T) {
 			}
 		}
 		last := -1
-		err = inOrder(list, encoders(failAt(700)), func(i int, _ []byte) error { last = i; return nil })
+		err := inOrder(list, encoders(failAt(700)), func(i int, _ []byte) error { last = i; return nil })
 		if !errors.Is(err, errEncode) || last != 699 {
 			t.Errorf("GOMAXPROCS %d, encoding flow 700 fails: error %v, last flow written %d", procs, err, last)
 		}
