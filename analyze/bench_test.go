@@ -173,9 +173,9 @@ func BenchmarkEncodeFlow(b *testing.B) {
 // at the capture's end, every other one with a request unanswered, and
 // checks, with the flows stored on a goroutine of their own, that each
 // has its own gap and findings, whose first packet is its own last one.
-// Finishing flows left open after their
-// handshake must take far fewer than one allocation a flow: their gap,
-// finding and packet come from chunks.
+// Finishing flows left open after their handshake must take far fewer
+// than one allocation a flow: their gap, finding and packet come from
+// chunks.
 func TestFinishChunks(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // no feed: every allocation is Finish's own
 	const n = 32 * chunkLen
