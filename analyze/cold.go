@@ -16,8 +16,9 @@ import (
 //
 // A frozen flow keeps its place in the index, its slot naming the entry
 // instead of a record, so a look-up finds it in the same probe sequence.
-// Flows are frozen only when the table would take a new chunk of records:
-// up to a chunk's worth of idle flows give theirs up instead (freezeIdle),
+// Flows are frozen only when the table would take a new chunk of records,
+// for a new flow or for frozen ones made records again (roomToThaw): up
+// to a chunk's worth of idle flows give theirs up instead (freezeIdle),
 // so the records in use stay about as many as the flows active at once.
 var (
 	// coldFrom is how many flows a table holds before it freezes any:
@@ -360,8 +361,9 @@ const (
 )
 
 // freezable reports whether f's values fit its encoding. Side tables
-// that are rare in idle flows (keepalive timing, a probe candidate, live
-// alerts) are not encoded: a flow with one is not freezable.
+// that are rare in idle flows (a gap under watch, a probe candidate,
+// live alerts) are not encoded: a flow with one is not freezable. The
+// refs of its keepalive timing and findings are kept (coldRefs).
 func freezable(f *flow, base int64) bool {
 	r := &f.lastRef
 	ok := f.watch == 0 && f.alerts == 0 &&
