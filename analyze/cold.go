@@ -303,13 +303,7 @@ func (a *Analyzer) freezeIdle(now int64) {
 	for read := 0; read < min(4*chunk, int(t.made)) && len(renames) < chunk; read++ {
 		t.hand = t.hand%t.made + 1
 		f := t.at(t.hand)
-		if f.id == 0 || now-f.last < c.idle || f.state != Open && now-f.last > closedLinger/2 {
-			continue
-		}
-		if f.watch != 0 && !a.watching(f) {
-			a.watches.release(&f.watch) // as its next packet would: the watch is over
-		}
-		if !freezable(f, c.base) {
+		if f.id == 0 || now-f.last < c.idle || f.state != Open && now-f.last > closedLinger/2 || !freezable(f, c.base) {
 			continue
 		}
 		old := uint64(f.hash)<<32 | uint64(f.id)

@@ -362,7 +362,8 @@ func TestColdBackoff(t *testing.T) {
 // table freezes at for half of each minute, so that about half the flows
 // are frozen at any time, and the thawed ones take the records of flows
 // frozen in their place rather than new ones. Without that the records
-// grow to hold every flow. Freezing changes nothing in the result.
+// grow to hold every flow. Freezing changes nothing in the result, and
+// no flow holds a watch once its gap is answered.
 func TestThawMakesRoom(t *testing.T) {
 	defer func(from int) { coldFrom = from }(coldFrom)
 	const flows, rounds = 8192, 10
@@ -384,6 +385,11 @@ func TestThawMakesRoom(t *testing.T) {
 			a.AddBatch(batch)
 		}
 		made := a.flows.made // records are given back only as the flows are finished
+		// Every flow's last packet answered its probe, which ended the
+		// probe's watch: none is held.
+		if held := len(a.watches.items) - len(a.watches.free); held != 0 {
+			t.Errorf("%d watches held after every gap was answered (table freezing from %d flows on; %d: never)", held, from, 1<<62)
+		}
 		return a.Finish(time.Time{}), made
 	}
 	want, _ := run(1 << 62)

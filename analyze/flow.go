@@ -342,10 +342,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
 	side := f.sideOf(seg.SrcIsLo)
 	fwd, rev := &f.dirs[side], &f.dirs[side.Other()]
 
-	if f.watch != 0 && !a.watching(f) {
-		a.watches.release(&f.watch) // the last packet's findings are written
-	}
-	// From here on, a flow has a watch only while it is active.
+	// A flow has a watch only while it is active (see the end).
 	sig := signature(seg)
 	duplicate := fwd.isCopy(seg, sig, now)
 	var kind segKind
@@ -381,6 +378,9 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
 		f.watchPacket(a, ref, seg)
 	}
 	f.update(a, seg, side, kind, now)
+	if f.watch != 0 && !a.watching(f) {
+		a.watches.release(&f.watch) // over, and its findings written
+	}
 	return added
 }
 
