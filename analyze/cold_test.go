@@ -224,7 +224,9 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 	defer func(from int, idle, least int64) { coldFrom, coldIdle, coldIdleMin = from, idle, least }(coldFrom, coldIdle, coldIdleMin)
 	// run returns the result, the most flows frozen at once, and the flows
 	// in the table after the last packet, frozen or not; with thaw, the
-	// flows frozen then are thawed before Finish.
+	// flows frozen then are thawed before Finish. frozenKeepalive is the
+	// most flows with keepalive timing frozen at once under one bound.
+	frozenKeepalive := 0
 	run := func(from int, idle int64, maxFlows int, thaw bool) (*Result, int, int) {
 		coldFrom, coldIdle, coldIdleMin = from, idle, idle
 		a := New(Config{KeepAll: true, Idle: 5 * time.Second, MaxFlows: maxFlows})
@@ -232,6 +234,8 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 		for batch := range slices.Chunk(segs, 64) {
 			a.AddBatch(batch)
 			mostFrozen = max(mostFrozen, a.flows.cold.len())
+			refs := &a.flows.cold.refs
+			frozenKeepalive = max(frozenKeepalive, len(refs.items)-len(refs.free))
 		}
 		live := a.flows.live
 		if thaw {
@@ -246,6 +250,7 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 		return a.Finish(time.Time{}), mostFrozen, live
 	}
 	for _, maxFlows := range bounds {
+		frozenKeepalive = 0
 		want, _, wantLive := run(1<<62, 0, maxFlows, false)
 		got, frozen, live := run(1, int64(2*time.Millisecond), maxFlows, false)
 		if live != wantLive {
@@ -253,6 +258,9 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 		}
 		if frozen < 100 {
 			t.Fatalf("at most %d flows frozen at once: freezing is hardly tested", frozen)
+		}
+		if frozenKeepalive < 100 {
+			t.Fatalf("at most %d flows with keepalive timing frozen at once: freezing them is hardly tested", frozenKeepalive)
 		}
 		if want.Stats.Flows < 1000 {
 			t.Fatalf("%d flows", want.Stats.Flows)
@@ -266,17 +274,17 @@ func compareCold(t *testing.T, segs []pcapio.Segment, bounds ...int) {
 		if diff := cmp.Diff(want.Inference, got.Inference); diff != "" {
 			t.Errorf("at most %d flows: inference (-never frozen +frozen):\n%s", maxFlows, diff)
 		}
-		if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+		if diff := flowsDiff(want.Flows, got.Flows); diff != "" {
 			t.Errorf("at most %d flows: flows (-never frozen +frozen):\n%s", maxFlows, diff)
 		}
 		thawed, _, _ := run(1, int64(2*time.Millisecond), maxFlows, true)
 		if diff := cmp.Diff(want.Stats, thawed.Stats); diff != "" {
 			t.Errorf("at most %d flows: stats (-never frozen +thawed at the end):\n%s", maxFlows, diff)
 		}
-		if diff := cmp.Diff(listOf(want.Flows), listOf(thawed.Flows), addrsEqual); diff != "" {
+		if diff := flowsDiff(want.Flows, thawed.Flows); diff != "" {
 			t.Errorf("at most %d flows: flows (-never frozen +thawed at the end):\n%s", maxFlows, diff)
 		}
-		t.Logf("at most %d flows: %d flows, %d evicted, at most %d frozen at once", maxFlows, want.Stats.Flows, want.Stats.Evicted, frozen)
+		t.Logf("at most %d flows: %d flows, %d evicted, at most %d frozen at once, %d of them with keepalive timing", maxFlows, want.Stats.Flows, want.Stats.Evicted, frozen, frozenKeepalive)
 	}
 }
 
@@ -402,7 +410,7 @@ func TestThawMakesRoom(t *testing.T) {
 			t.Fatalf("flow %d: %d keepalive probes, at least %v apart; want %d, a minute apart", f.Index, k.Probes, k.MinInterval, rounds)
 		}
 	}
-	if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+	if diff := flowsDiff(want.Flows, got.Flows); diff != "" {
 		t.Errorf("flows (-never frozen +frozen):\n%s", diff)
 	}
 	t.Logf("%d flows in %d records", flows, records)
@@ -499,7 +507,7 @@ func TestFinishFeed(t *testing.T) {
 		if n := got.Flows.Len(); n < 4*feedBatchLen || frozen < feedBatchLen {
 			t.Fatalf("%d flows, %d of them frozen at the end: the feed is hardly tested", n, frozen)
 		}
-		if diff := cmp.Diff(listOf(want.Flows), listOf(got.Flows), addrsEqual); diff != "" {
+		if diff := flowsDiff(want.Flows, got.Flows); diff != "" {
 			t.Errorf("put encoding every batch %v: flows (-stored at once +stored through the feed):\n%s", encodeAll, diff)
 		}
 		if diff := cmp.Diff(want.Flows.Counts(), got.Flows.Counts()); diff != "" {
