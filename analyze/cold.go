@@ -500,9 +500,9 @@ func decodeCold(b []byte, f *flow, base int64, refs *slab[coldRefs]) {
 		d.synSeen, d.finSeen, d.lastProbe = bits&8 != 0, bits&16 != 0, bits&32 != 0
 	}
 	if ref := -f.notes; ref > 0 {
-		r := refs.get(ref)
+		kept := refs.get(ref)
 		refs.release(&ref)
-		f.notes, f.dirs[0].keep, f.dirs[1].keep = r.notes, r.keep[0], r.keep[1]
+		f.notes, f.dirs[0].keep, f.dirs[1].keep = kept.notes, kept.keep[0], kept.keep[1]
 	}
 	i := getEndpoint(b, coldBody, &f.key.Lo, flags&coldIs4Lo != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)
 	getEndpoint(b, i, &f.key.Hi, flags&coldIs4Hi != 0, flags&coldMappedLo != 0 && flags&coldMappedHi != 0)

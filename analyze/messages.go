@@ -20,21 +20,21 @@ type texts struct {
 	threshold   int64
 	probesCount bool // keepalive probes reset the middlebox's timer
 	middlebox   *Middlebox
-	// fixes holds what fix returns, which depends on a finding's kind
-	// and waiting side alone, written once the settings are set
-	// (prepare): the keepalive fix with no side waiting, the client
-	// waiting and the server waiting, then the stale reuse fix and the
-	// closed-after-idle one.
-	fixes [5]string
+	// What fix returns, which depends on a finding's kind and waiting
+	// side alone, written once the settings are set (prepare).
+	keepaliveFixes      [3]string // by waiting side + 1: none, client, server
+	staleFix, closedFix string
 }
 
 // prepare writes the fixes for the settings.
 func (a *texts) prepare() {
 	for waiting := int8(-1); waiting <= int8(Server); waiting++ {
-		a.fixes[waiting+1] = a.keepaliveFix(waiting)
+		a.keepaliveFixes[waiting+1] = a.keepaliveFix(waiting)
 	}
-	a.fixes[3] = a.staleFix()
-	a.fixes[4] = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", fmtSecs(RecommendedInterval(a.threshold)))
+	iv := fmtSecs(RecommendedInterval(a.threshold))
+	a.staleFix = fmt.Sprintf("Close pooled connections idle longer than %s (below the %s timeout), or enable TCP keepalive on them at most every %s, and retry idempotent requests once on \"connection reset\".",
+		iv, fmtSecs(a.threshold), iv)
+	a.closedFix = fmt.Sprintf("Raise the proxy's idle or read timeout above the longest request, or have the server send data (a progress byte, a heartbeat) at least every %s during long work; TCP keepalive probes do not reset an L7 proxy's timer.", iv)
 }
 
 // write fills in the message and fix of each finding of f that has
@@ -185,11 +185,11 @@ func (a *texts) message(fd *Finding, client, server netip.AddrPort, buf *[]byte)
 func (a *texts) fix(fd *Finding) string {
 	switch fd.Kind {
 	case StaleConnectionReuse:
-		return a.fixes[3]
+		return a.staleFix
 	case ClosedAfterIdle:
-		return a.fixes[4]
+		return a.closedFix
 	}
-	return a.fixes[waitingOf(fd)+1]
+	return a.keepaliveFixes[waitingOf(fd)+1]
 }
 
 // appendCause appends the rest of the message of a finding that names a
@@ -303,11 +303,6 @@ func (a *texts) keepaliveFix(waiting int8) string {
 		fix += fmt.Sprintf(" Or raise the %s idle timeout (%s).", a.middlebox.Title, a.middlebox.Range)
 	}
 	return fix
-}
-
-func (a *texts) staleFix() string {
-	return fmt.Sprintf("Close pooled connections idle longer than %s (below the %s timeout), or enable TCP keepalive on them at most every %s, and retry idempotent requests once on \"connection reset\".",
-		fmtSecs(RecommendedInterval(a.threshold)), fmtSecs(a.threshold), fmtSecs(RecommendedInterval(a.threshold)))
 }
 
 // RecommendedInterval is the keepalive idle time and interval to advise for

@@ -187,9 +187,9 @@ func (t *flowTable) newID() uint32 {
 func (t *flowTable) full() bool { return t.room() == 0 }
 
 // room returns how many records the table has free before it takes a new
-// chunk.
+// chunk: those given back, and the rest of the last chunk.
 func (t *flowTable) room() int {
-	return len(t.free) + (1<<flowChunkShift-int(t.made)&(1<<flowChunkShift-1))&(1<<flowChunkShift-1)
+	return len(t.free) + int(-t.made&(1<<flowChunkShift-1))
 }
 
 // findIndex returns the flow whose key has the hash and whose index is

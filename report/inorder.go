@@ -22,10 +22,11 @@ type flowEncoder func(dst []byte, fl *analyze.Flow) ([]byte, error)
 
 // inOrder encodes each flow of flows and hands the texts to write in the
 // list's order. The flows are decoded on the calling goroutine and encoded
-// on up to GOMAXPROCS others (one for each batch at most), each with an encoder of its own from
-// newEncoder (which may so keep its buffers from flow to flow), so that a
-// report of a million flows is written by every core, in little memory: a
-// few batches of flows per core are in flight at once. It stops at the
+// in batches on up to GOMAXPROCS others (one for each batch at most),
+// each with an encoder of its own from newEncoder (which may so keep its
+// buffers from flow to flow), so that a report of a million flows is
+// written by every core, in little memory: a few batches of flows per
+// core are in flight at once. It stops at the
 // first error of an encoder or of write and returns it, after writing
 // every flow before the one that failed.
 func inOrder(flows analyze.Flows, newEncoder func() flowEncoder, write func(i int, text []byte) error) error {
