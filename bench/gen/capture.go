@@ -19,6 +19,7 @@ const (
 	Small
 	Open
 	Keepalive
+	Pooled
 )
 
 func (m Mix) String() string {
@@ -29,6 +30,8 @@ func (m Mix) String() string {
 		return "open"
 	case Keepalive:
 		return "keepalive"
+	case Pooled:
+		return "pooled"
 	}
 	return "realistic"
 }
@@ -332,6 +335,7 @@ const (
 	kindHealthCheck          // handshake, then RST
 	kindOpen                 // handshake, then nothing
 	kindOneShot              // one tiny exchange, server closes
+	kindPooled               // outbound pooled connection kept to the end, a request every 60–120 s, no keepalives
 )
 
 // kindShares gives each mix's kinds with their shares of flows.
@@ -347,6 +351,7 @@ var kindShares = [...][]struct {
 	Small:     {{kindOpen, 0.5}, {kindRefused, 0.2}, {kindHealthCheck, 0.15}, {kindOneShot, 0.15}},
 	Open:      {{kindOpen, 1}},
 	Keepalive: {{kindKeepalive, 1}},
+	Pooled:    {{kindPooled, 1}},
 }
 
 // Per-flow timing.
@@ -372,7 +377,7 @@ func (g *gen) plan(f *flow, i int, start, end int64) {
 			break
 		}
 	}
-	outbound := kind == kindKeepalive || kind == kindSlowKeepalive || kind == kindStaleReuse || kind == kindBlackhole
+	outbound := kind == kindKeepalive || kind == kindSlowKeepalive || kind == kindStaleReuse || kind == kindBlackhole || kind == kindPooled
 	f.local = server
 	if outbound {
 		f.local = client
@@ -425,6 +430,12 @@ func (g *gen) plan(f *flow, i int, start, end int64) {
 			b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))
 		}
 		b.close(b.f.local)
+	case kindPooled:
+		b.handshake()
+		for b.t < end {
+			b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))
+			b.t += int64(60+r.IntN(61)) * sec
+		}
 	case kindSlowKeepalive:
 		b.handshake()
 		b.exchange(100+r.IntN(200), 100+r.IntN(1000), think(r))

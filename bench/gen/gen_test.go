@@ -71,6 +71,12 @@ func TestCapture(t *testing.T) {
 		{name: "keepalive", cfg: Config{Mix: Keepalive, Flows: 5000, Duration: 600 * time.Second, Seed: 1},
 			perPacket: [2]float64{140, 180}, perFlow: [2]float64{15, 19},
 			span: 600 * time.Second, vlan: true, v6: true, nonTCP: true, closes: true, finOnly: true},
+		{name: "pooled", cfg: Config{Mix: Pooled, Flows: 2000, Duration: 900 * time.Second, Seed: 1},
+			perPacket: [2]float64{250, 340}, perFlow: [2]float64{19, 24},
+			span: 900 * time.Second, vlan: true, v6: true, nonTCP: true},
+		{name: "pooled, four times as long", cfg: Config{Mix: Pooled, Flows: 2000, Duration: 3600 * time.Second, Seed: 1},
+			perPacket: [2]float64{250, 340}, perFlow: [2]float64{60, 78}, // the same connections, longer
+			span: 3600 * time.Second, vlan: true, v6: true, nonTCP: true},
 		{name: "small, IPv4 only", cfg: Config{Mix: Small, Flows: 5000, IPv6: -1, Seed: 1},
 			perPacket: [2]float64{80, 130}, perFlow: [2]float64{3.3, 3.9},
 			span: 300 * time.Second, vlan: true, v4Only: true, closes: true},

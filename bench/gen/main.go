@@ -14,8 +14,9 @@
 //	go run ./bench/gen -flows 1000000 -mix open -o bench/out/open-1M.pcap
 //	go run ./bench/gen -flows 1000000 -duration 20s -v6 100 -o bench/out/v6-1M.pcap
 //	go run ./bench/gen -flows 200000 -mix keepalive -duration 600s -o bench/out/keepalive-200k.pcap
+//	go run ./bench/gen -flows 50000 -mix pooled -duration 3600s -o bench/out/pooled-50k-1h.pcap
 //
-// Four mixes of flows:
+// Five mixes of flows:
 //
 //   - realistic (the default with -size): seen from a busy host over about
 //     17 minutes. Most flows are inbound HTTP-like keep-alive connections
@@ -40,6 +41,11 @@
 //     realistic mix that sits idle with keepalive probes every 60 s, for
 //     one or two spells of 150–450 s, then closes: many flows alive at
 //     once, each waking every minute. About 17 packets per flow.
+//   - pooled: every flow an outbound pooled connection that stays open to
+//     the capture's end, without keepalives, sending a request every 60 to
+//     120 s: silent past a short idle threshold again and again, for as
+//     long as the capture lasts. A longer -duration with the same -flows
+//     keeps the same connections longer.
 //
 // In every mix a fifth of the flows are IPv6; -v6 P makes it P percent.
 //
@@ -83,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	size := fs.String("size", "", "approximate file size, e.g. 1GiB, 256MiB, 500MB (default 1GiB unless -flows is given)")
 	flows := fs.Int("flows", 0, "number of flows, instead of -size")
-	mix := fs.String("mix", "", "flow mix: realistic, small, open or keepalive (default realistic with -size, small with -flows)")
+	mix := fs.String("mix", "", "flow mix: realistic, small, open, keepalive or pooled (default realistic with -size, small with -flows)")
 	length := fs.Float64("length", 1, "make the capture this many times as long, with as many times the flows (same flow rate)")
 	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for the others)")
 	v6 := fs.Int("v6", 20, "percent of the flows carried over IPv6, 0 to 100")
@@ -127,8 +133,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Mix = Open
 	case "keepalive":
 		cfg.Mix = Keepalive
+	case "pooled":
+		cfg.Mix = Pooled
 	default:
-		return fmt.Errorf("unknown mix %q; use realistic, small, open or keepalive", *mix)
+		return fmt.Errorf("unknown mix %q; use realistic, small, open, keepalive or pooled", *mix)
 	}
 	if *flows > 0 {
 		cfg.Flows = *flows
