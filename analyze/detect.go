@@ -32,9 +32,7 @@ func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.
 		}
 	}
 	if w.long {
-		n := a.notesOf(f)
-		w.gapIndex = len(n.gaps)
-		n.gaps = append(n.gaps, Gap{
+		w.gapIndex = a.notesOf(f).addGap(Gap{
 			Start: nanoTime(w.start.nanos), End: nanoTime(trigger.nanos), Duration: time.Duration(gap),
 			EndedBy: trigger.kind.endedBy(), Outcome: Unresolved,
 		})
@@ -142,7 +140,7 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 	if n.gaps == nil && a.ending != nil {
 		n.gaps = a.ending.gaps.room()
 	}
-	n.gaps = append(n.gaps, Gap{
+	n.addGap(Gap{
 		Start: nanoTime(f.lastRef.nanos), End: nanoTime(end), Duration: time.Duration(idle),
 		EndedBy: "capture-end", Outcome: out,
 	})
@@ -169,6 +167,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 	}
 	n := a.notes.get(f.notes)
 	out.Gaps, out.Findings = n.gaps, n.findings
+	out.GapsNotListed, out.FindingsNotListed = n.gapsNotListed, n.findingsNotListed
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}

@@ -41,6 +41,11 @@ type Flows struct {
 type Counts struct {
 	Flagged  int          // flows with at least one finding
 	Findings map[Kind]int // findings of each kind
+	// Past each flow's MaxListed: the findings of each kind and the long
+	// gaps left out of the lists, and the flows that left some out.
+	FindingsNotListed map[Kind]int
+	GapsNotListed     int
+	Capped            int
 }
 
 // count adds the findings of f.
@@ -54,6 +59,17 @@ func (c *Counts) count(f *Flow) {
 	}
 	for i := range f.Findings {
 		c.Findings[f.Findings[i].Kind]++
+	}
+	if f.GapsNotListed == 0 && len(f.FindingsNotListed) == 0 {
+		return
+	}
+	c.Capped++
+	c.GapsNotListed += f.GapsNotListed
+	if c.FindingsNotListed == nil {
+		c.FindingsNotListed = map[Kind]int{}
+	}
+	for k, n := range f.FindingsNotListed {
+		c.FindingsNotListed[k] += n
 	}
 }
 
@@ -135,10 +151,11 @@ func (fs Flows) Filter(keep func(*Flow) bool) Flows {
 // their findings of each kind, without decoding the flows. The map is the
 // caller's.
 func (fs Flows) Counts() Counts {
-	c := Counts{Findings: map[Kind]int{}}
+	c := Counts{Findings: map[Kind]int{}, FindingsNotListed: map[Kind]int{}}
 	if fs.counts != nil {
-		c.Flagged = fs.counts.Flagged
+		c.Flagged, c.GapsNotListed, c.Capped = fs.counts.Flagged, fs.counts.GapsNotListed, fs.counts.Capped
 		maps.Copy(c.Findings, fs.counts.Findings)
+		maps.Copy(c.FindingsNotListed, fs.counts.FindingsNotListed)
 	}
 	return c
 }
@@ -665,6 +682,14 @@ func encodeFlow(b []byte, f *Flow) []byte {
 			e.strs(r.Reasons)
 		}
 	}
+	e.uint(uint64(f.GapsNotListed))
+	e.uint(uint64(len(f.FindingsNotListed)))
+	if len(f.FindingsNotListed) > 0 { // sorting makes a slice
+		for _, k := range slices.Sorted(maps.Keys(f.FindingsNotListed)) {
+			e.str(string(k))
+			e.uint(uint64(f.FindingsNotListed[k]))
+		}
+	}
 	return e.b
 }
 
@@ -800,6 +825,14 @@ func (d *decoder) flow(f *Flow) {
 		f.Findings = make([]Finding, n)
 		for i := range f.Findings {
 			d.finding(&f.Findings[i])
+		}
+	}
+	f.GapsNotListed = int(d.uint())
+	if n := d.len(); n > 0 {
+		f.FindingsNotListed = make(map[Kind]int, n)
+		for range n {
+			k := Kind(d.str())
+			f.FindingsNotListed[k] = int(d.uint())
 		}
 	}
 	if len(d.b) > 0 {

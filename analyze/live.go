@@ -88,26 +88,24 @@ func (a *Analyzer) Tick(now time.Time) []Alert {
 
 // newFindingAlerts appends an alert for each finding not yet alerted.
 func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Alert {
-	findings := a.findingsOf(f)
-	if len(findings) == 0 {
+	if f.notes == 0 {
 		return alerts
 	}
-	st := a.alerts.at(&f.alerts)
+	n := a.notesOf(f)
 	var buf []byte
-	for i := range findings[st.findings:] {
-		fd := &findings[st.findings+i]
+	for i := len(n.findings) - n.unalerted; i < len(n.findings); i++ {
+		fd := &n.findings[i]
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
 			Kind: fd.Kind, Message: a.message(fd, f.addr(Client), f.addr(Server), &buf)})
 	}
-	st.findings = len(findings)
+	n.unalerted = 0
 	return alerts
 }
 
 // alertState is what Tick has raised for a flow.
 type alertState struct {
-	gap      int64 // the gap (by its start) alerts were raised for
-	level    uint8 // and the highest level raised
-	findings int   // findings already alerted
+	gap   int64 // the gap (by its start) alerts were raised for
+	level uint8 // and the highest level raised
 }
 
 // Tracked returns how many flows are in the table now.

@@ -122,7 +122,7 @@ func (f *flow) addFinding(a *Analyzer, fd Finding) {
 	if n.findings == nil && a.ending != nil {
 		n.findings = a.ending.findings.room()
 	}
-	n.findings = append(n.findings, fd)
+	n.addFinding(fd)
 }
 
 // ref exports p, from a chunk while Finish judges flows at the capture's

@@ -130,6 +130,14 @@ type KeepaliveStats struct {
 	Settings         KeepaliveSettings
 }
 
+// MaxListed is the most long gaps, and the most findings of one kind, a
+// flow lists: the first MaxListed-1 and the latest; the rest are counted.
+// A connection kept open for hours, silent past the threshold again and
+// again, would otherwise hold a gap and a finding for every silence, and
+// memory would follow the capture's length rather than the flows alive at
+// once. The latest stays listed because it is the one a flow dies of.
+const MaxListed = 8
+
 // Flow is the summary of one TCP connection.
 type Flow struct {
 	Index          int // order of first appearance in the capture, from 0
@@ -145,11 +153,16 @@ type Flow struct {
 	MaxGapAt       time.Time     // when the longest gap began
 	IdleAtEnd      time.Duration // silence from the last packet to the capture end; 0 for closed flows
 	Keepalive      [2]KeepaliveStats
-	Gaps           []Gap // every gap at or above the threshold
+	Gaps           []Gap // the gaps at or above the threshold, at most MaxListed
 	Findings       []Finding
-	Evicted        bool      // dropped from the flow table early (see Config.MaxFlows)
-	ISN            [2]uint32 // initial sequence numbers, indexed by Side, when SYNSeen
-	SYNSeen        [2]bool   // the side's SYN (or SYN-ACK) was captured
+	// GapsNotListed and FindingsNotListed count the long gaps and the
+	// findings of each kind past MaxListed, left out of Gaps and Findings;
+	// FindingsNotListed is nil when none is.
+	GapsNotListed     int
+	FindingsNotListed map[Kind]int
+	Evicted           bool      // dropped from the flow table early (see Config.MaxFlows)
+	ISN               [2]uint32 // initial sequence numbers, indexed by Side, when SYNSeen
+	SYNSeen           [2]bool   // the side's SYN (or SYN-ACK) was captured
 }
 
 // Outcome is what followed a long gap.

@@ -17,13 +17,14 @@ var csvHeader = []string{
 	"bytes_client", "bytes_server", "max_gap_seconds", "idle_at_end_seconds",
 	"keepalive_probes_client", "keepalive_acks_client", "keepalive_probes_server", "keepalive_acks_server",
 	"keepidle_seconds_client", "keepintvl_seconds_client", "keepidle_seconds_server", "keepintvl_seconds_server",
-	"findings", "wireshark_filter",
+	"findings", "wireshark_filter", "findings_not_listed",
 }
 
 // CSV writes one row per flow listed in the report (the flagged flows, or
 // every flow with --all) for spreadsheets: its endpoints, state, times in
 // RFC 3339 UTC, counts, gaps in seconds, keepalives per side, its finding
-// kinds separated by ";" and a Wireshark display filter.
+// kinds separated by ";", a Wireshark display filter, and the number of
+// its findings past analyze.MaxListed a kind, counted but not listed.
 func CSV(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
@@ -46,6 +47,10 @@ func newCSVRows() flowEncoder {
 		for _, f := range fl.Findings {
 			kinds = append(kinds, string(f.Kind))
 		}
+		notListed := 0
+		for _, n := range fl.FindingsNotListed {
+			notListed += n
+		}
 		c, s := fl.Keepalive[analyze.Client], fl.Keepalive[analyze.Server]
 		row := []string{
 			strconv.Itoa(fl.Index), fl.Client.String(), fl.Server.String(), fl.State.String(),
@@ -55,7 +60,7 @@ func newCSVRows() flowEncoder {
 			csvSeconds(fl.MaxGap), csvSeconds(fl.IdleAtEnd),
 			strconv.Itoa(c.Probes), strconv.Itoa(c.Acks), strconv.Itoa(s.Probes), strconv.Itoa(s.Acks),
 			csvOptSeconds(c.Settings.Idle), csvOptSeconds(c.Settings.Interval), csvOptSeconds(s.Settings.Idle), csvOptSeconds(s.Settings.Interval),
-			strings.Join(kinds, ";"), WiresharkFilter(fl),
+			strings.Join(kinds, ";"), WiresharkFilter(fl), strconv.Itoa(notListed),
 		}
 		out.b = dst
 		cw.Write(row)

@@ -63,6 +63,11 @@ type jsonSummary struct {
 	Findings     map[string]int `json:"findings"`
 	MaxLiveFlows int            `json:"max_live_flows"`
 	EvictedFlows int            `json:"evicted_flows"`
+	// Past each flow's analyze.MaxListed: the findings of each kind and
+	// the long gaps its lists leave out, and the flows that leave some.
+	FindingsNotListed map[string]int `json:"findings_not_listed,omitempty"`
+	GapsNotListed     int            `json:"gaps_not_listed,omitempty"`
+	CappedFlows       int            `json:"flows_with_some_not_listed,omitempty"`
 }
 
 type jsonFlow struct {
@@ -81,9 +86,13 @@ type jsonFlow struct {
 	IdleAtEnd       float64                  `json:"idle_at_end_seconds"`
 	Keepalive       jsonSides[jsonKeepalive] `json:"keepalive"`
 	Gaps            []jsonGap                `json:"gaps"`
+	GapsNotListed   int                      `json:"gaps_not_listed,omitempty"`
 	WiresharkFilter string                   `json:"wireshark_filter"`
 	Evicted         bool                     `json:"evicted,omitempty"`
 	Findings        []jsonFinding            `json:"findings"`
+	// FindingsNotListed counts the findings of each kind past the
+	// analyze.MaxListed a flow lists.
+	FindingsNotListed map[string]int `json:"findings_not_listed,omitempty"`
 }
 
 type jsonSides[T any] struct {
@@ -370,6 +379,8 @@ func (r *Report) jsonHead() jsonReport {
 	for kind, n := range counts.Findings {
 		sum.Findings[string(kind)] = n
 	}
+	sum.FindingsNotListed = kindCounts(counts.FindingsNotListed)
+	sum.GapsNotListed, sum.CappedFlows = counts.GapsNotListed, counts.Capped
 	out.Summary = sum
 	return out
 }
@@ -393,6 +404,7 @@ func (r *Report) jsonFlow(fl *analyze.Flow) jsonFlow {
 		WiresharkFilter: WiresharkFilter(fl),
 		Evicted:         fl.Evicted,
 		Findings:        []jsonFinding{},
+		GapsNotListed:   fl.GapsNotListed, FindingsNotListed: kindCounts(fl.FindingsNotListed),
 	}
 	for _, g := range fl.Gaps {
 		out.Gaps = append(out.Gaps, jsonGap{g.Start, g.End, g.Duration.Seconds(), g.EndedBy, string(g.Outcome)})
@@ -402,6 +414,20 @@ func (r *Report) jsonFlow(fl *analyze.Flow) jsonFlow {
 			Kind: string(f.Kind), Severity: f.Severity.String(), At: f.At, Gap: f.Gap.Seconds(),
 			Message: f.Message, Fix: f.Fix, Evidence: r.jsonEvidence(&f.Evidence),
 		})
+	}
+	return out
+}
+
+// kindCounts is counts by kind as JSON holds them, or nil when none.
+func kindCounts(counts map[analyze.Kind]int) map[string]int {
+	var out map[string]int
+	for k, n := range counts {
+		if n > 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[string(k)] = n
+		}
 	}
 	return out
 }

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -260,6 +262,10 @@ func (f *jsonFlow) write(o *jsonOut) {
 		}
 		o.close(']')
 	}
+	if f.GapsNotListed != 0 {
+		o.key("gaps_not_listed")
+		o.int(int64(f.GapsNotListed))
+	}
 	o.key("wireshark_filter")
 	o.str(f.WiresharkFilter)
 	if f.Evicted {
@@ -278,6 +284,15 @@ func (f *jsonFlow) write(o *jsonOut) {
 			o.close('}')
 		}
 		o.close(']')
+	}
+	if len(f.FindingsNotListed) > 0 {
+		o.key("findings_not_listed")
+		o.open('{')
+		for _, k := range slices.Sorted(maps.Keys(f.FindingsNotListed)) {
+			o.key(k)
+			o.int(int64(f.FindingsNotListed[k]))
+		}
+		o.close('}')
 	}
 	o.close('}')
 }

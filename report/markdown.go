@@ -188,17 +188,23 @@ func (r *Report) mdTimeline(tl *timeline, threshold time.Duration) []string {
 		}
 	}
 	gi := 0
-	gapLine := func(g analyze.Gap) mdLine {
+	gapLines := func(gi int) []mdLine {
+		var ls []mdLine
+		g := tl.Gaps[gi]
+		if n := tl.Flow.GapsNotListed; n > 0 && gi == len(tl.Gaps)-1 {
+			ls = append(ls, mdLine{text: fmt.Sprintf("… %s past the %s idle threshold before the next, not listed …",
+				count(uint64(n), "more silence", "more silences"), seconds(threshold)), keep: true})
+		}
 		s := fmt.Sprintf("… **%s**, past the %s idle threshold", gapWords(g.Duration), seconds(threshold))
 		if g.EndedBy == "capture-end" {
 			s += ", until the capture end"
 		}
-		return mdLine{text: s + " …", keep: true}
+		return append(ls, mdLine{text: s + " …", keep: true})
 	}
 	for i := range tl.Events {
 		e := &tl.Events[i]
 		for gi < len(tl.Gaps) && !tl.Gaps[gi].End.After(e.Time) {
-			lines = append(lines, gapLine(tl.Gaps[gi]))
+			lines = append(lines, gapLines(gi)...)
 			gi++
 		}
 		var s string
@@ -220,7 +226,7 @@ func (r *Report) mdTimeline(tl *timeline, threshold time.Duration) []string {
 		lines = append(lines, mdLine{text: s, ev: e, keep: keep})
 	}
 	for ; gi < len(tl.Gaps); gi++ {
-		lines = append(lines, gapLine(tl.Gaps[gi]))
+		lines = append(lines, gapLines(gi)...)
 	}
 	lines = append(lines, mdLine{text: when(tl.End) + " capture end", keep: true})
 	// Keep the packets on either side of a silence.
@@ -320,6 +326,9 @@ func flowFacts(fl *analyze.Flow, threshold time.Duration) string {
 		count(fl.Bytes[analyze.Server], "byte", "bytes"), ka, seconds(fl.MaxGap))
 	if k := keepaliveWords(fl, threshold); k != "" {
 		facts += " " + k
+	}
+	if fl.GapsNotListed > 0 || len(fl.FindingsNotListed) > 0 {
+		facts += fmt.Sprintf(" Not listed here: %s, between the first %d and the latest.", notListed(fl.GapsNotListed, fl.FindingsNotListed), analyze.MaxListed-1)
 	}
 	return facts
 }

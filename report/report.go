@@ -121,7 +121,40 @@ func (r *Report) Notes() []string {
 	if r.Result != nil && r.Result.Stats.Duplicates > 0 {
 		ns = append(ns, fmt.Sprintf("%s captured twice (e.g. tcpdump -i any on a router) counted once", count(r.Result.Stats.Duplicates, "packet", "packets")))
 	}
+	if r.Result != nil {
+		if c := r.Result.Flows.Counts(); c.Capped > 0 {
+			ns = append(ns, fmt.Sprintf("%s silent past the threshold more than %d times: a flow lists its first %d long gaps and findings of each kind, and its latest; %s between them are counted, not listed (gaps_not_listed and findings_not_listed in the JSON report)",
+				count(uint64(c.Capped), "flow was", "flows were"), analyze.MaxListed, analyze.MaxListed-1, notListed(c.GapsNotListed, c.FindingsNotListed)))
+		}
+	}
 	return ns
+}
+
+// notListed says how many long gaps and findings of each kind a list
+// leaves out: "22 long gaps and 22 keepalive-too-slow findings".
+func notListed(gaps int, findings map[analyze.Kind]int) string {
+	var parts []string
+	if gaps > 0 {
+		parts = append(parts, count(uint64(gaps), "long gap", "long gaps"))
+	}
+	kinds := slices.Sorted(maps.Keys(findings))
+	for i, k := range kinds {
+		word := ""
+		if i == len(kinds)-1 {
+			word = " finding"
+			if findings[k] != 1 || i > 0 {
+				word = " findings"
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d %s%s", findings[k], k, word))
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // findingRow names one finding in the order reports list findings: by

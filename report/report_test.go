@@ -197,3 +197,24 @@ func TestWiresharkFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestNotListed checks the words for the gaps and findings a flow's lists
+// leave out, in each of their forms.
+func TestNotListed(t *testing.T) {
+	slow, silent := analyze.KeepaliveTooSlow, analyze.SilentPastTimeout
+	for _, tc := range []struct {
+		gaps     int
+		findings map[analyze.Kind]int
+		want     string
+	}{
+		{0, nil, ""},
+		{1, nil, "1 long gap"},
+		{0, map[analyze.Kind]int{slow: 1}, "1 keepalive-too-slow finding"},
+		{2, map[analyze.Kind]int{slow: 2}, "2 long gaps and 2 keepalive-too-slow findings"},
+		{22, map[analyze.Kind]int{silent: 22, slow: 1}, "22 long gaps, 1 keepalive-too-slow and 22 silent-past-timeout findings"},
+	} {
+		if got := notListed(tc.gaps, tc.findings); got != tc.want {
+			t.Errorf("notListed(%d, %v) = %q, want %q", tc.gaps, tc.findings, got, tc.want)
+		}
+	}
+}

@@ -276,8 +276,14 @@ func (r *Report) svgTimeline(tl *timeline) svgTimeline {
 		for _, g := range tl.Gaps {
 			longest = max(longest, g.Duration)
 		}
-		desc = append(desc, fmt.Sprintf("%d silences past the %s threshold between %s and %s UTC, the longest %s.",
-			n, seconds(th), clockOf(tl.Gaps[0].Start), clockOf(tl.Gaps[n-1].End), roughly(longest)))
+		drawn := ""
+		if more := fl.GapsNotListed; more > 0 {
+			longest = max(longest, fl.MaxGap) // the longest may be one not listed
+			drawn = fmt.Sprintf(", %d of them drawn: the first %d and the latest", n, n-1)
+			n += more
+		}
+		desc = append(desc, fmt.Sprintf("%d silences past the %s threshold between %s and %s UTC, the longest %s%s.",
+			n, seconds(th), clockOf(tl.Gaps[0].Start), clockOf(tl.Gaps[len(tl.Gaps)-1].End), roughly(longest), drawn))
 	}
 	// Long silences: a band, its length, the threshold (labelled once).
 	for _, g := range tl.Gaps {
