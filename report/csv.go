@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"encoding/csv"
 	"io"
 	"strconv"
@@ -26,7 +25,7 @@ var csvHeader = []string{
 // kinds separated by ";", a Wireshark display filter, and the number of
 // its findings past analyze.MaxListed a kind, counted but not listed.
 func CSV(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
+	bw := newOutput(w)
 	cw := csv.NewWriter(bw)
 	if err := cw.Write(csvHeader); err != nil {
 		return err

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"fmt"
 	"html/template"
 	"io"
@@ -20,7 +19,7 @@ import (
 // display filter. Past listedFindings findings, it lists the first and
 // the flows of those, and counts the rest.
 func HTML(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
+	bw := newOutput(w)
 	if err := pageTemplate.Execute(bw, r.htmlPage()); err != nil {
 		return err
 	}

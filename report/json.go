@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -188,7 +187,7 @@ type jsonInference struct {
 // with a two-space indent.
 func JSON(w io.Writer, r *Report) error {
 	doc := r.jsonHead()
-	bw := bufio.NewWriter(w)
+	bw := newOutput(w)
 	var buf []byte
 	field := func(name string, v any, end string) error {
 		b, err := json.Marshal(v)

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"io"
 
 	"github.com/hangdiag/hangdiag/analyze"
@@ -23,7 +22,7 @@ type jsonlFinding struct {
 // fields exactly as in the JSON report (kind, severity, at, gap_seconds,
 // message, fix, evidence). Flows come in order of first appearance.
 func JSONL(w io.Writer, r *Report) error {
-	return writeInOrder(bufio.NewWriter(w), r.Result.Flows.WithoutText(), r.newJSONLLines)
+	return writeInOrder(newOutput(w), r.Result.Flows.WithoutText(), r.newJSONLLines)
 }
 
 // newJSONLLines returns an encoder of flows as the lines of their

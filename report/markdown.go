@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"slices"
@@ -28,7 +27,7 @@ const mdShortTimeline = 15
 // findings, it lists the first and the flows of those, and counts the
 // rest.
 func Markdown(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
+	bw := newOutput(w)
 	ew := &errWriter{w: bw}
 	res := r.Result
 	rows := r.sortedFindings(listedFindings)

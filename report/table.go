@@ -32,7 +32,7 @@ const (
 // --all a table of every flow. Report.Color colours severities;
 // Report.Width fits paragraphs and tables to the terminal.
 func Table(w io.Writer, r *Report) error {
-	bw := bufio.NewWriter(w)
+	bw := newOutput(w)
 	ew := &errWriter{w: bw}
 	width := r.Width
 	if width <= 0 {
