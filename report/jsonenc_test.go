@@ -112,6 +112,10 @@ func TestJSONEncoder(t *testing.T) {
 		f.Gaps = []jsonGap{{Start: time.Unix(int64(i), 1).UTC(), End: time.Unix(0, 0).In(time.FixedZone("x", 3600)), Seconds: 1e-7, EndedBy: s, Outcome: s}}
 		f.MaxGap, f.IdleAtEnd = []float64{0, 1e21, 123456789.125, -0.5e-6, 1e-6, 5e-324}[i%6], math.MaxFloat64
 		f.Evicted = i%2 == 0
+		f.GapsNotListed, f.FindingsNotListed = i, nil // 0 and none are left out
+		if i%2 == 1 {
+			f.FindingsNotListed = map[string]int{"silent-past-timeout": i, "keepalive-too-slow": 1, "blackholed-after-idle": 1 << 40}
+		}
 		f.Findings = append([]jsonFinding(nil), f.Findings...)
 		for k := range f.Findings {
 			fd := &f.Findings[k]
