@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -199,4 +200,28 @@ func FuzzJSONString(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppendUTC checks the JSON reports' writing of UTC times against
+// AppendFormat with time.RFC3339Nano: at the ends of the years it takes,
+// of days and of the fraction's lengths, and at random times.
+func TestAppendUTC(t *testing.T) {
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 1, time.UTC),
+		time.Date(2024, 3, 1, 9, 5, 7, 100000000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(0, 1709294400_123456000).UTC(),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(r.Int64N(253402300799), r.Int64N(1e9)).UTC())
+	}
+	for _, tm := range times {
+		want := tm.AppendFormat(nil, time.RFC3339Nano)
+		if got := appendUTC(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendUTC(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }
