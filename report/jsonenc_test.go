@@ -213,10 +213,16 @@ func TestAppendUTC(t *testing.T) {
 		time.Date(2024, 3, 1, 9, 5, 7, 100000000, time.UTC),
 		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Unix(0, 1709294400_123456000).UTC(),
+		time.Date(1900, 2, 28, 23, 59, 59, 0, time.UTC),
+		time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
 	}
+	const year0, year10000 = -62167219200, 253402300800 // seconds since 1970
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 10000 {
-		times = append(times, time.Unix(r.Int64N(253402300799), r.Int64N(1e9)).UTC())
+	for range 100000 {
+		times = append(times, time.Unix(year0+r.Int64N(year10000-year0), r.Int64N(1e9)).UTC())
 	}
 	for _, tm := range times {
 		want := tm.AppendFormat(nil, time.RFC3339Nano)
