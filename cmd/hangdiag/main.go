@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"runtime"
@@ -330,6 +331,9 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 	}
 	if err := render(f); err != nil {
 		f.Close()
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
+			return err // it names the file already: "write out.json: no space left on device"
+		}
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return f.Close()

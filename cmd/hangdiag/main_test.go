@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,9 +70,15 @@ func TestExitStatus(t *testing.T) {
 		{"help", []string{"analyze", "--help"}, exitOK, ""},
 		{"version", []string{"--version"}, exitOK, ""},
 		{"middleboxes", []string{"middleboxes"}, exitOK, ""},
+		{"full disk", []string{"analyze", "-o", "/dev/full", nokeepalive}, exitUsage, "write /dev/full: no space left on device"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if slices.Contains(tt.args, "/dev/full") {
+				if _, err := os.Stat("/dev/full"); err != nil {
+					t.Skip("no /dev/full here")
+				}
+			}
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), tt.args, &stdout, &stderr)
 			var errLine bytes.Buffer
@@ -80,8 +87,8 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("status = %d, want %d (err %v)", status, tt.wantStatus, err)
 			}
 			line := errLine.String()
-			if tt.wantStderr != "" && !strings.Contains(line, tt.wantStderr) {
-				t.Errorf("error line %q lacks %q", line, tt.wantStderr)
+			if tt.wantStderr != "" && strings.Count(line, tt.wantStderr) != 1 {
+				t.Errorf("error line %q does not say %q once", line, tt.wantStderr)
 			}
 			if strings.Count(line, "\n") > 1 || (line != "" && !strings.HasPrefix(line, "hangdiag: ")) {
 				t.Errorf("error output is not one line: %q", line)
