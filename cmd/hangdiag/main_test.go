@@ -70,7 +70,7 @@ func TestExitStatus(t *testing.T) {
 		{"help", []string{"analyze", "--help"}, exitOK, ""},
 		{"version", []string{"--version"}, exitOK, ""},
 		{"middleboxes", []string{"middleboxes"}, exitOK, ""},
-		{"full disk", []string{"analyze", "-o", "/dev/full", nokeepalive}, exitUsage, "write /dev/full: no space left on device"},
+		{"full disk", []string{"analyze", "-o", "/dev/full", nokeepalive}, exitUsage, "hangdiag: write /dev/full: no space left on device"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
