@@ -84,7 +84,11 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 		defer func() {
 			if err != nil {
 				out.Close()
-				os.Remove(e.path)
+				// A part-written capture goes; a device or a pipe named
+				// as the output (/dev/null, a FIFO) stays.
+				if st, serr := os.Stat(e.path); serr == nil && st.Mode().IsRegular() {
+					os.Remove(e.path)
+				}
 			}
 		}()
 	}
@@ -159,10 +163,10 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		link = rep.Capture.Links[0].LinkType
 	}
 	if err := ev.writeTo(out, link); err != nil {
-		return fmt.Errorf("write %s: %w", e.path, err)
+		return writeError(e.path, err)
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", e.path, err)
+		return writeError(e.path, err)
 	}
 	ev.adviseEnd(stderr, e.path, rep.Result)
 	return nil

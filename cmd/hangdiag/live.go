@@ -138,10 +138,10 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out.clearStatus()
 	if capW != nil {
 		if err := capW.Flush(); err != nil && capErr == nil {
-			capErr = fmt.Errorf("write %s: %w", o.write, err)
+			capErr = writeError(o.write, err)
 		}
 		if err := capFile.Close(); err != nil && capErr == nil {
-			capErr = fmt.Errorf("write %s: %w", o.write, err)
+			capErr = writeError(o.write, err)
 		}
 	}
 	rep := liveReport(src, a.Finish(now))
@@ -163,7 +163,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if repFile != nil {
 		if err := repFile.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", o.output, err)
+			return writeError(o.output, err)
 		}
 	}
 	return capErr

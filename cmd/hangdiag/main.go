@@ -331,12 +331,19 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 	}
 	if err := render(f); err != nil {
 		f.Close()
-		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
-			return err // it names the file already: "write out.json: no space left on device"
-		}
-		return fmt.Errorf("write %s: %w", name, err)
+		return writeError(name, err)
 	}
 	return f.Close()
+}
+
+// writeError is the error of writing the named file: err itself when it
+// names the file already ("write out.json: no space left on device", from
+// the file), else "write NAME: err".
+func writeError(name string, err error) error {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == name {
+		return err
+	}
+	return fmt.Errorf("write %s: %w", name, err)
 }
 
 func listMiddleboxes(w io.Writer) error {
