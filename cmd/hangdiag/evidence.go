@@ -75,7 +75,7 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 	}
 	var out *os.File
 	if e.path != "" {
-		if err := notAnInput(e.path, paths); err != nil {
+		if err := notAnInput("--write-flagged", e.path, paths); err != nil {
 			return nil, err
 		}
 		if out, err = os.Create(e.path); err != nil {
@@ -172,8 +172,9 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 	return nil
 }
 
-// notAnInput refuses an evidence path that names one of the captures read.
-func notAnInput(path string, inputs []string) error {
+// notAnInput refuses an output path, given by flag, that names one of the
+// captures read: writing it would destroy the capture, often the only one.
+func notAnInput(flag, path string, inputs []string) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil // a new file
@@ -183,7 +184,7 @@ func notAnInput(path string, inputs []string) error {
 			continue
 		}
 		if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
-			return usagef("--write-flagged %s would overwrite a capture being read", path)
+			return usagef("%s %s would overwrite a capture being read", flag, path)
 		}
 	}
 	return nil

@@ -170,6 +170,20 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return usagef("no capture files given")
 	}
+	outputs := []struct{ flag, path string }{{"-o", o.output}, {"--write-flagged", o.evidence.path}, {"--cpuprofile", o.cpuProfile}}
+	for i, out := range outputs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if err := notAnInput(out.flag, out.path, fs.Args()); err != nil {
+			return err
+		}
+		for _, other := range outputs[:i] {
+			if other.path == out.path {
+				return usagef("%s and %s both name %s", other.flag, out.flag, out.path)
+			}
+		}
+	}
 
 	if f, ok := stderr.(*os.File); ok && !o.quiet {
 		if cols, ok := terminalWidth(f); ok {

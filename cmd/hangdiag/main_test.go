@@ -228,3 +228,45 @@ func TestSpillFile(t *testing.T) {
 		t.Errorf("read back %q, %v", b, err)
 	}
 }
+
+// TestOutputNotAnInput checks that no output flag may name a capture being
+// read, nor two outputs the same file: the run stops before it writes, and
+// the capture, often the only copy, is left as it was.
+func TestOutputNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "capture.pcap")
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(capture, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", capture}, "-o " + capture + " would overwrite a capture being read"},
+		{[]string{"--cpuprofile", capture}, "--cpuprofile " + capture + " would overwrite a capture being read"},
+		{[]string{"--write-flagged", capture}, "--write-flagged " + capture + " would overwrite a capture being read"},
+		{[]string{"-o", filepath.Join(dir, ".", "capture.pcap")}, "would overwrite a capture being read"}, // another name for it
+		{[]string{"-o", out, "--write-flagged", out}, "-o and --write-flagged both name " + out},
+		{[]string{"-o", out, "--cpuprofile", out}, "-o and --cpuprofile both name " + out},
+	}
+	for _, tt := range tests {
+		args := append(append([]string{"analyze"}, tt.args...), capture)
+		var stdout, stderr, line bytes.Buffer
+		err := run(context.Background(), args, &stdout, &stderr)
+		if status := exitStatus(err, &line); status != exitUsage || !strings.Contains(line.String(), tt.want) {
+			t.Errorf("%v: status %d, error line %q; want %d and %q", tt.args, status, line.String(), exitUsage, tt.want)
+		}
+		if got, _ := os.ReadFile(capture); !bytes.Equal(got, data) {
+			t.Fatalf("%v: the capture was overwritten", tt.args)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: %s was written", tt.args, out)
+			os.Remove(out)
+		}
+	}
+}
