@@ -300,12 +300,30 @@ func parseIdle(s string) (time.Duration, error) {
 		if ferr != nil {
 			return 0, usagef("--idle %q is neither a duration (350s, 6m) nor a number of seconds", s)
 		}
+		if !(secs > 0) || secs > maxIdle.Seconds() { // NaN too; and before the conversion overflows
+			return 0, idleRange(s)
+		}
 		d = time.Duration(secs * float64(time.Second))
 	}
 	if d <= 0 {
 		return 0, usagef("--idle must be positive")
 	}
+	if d < minIdle || d > maxIdle {
+		return 0, idleRange(s)
+	}
 	return d, nil
+}
+
+// minIdle and maxIdle bound --idle: no middlebox forgets a flow within a
+// millisecond, and a gap longer than pcapio.ClockLeap is taken for the
+// capture's clock jumping, not for idle time.
+const (
+	minIdle = time.Millisecond
+	maxIdle = pcapio.ClockLeap
+)
+
+func idleRange(s string) error {
+	return usagef("--idle %s is out of range: give 1ms to 720h (30 days)", s)
 }
 
 // analyzeFiles reads the captures through the analyzer.

@@ -98,13 +98,13 @@ func TestExitStatus(t *testing.T) {
 }
 
 func TestParseIdle(t *testing.T) {
-	for in, want := range map[string]float64{"350s": 350, "350": 350, "6m": 360, "1.5": 1.5, "1h": 3600} {
+	for in, want := range map[string]float64{"350s": 350, "350": 350, "6m": 360, "1.5": 1.5, "1h": 3600, "1ms": 0.001, "0.001": 0.001, "720h": 2592000, "2592000": 2592000} {
 		d, err := parseIdle(in)
 		if err != nil || d.Seconds() != want {
 			t.Errorf("parseIdle(%q) = %v, %v; want %vs", in, d, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "fast", "5 s"} {
+	for _, in := range []string{"", "0", "-1", "fast", "5 s", "999us", "0.0009", "1ns", "721h", "2592001", "1e10", "1e300", "NaN", "Inf"} {
 		if _, err := parseIdle(in); err == nil {
 			t.Errorf("parseIdle(%q) succeeded", in)
 		} else if !errors.As(err, new(*usageError)) {
