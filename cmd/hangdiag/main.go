@@ -170,12 +170,19 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return usagef("no capture files given")
 	}
+	inputs := fs.Args()
+	if o.vantage { // each point's rotated files joined by commas
+		inputs = strings.Split(strings.Join(inputs, ","), ",")
+	}
+	if err := distinctInputs(inputs); err != nil {
+		return err
+	}
 	outputs := []struct{ flag, path string }{{"-o", o.output}, {"--write-flagged", o.evidence.path}, {"--cpuprofile", o.cpuProfile}}
 	for i, out := range outputs {
 		if out.path == "" || out.path == "-" {
 			continue
 		}
-		if err := notAnInput(out.flag, out.path, fs.Args()); err != nil {
+		if err := notAnInput(out.flag, out.path, inputs); err != nil {
 			return err
 		}
 		for _, other := range outputs[:i] {
@@ -366,6 +373,30 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 		return writeError(name, err)
 	}
 	return f.Close()
+}
+
+// distinctInputs refuses a capture named twice (by one name or two, as a
+// shell pattern and a name can): read twice, its every packet would count
+// as captured twice and its flows' packets double. Names that cannot be
+// read are left to the reading to report.
+func distinctInputs(paths []string) error {
+	bySize := map[int64][]os.FileInfo{} // os.SameFile is only asked of files of one size
+	for _, p := range paths {
+		if p == "-" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		for _, other := range bySize[st.Size()] {
+			if os.SameFile(st, other) {
+				return usagef("%s is named twice among the captures", p)
+			}
+		}
+		bySize[st.Size()] = append(bySize[st.Size()], st)
+	}
+	return nil
 }
 
 // writeError is the error of writing the named file: err itself when it

@@ -230,8 +230,9 @@ func TestSpillFile(t *testing.T) {
 }
 
 // TestOutputNotAnInput checks that no output flag may name a capture being
-// read, nor two outputs the same file: the run stops before it writes, and
-// the capture, often the only copy, is left as it was.
+// read, nor two outputs the same file, nor the captures one file twice:
+// the run stops before it writes, and the capture, often the only copy,
+// is left as it was.
 func TestOutputNotAnInput(t *testing.T) {
 	dir := t.TempDir()
 	capture := filepath.Join(dir, "capture.pcap")
@@ -253,6 +254,8 @@ func TestOutputNotAnInput(t *testing.T) {
 		{[]string{"-o", filepath.Join(dir, ".", "capture.pcap")}, "would overwrite a capture being read"}, // another name for it
 		{[]string{"-o", out, "--write-flagged", out}, "-o and --write-flagged both name " + out},
 		{[]string{"-o", out, "--cpuprofile", out}, "-o and --cpuprofile both name " + out},
+		{[]string{filepath.Join(dir, ".", "capture.pcap")}, "is named twice among the captures"},
+		{[]string{"--vantage", capture + "," + filepath.Join(repoRoot, "testdata/pcaps/clean.pcap")}, "is named twice among the captures"},
 	}
 	for _, tt := range tests {
 		args := append(append([]string{"analyze"}, tt.args...), capture)
