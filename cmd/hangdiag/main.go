@@ -376,9 +376,9 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 }
 
 // distinctInputs refuses a capture named twice (by one name or two, as a
-// shell pattern and a name can): read twice, its every packet would count
-// as captured twice and its flows' packets double. Names that cannot be
-// read are left to the reading to report.
+// shell pattern and a name can): read twice, its packets would be taken
+// for copies captured twice on a router. Names that cannot be read are
+// left to the reading to report.
 func distinctInputs(paths []string) error {
 	bySize := map[int64][]os.FileInfo{} // os.SameFile is only asked of files of one size
 	for _, p := range paths {
