@@ -138,8 +138,8 @@ func (o *jsonOut) time(t time.Time) {
 
 // appendUTC appends t, a UTC time of a year from 0 to 9999, as
 // AppendFormat with time.RFC3339Nano does (the fraction of a second
-// without its trailing zeros, none when whole), in a tenth of the time:
-// the JSON of many flows writes six times a flow.
+// without its trailing zeros, none when whole), without walking the
+// layout: 600 instructions a time rather than 850, six times a flow.
 func appendUTC(b []byte, t time.Time) []byte {
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
