@@ -211,6 +211,10 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if last := rep.Capture.Last; !end.IsZero() && rep.Capture.Packets > 0 && end.UnixNano() < last {
+		fmt.Fprintf(stderr, "hangdiag: warning: --capture-end %s is before the capture's last packet (%s); the report ends at that packet\n",
+			o.captureEnd, time.Unix(0, last).UTC().Format(time.RFC3339Nano))
+	}
 	if o.format == "table" && o.output == "" {
 		rep.Color, rep.Width = terminalStyle(stdout)
 	} else {

@@ -273,3 +273,20 @@ func TestOutputNotAnInput(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureEndBeforeLastPacket checks that a --capture-end before the
+// capture's last packet, which the analysis cannot use, is said on stderr
+// rather than dropped in silence, and a later one is taken as given.
+func TestCaptureEndBeforeLastPacket(t *testing.T) {
+	capture := filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap") // last packet 12:16:00.02055
+	for end, warned := range map[string]bool{"2024-03-01T12:10:00Z": true, "2024-03-01T12:30:00Z": false} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{"analyze", "-q", "--capture-end", end, capture}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(stderr.String(), "--capture-end "+end+" is before the capture's last packet (2024-03-01T12:16:00.02055Z)")
+		if got != warned {
+			t.Errorf("--capture-end %s: warned %v, want %v; stderr %q", end, got, warned, stderr.String())
+		}
+	}
+}
