@@ -632,7 +632,7 @@ func TestEvidenceErrors(t *testing.T) {
 		{"the input itself", []string{"--write-flagged", capture, capture}, false, "would overwrite a capture being read"},
 		{"missing input", []string{"--write-flagged", ev, filepath.Join(dir, "missing.pcap")}, false, "missing.pcap: no such file or directory"},
 		{"input not a capture", []string{"--write-flagged", ev, filepath.Join(repoRoot, "go.mod")}, false, "not a pcap or pcapng file"},
-		{"interrupted", []string{"--write-flagged", ev, capture}, true, "context canceled"},
+		{"interrupted", []string{"--write-flagged", ev, capture}, true, "interrupted before the report was written"},
 		{"payload without evidence", []string{"--keep-payload", capture}, false, "--keep-payload needs --write-flagged"},
 	}
 	for _, tt := range tests {
@@ -644,8 +644,12 @@ func TestEvidenceErrors(t *testing.T) {
 			defer cancel()
 			var stdout, stderr, line bytes.Buffer
 			err := run(ctx, append([]string{"analyze"}, tt.args...), &stdout, &stderr)
-			if status := exitStatus(err, &line); status != exitUsage {
-				t.Errorf("status %d, want %d (err %v)", status, exitUsage, err)
+			want := exitUsage
+			if tt.cancel {
+				want = exitInterrupted
+			}
+			if status := exitStatus(err, &line); status != want {
+				t.Errorf("status %d, want %d (err %v)", status, want, err)
 			}
 			if !strings.Contains(line.String(), tt.wantStderr) || strings.Count(line.String(), "\n") != 1 {
 				t.Errorf("error line %q, want one line with %q", line.String(), tt.wantStderr)

@@ -26,6 +26,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -44,6 +45,9 @@ const (
 	exitOK       = 0
 	exitFindings = 1 // with --exit-code, the analysis found something
 	exitUsage    = 2 // bad flags or unreadable input
+	// exitInterrupted, 128 + SIGINT's number as shells report a process
+	// the signal stopped: the run was interrupted and wrote no report.
+	exitInterrupted = 130
 )
 
 // errFindings is returned by run when --exit-code is set and there are findings.
@@ -63,7 +67,7 @@ func main() {
 		// (-15 % at a million flows) for no measurable time.
 		debug.SetGCPercent(50)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitStatus(err, os.Stderr))
@@ -76,6 +80,9 @@ func exitStatus(err error, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errFindings):
 		return exitFindings
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "hangdiag: interrupted before the report was written; nothing was left behind")
+		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "hangdiag: "+err.Error())
 	return exitUsage
