@@ -392,8 +392,13 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 // left to the reading to report.
 func distinctInputs(paths []string) error {
 	bySize := map[int64][]os.FileInfo{} // os.SameFile is only asked of files of one size
+	stdin := false
 	for _, p := range paths {
 		if p == "-" {
+			if stdin {
+				return usagef("- (standard input) is named twice among the captures")
+			}
+			stdin = true
 			continue
 		}
 		st, err := os.Stat(p)

@@ -255,6 +255,7 @@ func TestOutputNotAnInput(t *testing.T) {
 		{[]string{"-o", out, "--write-flagged", out}, "-o and --write-flagged both name " + out},
 		{[]string{"-o", out, "--cpuprofile", out}, "-o and --cpuprofile both name " + out},
 		{[]string{filepath.Join(dir, ".", "capture.pcap")}, "is named twice among the captures"},
+		{[]string{"-", "-"}, "- (standard input) is named twice among the captures"},
 		{[]string{"--vantage", capture + "," + filepath.Join(repoRoot, "testdata/pcaps/clean.pcap")}, "is named twice among the captures"},
 	}
 	for _, tt := range tests {
