@@ -374,13 +374,9 @@ func (r *Report) jsonHead() jsonReport {
 	out.Capture = c
 
 	counts := res.Flows.Counts()
-	sum := jsonSummary{Flows: res.Stats.Flows, FlaggedFlows: counts.Flagged, Findings: map[string]int{}, MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted}
-	for kind, n := range counts.Findings {
-		sum.Findings[string(kind)] = n
-	}
-	sum.FindingsNotListed = kindCounts(counts.FindingsNotListed)
-	sum.GapsNotListed, sum.CappedFlows = counts.GapsNotListed, counts.Capped
-	out.Summary = sum
+	out.Summary = jsonSummary{Flows: res.Stats.Flows, FlaggedFlows: counts.Flagged, Findings: kindCounts(counts.Findings),
+		MaxLiveFlows: res.Stats.MaxLive, EvictedFlows: res.Stats.Evicted,
+		FindingsNotListed: kindCounts(counts.FindingsNotListed), GapsNotListed: counts.GapsNotListed, CappedFlows: counts.Capped}
 	return out
 }
 
@@ -417,16 +413,12 @@ func (r *Report) jsonFlow(fl *analyze.Flow) jsonFlow {
 	return out
 }
 
-// kindCounts is counts by kind as JSON holds them, or nil when none.
+// kindCounts is counts by kind as JSON holds them: {} when none, which
+// omitempty leaves out.
 func kindCounts(counts map[analyze.Kind]int) map[string]int {
-	var out map[string]int
+	out := make(map[string]int, len(counts))
 	for k, n := range counts {
-		if n > 0 {
-			if out == nil {
-				out = map[string]int{}
-			}
-			out[string(k)] = n
-		}
+		out[string(k)] = n
 	}
 	return out
 }

@@ -117,15 +117,16 @@ func (r *Report) Warnings() []string {
 
 // Notes lists facts worth knowing that do not limit the analysis.
 func (r *Report) Notes() []string {
-	var ns []string
-	if r.Result != nil && r.Result.Stats.Duplicates > 0 {
-		ns = append(ns, fmt.Sprintf("%s captured twice (e.g. tcpdump -i any on a router) counted once", count(r.Result.Stats.Duplicates, "packet", "packets")))
+	if r.Result == nil {
+		return nil
 	}
-	if r.Result != nil {
-		if c := r.Result.Flows.Counts(); c.Capped > 0 {
-			ns = append(ns, fmt.Sprintf("%s silent past the threshold more than %d times: a flow lists its first %d long gaps and findings of each kind, and its latest; %s between them are counted, not listed (gaps_not_listed and findings_not_listed in the JSON report)",
-				count(uint64(c.Capped), "flow was", "flows were"), analyze.MaxListed, analyze.MaxListed-1, notListed(c.GapsNotListed, c.FindingsNotListed)))
-		}
+	var ns []string
+	if n := r.Result.Stats.Duplicates; n > 0 {
+		ns = append(ns, fmt.Sprintf("%s captured twice (e.g. tcpdump -i any on a router) counted once", count(n, "packet", "packets")))
+	}
+	if c := r.Result.Flows.Counts(); c.Capped > 0 {
+		ns = append(ns, fmt.Sprintf("%s silent past the threshold more than %d times: a flow lists its first %d long gaps and findings of each kind, and its latest; %s between them are counted, not listed (gaps_not_listed and findings_not_listed in the JSON report)",
+			count(uint64(c.Capped), "flow was", "flows were"), analyze.MaxListed, analyze.MaxListed-1, notListed(c.GapsNotListed, c.FindingsNotListed)))
 	}
 	return ns
 }

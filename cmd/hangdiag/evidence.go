@@ -75,9 +75,6 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 	}
 	var out *os.File
 	if e.path != "" {
-		if err := notAnInput("--write-flagged", e.path, paths); err != nil {
-			return nil, err
-		}
 		if out, err = os.Create(e.path); err != nil {
 			return nil, fmt.Errorf("--write-flagged: %w", err)
 		}
@@ -169,24 +166,6 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		return writeError(e.path, err)
 	}
 	ev.adviseEnd(stderr, e.path, rep.Result)
-	return nil
-}
-
-// notAnInput refuses an output path, given by flag, that names one of the
-// captures read: writing it would destroy the capture, often the only one.
-func notAnInput(flag, path string, inputs []string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil // a new file
-	}
-	for _, in := range inputs {
-		if in == "-" {
-			continue
-		}
-		if ist, err := os.Stat(in); err == nil && os.SameFile(st, ist) {
-			return usagef("%s %s would overwrite a capture being read", flag, path)
-		}
-	}
 	return nil
 }
 

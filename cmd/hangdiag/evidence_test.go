@@ -30,6 +30,22 @@ import (
 
 func pcaps(name string) string { return filepath.Join(repoRoot, "testdata/pcaps", name) }
 
+// copyCapture copies the shipped capture name into dir, for a test that
+// checks a failed run leaves its input as it was; it returns the copy's
+// path and bytes.
+func copyCapture(t *testing.T, dir, name string) (string, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(pcaps(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
 // configOf builds the analysis configuration for manifest arguments such
 // as "--idle 5s".
 func configOf(t *testing.T, args []string) analyze.Config {
@@ -612,14 +628,7 @@ func TestEvidenceStdin(t *testing.T) {
 
 func TestEvidenceErrors(t *testing.T) {
 	dir := t.TempDir()
-	capture := filepath.Join(dir, "capture.pcap")
-	data, err := os.ReadFile(pcaps("long-request-nokeepalive.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(capture, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	capture, data := copyCapture(t, dir, "long-request-nokeepalive.pcap")
 	ev := filepath.Join(dir, "evidence.pcap")
 	tests := []struct {
 		name       string

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -181,22 +182,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if o.vantage { // each point's rotated files joined by commas
 		inputs = strings.Split(strings.Join(inputs, ","), ",")
 	}
-	if err := distinctInputs(inputs); err != nil {
+	outputs := []output{{"-o", o.output}, {"--write-flagged", o.evidence.path}, {"--cpuprofile", o.cpuProfile}}
+	if err := checkPaths(inputs, outputs); err != nil {
 		return err
-	}
-	outputs := []struct{ flag, path string }{{"-o", o.output}, {"--write-flagged", o.evidence.path}, {"--cpuprofile", o.cpuProfile}}
-	for i, out := range outputs {
-		if out.path == "" || out.path == "-" {
-			continue
-		}
-		if err := notAnInput(out.flag, out.path, inputs); err != nil {
-			return err
-		}
-		for _, other := range outputs[:i] {
-			if other.path == out.path {
-				return usagef("%s and %s both name %s", other.flag, out.flag, out.path)
-			}
-		}
 	}
 
 	if f, ok := stderr.(*os.File); ok && !o.quiet {
@@ -386,14 +374,22 @@ func writeReport(name string, stdout io.Writer, render func(io.Writer) error) er
 	return f.Close()
 }
 
-// distinctInputs refuses a capture named twice (by one name or two, as a
-// shell pattern and a name can): read twice, its packets would be taken
-// for copies captured twice on a router. Names that cannot be read are
-// left to the reading to report.
-func distinctInputs(paths []string) error {
-	bySize := map[int64][]os.FileInfo{} // os.SameFile is only asked of files of one size
+// output is a file a flag names for the run to write.
+type output struct{ flag, path string }
+
+// checkPaths refuses, before anything is read or written, a capture named
+// twice among the inputs (by one name or two, as a shell pattern and a
+// name can: read twice, its packets would be taken for copies captured
+// twice on a router), an output that names a capture (writing it would
+// destroy the capture, often the only one), and two outputs naming one
+// file. Inputs that cannot be read are left to the reading to report.
+func checkPaths(inputs []string, outputs []output) error {
+	bySize := map[int64][]os.FileInfo{} // the inputs; os.SameFile is only asked of files of one size
+	isInput := func(st os.FileInfo) bool {
+		return slices.ContainsFunc(bySize[st.Size()], func(in os.FileInfo) bool { return os.SameFile(st, in) })
+	}
 	stdin := false
-	for _, p := range paths {
+	for _, p := range inputs {
 		if p == "-" {
 			if stdin {
 				return usagef("- (standard input) is named twice among the captures")
@@ -402,15 +398,26 @@ func distinctInputs(paths []string) error {
 			continue
 		}
 		st, err := os.Stat(p)
-		if err != nil || !st.Mode().IsRegular() {
+		if err != nil {
 			continue
 		}
-		for _, other := range bySize[st.Size()] {
-			if os.SameFile(st, other) {
-				return usagef("%s is named twice among the captures", p)
-			}
+		if st.Mode().IsRegular() && isInput(st) {
+			return usagef("%s is named twice among the captures", p)
 		}
 		bySize[st.Size()] = append(bySize[st.Size()], st)
+	}
+	for i, out := range outputs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		if st, err := os.Stat(out.path); err == nil && isInput(st) {
+			return usagef("%s %s would overwrite a capture being read", out.flag, out.path)
+		}
+		for _, other := range outputs[:i] {
+			if other.path == out.path {
+				return usagef("%s and %s both name %s", other.flag, out.flag, out.path)
+			}
+		}
 	}
 	return nil
 }

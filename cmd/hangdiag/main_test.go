@@ -235,12 +235,9 @@ func TestSpillFile(t *testing.T) {
 // is left as it was.
 func TestOutputNotAnInput(t *testing.T) {
 	dir := t.TempDir()
-	capture := filepath.Join(dir, "capture.pcap")
-	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata/pcaps/long-request-nokeepalive.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(capture, data, 0o644); err != nil {
+	capture, data := copyCapture(t, dir, "long-request-nokeepalive.pcap")
+	alias := filepath.Join(dir, "alias.pcap") // another name for the capture
+	if err := os.Link(capture, alias); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
@@ -251,10 +248,10 @@ func TestOutputNotAnInput(t *testing.T) {
 		{[]string{"-o", capture}, "-o " + capture + " would overwrite a capture being read"},
 		{[]string{"--cpuprofile", capture}, "--cpuprofile " + capture + " would overwrite a capture being read"},
 		{[]string{"--write-flagged", capture}, "--write-flagged " + capture + " would overwrite a capture being read"},
-		{[]string{"-o", filepath.Join(dir, ".", "capture.pcap")}, "would overwrite a capture being read"}, // another name for it
+		{[]string{"-o", alias}, "-o " + alias + " would overwrite a capture being read"},
 		{[]string{"-o", out, "--write-flagged", out}, "-o and --write-flagged both name " + out},
 		{[]string{"-o", out, "--cpuprofile", out}, "-o and --cpuprofile both name " + out},
-		{[]string{filepath.Join(dir, ".", "capture.pcap")}, "is named twice among the captures"},
+		{[]string{alias}, capture + " is named twice among the captures"}, // alias, then capture
 		{[]string{"-", "-"}, "- (standard input) is named twice among the captures"},
 		{[]string{"--vantage", capture + "," + filepath.Join(repoRoot, "testdata/pcaps/clean.pcap")}, "is named twice among the captures"},
 	}
