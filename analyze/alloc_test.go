@@ -40,6 +40,34 @@ func TestAddNoAllocs(t *testing.T) {
 	}
 }
 
+// TestLongGapNoAllocs checks that a segment after a silence past the
+// threshold, which adds a long gap and a finding to its flow, costs no
+// allocation once the flow's lists are full; and that the flow then lists
+// MaxListed of each.
+func TestLongGapNoAllocs(t *testing.T) {
+	c := newConv(cli, srv, 1000).handshake(0).exchange(time.Second, 100, 100, time.Millisecond)
+	a := New(Config{Idle: 5 * time.Second})
+	for i := range c.segs {
+		a.Add(&c.segs[i])
+	}
+	seg := c.segs[len(c.segs)-1]
+	silence := func() {
+		seg.Nanos += int64(10 * time.Second)
+		seg.Seq++
+		a.Add(&seg)
+	}
+	for range MaxListed {
+		silence()
+	}
+	if allocs := testing.AllocsPerRun(100, silence); allocs != 0 {
+		t.Errorf("a segment after a long silence allocates %.1f times, want 0", allocs)
+	}
+	f := a.Finish(time.Time{}).Flows.At(0)
+	if len(f.Gaps) != MaxListed || len(f.Findings) != MaxListed || f.GapsNotListed == 0 {
+		t.Errorf("%d gaps and %d findings listed, %d gaps not listed; want %d, %d and some", len(f.Gaps), len(f.Findings), f.GapsNotListed, MaxListed, MaxListed)
+	}
+}
+
 // BenchmarkAdd measures the per-segment cost over many live flows.
 func BenchmarkAdd(b *testing.B) {
 	const flows = 10000

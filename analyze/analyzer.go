@@ -106,7 +106,8 @@ type Analyzer struct {
 	found      []*flow              // AddBatch's flows found ahead
 	renames    [][2]uint64          // scratch for freezeIdle
 	thawed     flow                 // a frozen flow being finished
-	ending     *endChunks           // while Finish judges flows at the capture's end, where their findings come from
+	ending     *endChunks           // while Finish judges flows at the capture's end, where their notes come from
+	out        exportChunks         // where exported flows' gaps, findings and packets come from
 	ticking    bool                 // Tick has been called: live mode
 	pending    []Alert              // findings of flows finished between two Ticks
 	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -406,7 +407,7 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	if a.ticking && a.notes.get(f.notes).unalerted > 0 && captureEnd == 0 {
 		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
-	if len(a.findingsOf(f)) > 0 || a.keepAll {
+	if a.hasFindings(f) || a.keepAll {
 		fl := f.summary(a, captureEnd)
 		a.done.put(&fl) // without the findings' text: decoding writes it
 	}
@@ -418,60 +419,3 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 	a.watches.release(&f.watch)
 	a.alerts.release(&f.alerts)
 }
-
-// flowNotes holds what only some flows have: long gaps and findings. It
-// lives outside the flow so that flows hold no pointers.
-type flowNotes struct {
-	gaps     []Gap
-	findings []Finding
-	minFatal fatalGap // the shortest gap it died of
-	// Past MaxListed, the gaps and findings left out (Flow's fields of
-	// the same names).
-	gapsNotListed     int
-	findingsNotListed map[Kind]int
-	// unalerted is how many findings at the end of findings live mode
-	// has not raised an alert for.
-	unalerted int
-}
-
-// addGap adds a long gap and returns its index in gaps: past MaxListed,
-// the gap takes the place of the latest listed one, which is counted.
-func (n *flowNotes) addGap(g Gap) int {
-	if len(n.gaps) == MaxListed {
-		n.gapsNotListed++
-		n.gaps[MaxListed-1] = g
-		return MaxListed - 1
-	}
-	n.gaps = append(n.gaps, g)
-	return len(n.gaps) - 1
-}
-
-// addFinding adds fd; past MaxListed findings of its kind, it drops the
-// latest listed one of the kind, which is counted.
-func (n *flowNotes) addFinding(fd Finding) {
-	latest, listed := -1, 0
-	for i := range n.findings {
-		if n.findings[i].Kind == fd.Kind {
-			latest, listed = i, listed+1
-		}
-	}
-	if listed == MaxListed {
-		if latest >= len(n.findings)-n.unalerted {
-			n.unalerted--
-		}
-		n.findings = slices.Delete(n.findings, latest, latest+1)
-		if n.findingsNotListed == nil {
-			n.findingsNotListed = map[Kind]int{}
-		}
-		n.findingsNotListed[fd.Kind]++
-	}
-	n.findings = append(n.findings, fd)
-	n.unalerted++
-}
-
-// notesOf returns the flow's notes, making them on first use. The pointer
-// is valid until the next call.
-func (a *Analyzer) notesOf(f *flow) *flowNotes { return a.notes.at(&f.notes) }
-
-// findingsOf returns the flow's findings without making notes.
-func (a *Analyzer) findingsOf(f *flow) []Finding { return a.notes.get(f.notes).findings }

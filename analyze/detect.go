@@ -32,10 +32,7 @@ func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.
 		}
 	}
 	if w.long {
-		w.gapIndex = a.notesOf(f).addGap(Gap{
-			Start: nanoTime(w.start.nanos), End: nanoTime(trigger.nanos), Duration: time.Duration(gap),
-			EndedBy: trigger.kind.endedBy(), Outcome: Unresolved,
-		})
+		w.gapIndex = a.notesOf(f).addGap(gapNote{start: w.start.nanos, end: trigger.nanos, endedBy: trigger.kind})
 		f.addCause(a, w.start, &trigger, gap, w.waiting)
 	}
 	switch {
@@ -111,7 +108,7 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	if !w.long {
 		return
 	}
-	a.notesOf(f).gaps[w.gapIndex].Outcome = out
+	a.notesOf(f).setOutcome(w.gapIndex, out)
 	switch out {
 	case WasReset:
 		f.addReset(a, p, ri)
@@ -132,18 +129,14 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 		return
 	}
 	waiting := f.waiting()
-	out := Unresolved
-	if waiting >= 0 {
-		out = Hung
-	}
 	n := a.notesOf(f)
 	if n.gaps == nil && a.ending != nil {
-		n.gaps = a.ending.gaps.room()
+		n.gaps = a.ending.gaps.take(1)[:0]
 	}
-	n.addGap(Gap{
-		Start: nanoTime(f.lastRef.nanos), End: nanoTime(end), Duration: time.Duration(idle),
-		EndedBy: "capture-end", Outcome: out,
-	})
+	i := n.addGap(gapNote{start: f.lastRef.nanos, end: end, toEnd: true})
+	if waiting >= 0 {
+		n.setOutcome(i, Hung)
+	}
 	f.addCause(a, f.lastRef, nil, idle, waiting)
 	if waiting >= 0 {
 		f.addHung(a, end, idle, Side(waiting))
@@ -165,9 +158,9 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 
 		Evicted: f.evicted,
 	}
-	n := a.notes.get(f.notes)
-	out.Gaps, out.Findings = n.gaps, n.findings
-	out.GapsNotListed, out.FindingsNotListed = n.gapsNotListed, n.findingsNotListed
+	if f.notes != 0 {
+		a.exportNotes(a.notesOf(f), &out)
+	}
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)
 	}

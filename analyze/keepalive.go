@@ -53,14 +53,21 @@ var keepaliveProfiles = []keepaliveProfile{
 
 // keepaliveSettings recovers what the side's probes say of its settings.
 func (a *Analyzer) keepaliveSettings(d *dirState) KeepaliveSettings {
+	return a.keepNote(d).export()
+}
+
+// keepNote is keepaliveSettings as a finding keeps it.
+func (a *Analyzer) keepNote(d *dirState) keepNote {
 	if d.probes == 0 {
-		return KeepaliveSettings{}
+		return keepNote{}
 	}
 	ks := a.keeps.get(d.keep)
-	k := KeepaliveSettings{
-		Idle: time.Duration(ks.keepIdleMin), Interval: time.Duration(ks.keepIntvlMin),
-		Count: int(ks.keepMaxRun), GaveUp: ks.keepGaveUp,
-	}
+	return keepNote{idle: ks.keepIdleMin, interval: ks.keepIntvlMin, count: int32(ks.keepMaxRun), gaveUp: ks.keepGaveUp}
+}
+
+// export returns the settings, with the stacks' defaults they fit.
+func (n keepNote) export() KeepaliveSettings {
+	k := KeepaliveSettings{Idle: time.Duration(n.idle), Interval: time.Duration(n.interval), Count: int(n.count), GaveUp: n.gaveUp}
 	for _, p := range keepaliveProfiles {
 		compared := (k.Idle != 0 && p.idle != 0) || (k.Interval != 0 && p.interval != 0)
 		if compared && near(k.Idle, p.idle) && near(k.Interval, p.interval) {

@@ -93,10 +93,11 @@ func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Al
 	}
 	n := a.notesOf(f)
 	var buf []byte
-	for i := len(n.findings) - n.unalerted; i < len(n.findings); i++ {
-		fd := &n.findings[i]
+	var fd Finding
+	for i := len(n.findings) - int(n.unalerted); i < len(n.findings); i++ {
+		a.exportFinding(&n.findings[i], &fd)
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
-			Kind: fd.Kind, Message: a.message(fd, f.addr(Client), f.addr(Server), &buf)})
+			Kind: fd.Kind, Message: a.message(&fd, f.addr(Client), f.addr(Server), &buf)})
 	}
 	n.unalerted = 0
 	return alerts

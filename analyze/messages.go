@@ -60,29 +60,22 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	if start.kind == kindProbe || start.kind == kindProbeAck || (end != nil && (end.kind == kindProbe || end.kind == kindProbeAck)) {
 		kind = KeepaliveTooSlow
 	}
-	ev := Evidence{GapStart: a.ref(start), EndedBy: "capture-end", Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
+	fd := findingNote{kind: kindIndex(kind), severity: Warning, at: start.nanos + gap, gap: gap, start: start,
+		waiting: waiting, probes: int32(f.dirs[0].probes + f.dirs[1].probes)}
 	if end != nil {
-		ev.GapEnd, ev.EndedBy = a.ref(*end), end.kind.endedBy()
+		fd.end = *end
 	}
-	if waiting >= 0 {
-		ev.Waiting = Side(waiting).String()
-	}
-	fd := Finding{Kind: kind, Severity: Warning, At: nanoTime(start.nanos + gap), Gap: time.Duration(gap), Evidence: ev}
 	if kind == KeepaliveTooSlow {
-		fd.Evidence.Keepalive = &[2]KeepaliveSettings{a.keepaliveSettings(&f.dirs[Client]), a.keepaliveSettings(&f.dirs[Server])}
+		fd.more = &findingMore{keepalive: true, sides: [2]keepNote{a.keepNote(&f.dirs[Client]), a.keepNote(&f.dirs[Server])}}
 	}
 	f.addFinding(a, fd)
 }
 
 // consequence starts a finding about what a long gap led to.
-func (f *flow) consequence(a *Analyzer, kind Kind, at int64) Finding {
+func (f *flow) consequence(a *Analyzer, kind Kind, at int64) findingNote {
 	w := a.watchOf(f)
-	ev := Evidence{GapStart: a.ref(w.start), GapEnd: a.ref(w.trigger), EndedBy: w.trigger.kind.endedBy(),
-		Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
-	if w.waiting >= 0 {
-		ev.Waiting = Side(w.waiting).String()
-	}
-	return Finding{Kind: kind, Severity: Error, At: nanoTime(at), Gap: time.Duration(w.duration), Evidence: ev}
+	return findingNote{kind: kindIndex(kind), severity: Error, at: at, gap: w.duration, start: w.start, end: w.trigger,
+		waiting: w.waiting, probes: int32(f.dirs[0].probes + f.dirs[1].probes)}
 }
 
 func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
@@ -92,16 +85,14 @@ func (f *flow) addReset(a *Analyzer, p packetRef, ri *ResetInfo) {
 		kind = StaleConnectionReuse
 	}
 	fd := f.consequence(a, kind, p.nanos)
-	fd.Evidence.Reset = ri
+	fd.more = &findingMore{reset: ri}
 	f.addFinding(a, fd)
 }
 
 func (f *flow) addBlackhole(a *Analyzer, last packetRef) {
 	w := a.watchOf(f)
 	fd := f.consequence(a, BlackholedAfterIdle, last.nanos)
-	fd.Evidence.Retransmitted = w.retrans
-	fd.Evidence.Unacked = a.ref(w.trigger)
-	fd.Evidence.Last = a.ref(last)
+	fd.more = &findingMore{retrans: int32(w.retrans), last: last}
 	f.addFinding(a, fd)
 }
 
@@ -112,27 +103,17 @@ func (f *flow) addClosed(a *Analyzer, fin packetRef) {
 }
 
 func (f *flow) addHung(a *Analyzer, end, idle int64, waiting Side) {
-	ev := Evidence{GapStart: a.ref(f.lastRef), EndedBy: "capture-end", Waiting: waiting.String(), Probes: int(f.dirs[0].probes + f.dirs[1].probes)}
-	f.addFinding(a, Finding{Kind: HungAtCaptureEnd, Severity: Error, At: nanoTime(end), Gap: time.Duration(idle), Evidence: ev})
+	f.addFinding(a, findingNote{kind: kindIndex(HungAtCaptureEnd), severity: Error, at: end, gap: idle, start: f.lastRef,
+		waiting: int8(waiting), probes: int32(f.dirs[0].probes + f.dirs[1].probes)})
 }
 
-// addFinding adds the finding, without its text, to the flow's notes.
-func (f *flow) addFinding(a *Analyzer, fd Finding) {
+// addFinding adds the finding to the flow's notes.
+func (f *flow) addFinding(a *Analyzer, fd findingNote) {
 	n := a.notesOf(f)
 	if n.findings == nil && a.ending != nil {
-		n.findings = a.ending.findings.room()
+		n.findings = a.ending.findings.take(1)[:0]
 	}
 	n.addFinding(fd)
-}
-
-// ref exports p, from a chunk while Finish judges flows at the capture's
-// end.
-func (a *Analyzer) ref(p packetRef) *PacketRef {
-	if a.ending == nil || p.none() {
-		return p.export()
-	}
-	r := append(a.ending.refs.room(), p.value())
-	return &r[0]
 }
 
 // waitingOf is the side whose request or data was outstanding during the

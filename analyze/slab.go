@@ -44,29 +44,39 @@ func (s *slab[T]) release(ref *int32) {
 	}
 }
 
-// chunks hands out room for one T at a time, carved from chunks of
-// chunkLen, so that many small values made together cost one allocation
-// a chunk rather than one each. A value keeps its whole chunk alive: it is
-// for values that are dropped soon after they are made, as those of the
-// flows judged at the capture's end are once stored.
+// chunks hands out a few Ts at a time, carved from chunks of chunkLen,
+// so that many small values made together cost one allocation a chunk
+// rather than one each. A value keeps its whole chunk alive: it is for
+// values that are dropped soon after they are made, as a flow's exported
+// Gaps, Findings and PacketRefs are once it is stored.
 type chunks[T any] struct{ rest []T }
 
 const chunkLen = 64
 
-// room returns an empty slice with room for one T.
-func (c *chunks[T]) room() []T {
-	if len(c.rest) == 0 {
+// take returns n zero Ts.
+func (c *chunks[T]) take(n int) []T {
+	if n > chunkLen {
+		return make([]T, n)
+	}
+	if len(c.rest) < n {
 		c.rest = make([]T, chunkLen)
 	}
-	s := c.rest[:0:1]
-	c.rest = c.rest[1:]
+	s := c.rest[:n:n]
+	c.rest = c.rest[n:]
 	return s
 }
 
-// endChunks holds what the flows judged at the capture's end are given:
-// their last gap, its finding and the finding's packets.
-type endChunks struct {
+// exportChunks is where flows' Gaps, Findings and PacketRefs are carved
+// from when they are exported.
+type exportChunks struct {
 	gaps     chunks[Gap]
 	findings chunks[Finding]
 	refs     chunks[PacketRef]
+}
+
+// endChunks is where the flows judged at the capture's end take room for
+// their notes: most have none before, and get one gap and a finding or two.
+type endChunks struct {
+	gaps     chunks[gapNote]
+	findings chunks[findingNote]
 }

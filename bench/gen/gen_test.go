@@ -177,16 +177,21 @@ func TestLengthFlowsAtOnce(t *testing.T) {
 // passes, and checks that what the analysis holds follows the connections,
 // not the length: each flow lists at most analyze.MaxListed long gaps and
 // findings of a kind, counts the rest, and the heap before Finish grows
-// little (without the bound it grew four times, 23 to 92 MB).
+// little (without the bound it grew four times, 23 to 92 MB). It also
+// checks what a flow's full lists take: the heap at the 30 s threshold
+// against the 350 s one, which no silence passes, over the flows (about
+// 3.7 KB a flow when the lists held Gaps and Findings, 1.1 KB in their
+// compact forms).
 func TestPooledHeldFollowsFlows(t *testing.T) {
-	held := func(d time.Duration) (heap uint64, notListed int) {
-		b, _ := generate(t, Config{Mix: Pooled, Flows: 2000, Duration: d, Seed: 1})
+	const flows = 2000
+	held := func(d, idle time.Duration) (heap uint64, notListed int) {
+		b, _ := generate(t, Config{Mix: Pooled, Flows: flows, Duration: d, Seed: 1})
 		src, err := pcapio.NewReader("gen", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer src.Close()
-		a := analyze.New(analyze.Config{Idle: 30 * time.Second})
+		a := analyze.New(analyze.Config{Idle: idle})
 		var seg pcapio.Segment
 		for src.Next(&seg) {
 			a.Add(&seg)
@@ -209,14 +214,23 @@ func TestPooledHeldFollowsFlows(t *testing.T) {
 		}
 		return m.HeapAlloc, notListed
 	}
-	oneHeap, oneLeft := held(time.Hour)
-	fourHeap, fourLeft := held(4 * time.Hour)
-	t.Logf("heap before Finish: %d KB over an hour, %d KB over four; long gaps not listed: %d and %d", oneHeap>>10, fourHeap>>10, oneLeft, fourLeft)
+	oneHeap, oneLeft := held(time.Hour, 30*time.Second)
+	fourHeap, fourLeft := held(4*time.Hour, 30*time.Second)
+	quietHeap, quietLeft := held(time.Hour, 350*time.Second)
+	t.Logf("heap before Finish: %d KB over an hour, %d KB over four, %d KB at 350 s; long gaps not listed: %d and %d", oneHeap>>10, fourHeap>>10, quietHeap>>10, oneLeft, fourLeft)
 	if fourLeft < 3*oneLeft || oneLeft == 0 {
 		t.Errorf("long gaps not listed: %d over four hours, %d over one", fourLeft, oneLeft)
 	}
 	if float64(fourHeap) > 1.3*float64(oneHeap) {
 		t.Errorf("heap before Finish: %d KB over four hours, %d KB over one", fourHeap>>10, oneHeap>>10)
+	}
+	if quietLeft != 0 {
+		t.Fatalf("%d long gaps not listed at 350 s", quietLeft)
+	}
+	perFlow := (int64(oneHeap) - int64(quietHeap)) / flows
+	t.Logf("full lists: %d bytes a flow", perFlow)
+	if perFlow > 1536 {
+		t.Errorf("a flow's full lists take %d bytes; want at most 1536", perFlow)
 	}
 }
 

@@ -1,0 +1,194 @@
+package analyze
+
+import (
+	"slices"
+	"time"
+)
+
+// A flow keeps its long gaps and findings, while it is analysed, in the
+// compact forms below: times as nanoseconds, packets as packetRefs, kinds
+// and outcomes as indexes, no text. A flow silent past the threshold again
+// and again keeps up to MaxListed of each, and a capture of many such
+// flows holds all of theirs at once, so their size is what such a capture
+// takes: a finding is 96 bytes here and a gap 24, against 184 and 88 as a
+// Finding and a Gap, with 80 more for each of a Finding's PacketRefs and
+// their text. Only the kinds with more evidence than most allocate when a
+// finding is made. They become Gaps and Findings when the flow is
+// exported (summary) or a finding alerted.
+
+// flowNotes holds what only some flows have: long gaps and findings. It
+// lives outside the flow so that flows hold no pointers.
+type flowNotes struct {
+	gaps     []gapNote
+	findings []findingNote
+	minFatal fatalGap // the shortest gap it died of
+	// Past MaxListed, the gaps and findings of each kind left out (Flow's
+	// GapsNotListed and FindingsNotListed).
+	gapsNotListed     int32
+	findingsNotListed [len(noteKinds)]int32
+	// unalerted is how many findings at the end of findings live mode
+	// has not raised an alert for.
+	unalerted int32
+}
+
+// gapNote is a Gap as a flow keeps it.
+type gapNote struct {
+	start, end int64
+	endedBy    segKind // the kind of the packet that ended it, unless toEnd
+	toEnd      bool    // it ran to the capture end
+	outcome    uint8   // index in outcomes
+}
+
+// outcomes are a gap's outcomes, indexed so that notes hold no strings.
+var outcomes = [...]Outcome{Unresolved, Survived, WasReset, Blackholed, WasClosed, Hung}
+
+// noteKinds are the finding kinds, indexed so that notes hold no strings.
+var noteKinds = [...]Kind{SilentPastTimeout, ResetAfterIdle, StaleConnectionReuse, BlackholedAfterIdle, ClosedAfterIdle, HungAtCaptureEnd, KeepaliveTooSlow}
+
+// findingNote is a Finding as a flow keeps it: Finding's fields, and its
+// Evidence's GapStart, GapEnd, EndedBy, Waiting and Probes; the evidence
+// only some kinds have is in more.
+type findingNote struct {
+	at, gap    int64
+	start, end packetRef    // the last packet before the gap and the first after it; end is none when the gap ran to the capture end
+	more       *findingMore // nil but for resets, black holes and keepalives too slow
+	probes     int32
+	kind       uint8 // index in noteKinds
+	severity   Severity
+	waiting    int8 // the side waiting during the gap, or -1
+}
+
+// findingMore is the evidence of the findings that have more than most.
+type findingMore struct {
+	reset     *ResetInfo
+	last      packetRef // black holes: the last retransmission, or the sender's RST
+	retrans   int32     // black holes: retransmissions of the data sent after the gap
+	keepalive bool      // keepalives too slow: sides holds each side's settings
+	sides     [2]keepNote
+}
+
+// keepNote is a KeepaliveSettings as a finding keeps it: its Matches
+// follow from Idle and Interval, and are found when it is exported.
+type keepNote struct {
+	idle, interval int64
+	count          int32
+	gaveUp         bool
+}
+
+// kindIndex is k's index in noteKinds.
+func kindIndex(k Kind) uint8 { return uint8(slices.Index(noteKinds[:], k)) }
+
+// addGap adds a long gap and returns its index in gaps: past MaxListed,
+// the gap takes the place of the latest listed one, which is counted.
+func (n *flowNotes) addGap(g gapNote) int {
+	if len(n.gaps) == MaxListed {
+		n.gapsNotListed++
+		n.gaps[MaxListed-1] = g
+		return MaxListed - 1
+	}
+	n.gaps = append(n.gaps, g)
+	return len(n.gaps) - 1
+}
+
+// setOutcome sets the outcome of the gap at index i.
+func (n *flowNotes) setOutcome(i int, out Outcome) {
+	n.gaps[i].outcome = uint8(slices.Index(outcomes[:], out))
+}
+
+// addFinding adds fd; past MaxListed findings of its kind, it drops the
+// latest listed one of the kind, which is counted.
+func (n *flowNotes) addFinding(fd findingNote) {
+	latest, listed := -1, 0
+	for i := range n.findings {
+		if n.findings[i].kind == fd.kind {
+			latest, listed = i, listed+1
+		}
+	}
+	if listed == MaxListed {
+		if latest >= len(n.findings)-int(n.unalerted) {
+			n.unalerted--
+		}
+		n.findings = slices.Delete(n.findings, latest, latest+1)
+		n.findingsNotListed[fd.kind]++
+	}
+	n.findings = append(n.findings, fd)
+	n.unalerted++
+}
+
+// notesOf returns the flow's notes, making them on first use. The pointer
+// is valid until the next call.
+func (a *Analyzer) notesOf(f *flow) *flowNotes { return a.notes.at(&f.notes) }
+
+// hasFindings reports whether the flow has findings, without making
+// notes.
+func (a *Analyzer) hasFindings(f *flow) bool {
+	return f.notes != 0 && len(a.notes.items[f.notes-1].findings) > 0
+}
+
+// exportNotes sets out's Gaps, Findings and the counts of those not
+// listed from n. The slices are carved from a's chunks.
+func (a *Analyzer) exportNotes(n *flowNotes, out *Flow) {
+	if len(n.gaps) > 0 {
+		out.Gaps = a.out.gaps.take(len(n.gaps))
+		for i := range n.gaps {
+			out.Gaps[i] = n.gaps[i].export()
+		}
+	}
+	if len(n.findings) > 0 {
+		out.Findings = a.out.findings.take(len(n.findings))
+		for i := range n.findings {
+			a.exportFinding(&n.findings[i], &out.Findings[i])
+		}
+	}
+	out.GapsNotListed = int(n.gapsNotListed)
+	for k, c := range n.findingsNotListed {
+		if c > 0 {
+			if out.FindingsNotListed == nil {
+				out.FindingsNotListed = map[Kind]int{}
+			}
+			out.FindingsNotListed[noteKinds[k]] = int(c)
+		}
+	}
+}
+
+func (g *gapNote) export() Gap {
+	endedBy := "capture-end"
+	if !g.toEnd {
+		endedBy = g.endedBy.endedBy()
+	}
+	return Gap{Start: nanoTime(g.start), End: nanoTime(g.end), Duration: time.Duration(g.end - g.start), EndedBy: endedBy, Outcome: outcomes[g.outcome]}
+}
+
+// exportFinding writes the Finding n notes, without its text, to fd.
+func (a *Analyzer) exportFinding(n *findingNote, fd *Finding) {
+	*fd = Finding{Kind: noteKinds[n.kind], Severity: n.severity, At: nanoTime(n.at), Gap: time.Duration(n.gap)}
+	ev := &fd.Evidence
+	ev.GapStart, ev.EndedBy, ev.Probes = a.ref(n.start), "capture-end", int(n.probes)
+	if !n.end.none() {
+		ev.GapEnd, ev.EndedBy = a.ref(n.end), n.end.kind.endedBy()
+	}
+	if n.waiting >= 0 {
+		ev.Waiting = Side(n.waiting).String()
+	}
+	m := n.more
+	if m == nil {
+		return
+	}
+	ev.Reset = m.reset
+	if fd.Kind == BlackholedAfterIdle {
+		ev.Retransmitted, ev.Unacked, ev.Last = int(m.retrans), a.ref(n.end), a.ref(m.last)
+	}
+	if m.keepalive {
+		ev.Keepalive = &[2]KeepaliveSettings{m.sides[0].export(), m.sides[1].export()}
+	}
+}
+
+// ref exports p, carved from a's chunks; nil when p names no packet.
+func (a *Analyzer) ref(p packetRef) *PacketRef {
+	if p.none() {
+		return nil
+	}
+	r := a.out.refs.take(1)
+	r[0] = p.value()
+	return &r[0]
+}
