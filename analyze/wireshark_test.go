@@ -37,6 +37,7 @@ var tsharkFields = []string{
 	"tcp.analysis.zero_window_probe", "tcp.window_size_value",
 	"tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "ip.id", "tcp.options.timestamp.tsval",
 	"tcp.options.sack.dsack", "ip.ttl", "ipv6.hlim", "frame.interface_id", "sll.pkttype", "sll.ifindex",
+	"frame.protocols", "vxlan.vni", "geneve.vni", "gre.key", "erspan.spanid", "pppoe.session_id",
 }
 
 // Indexes into a tshark output line.
@@ -67,6 +68,12 @@ const (
 	fInterface
 	fSLLType
 	fSLLIfindex
+	fProtocols
+	fVXLAN
+	fGeneve
+	fGREKey
+	fERSPAN
+	fPPPoE
 	numFields
 )
 
@@ -533,8 +540,7 @@ func (c *wiresharkCheck) tsharkCounts(t *testing.T, path string) (out map[direct
 		}
 		d, ok := tsharkDirection(f)
 		if !ok {
-			// TCP quoted in an ICMP error or carried in a tunnel: hangdiag
-			// reads only the outer IP header and finds no TCP there.
+			// TCP quoted in an ICMP error: hangdiag does not read it.
 			continue
 		}
 		seenStreams[f[fStream]] = true
@@ -558,7 +564,8 @@ func (c *wiresharkCheck) tsharkCounts(t *testing.T, path string) (out map[direct
 		}
 
 		// Rule 1: a copy of a packet sent in the last millisecond.
-		sent := sentSig{sig: sig, nanos: now, ttl: f[fTTL] + f[fHopLimit], point: f[fInterface] + "/" + f[fSLLType] + "/" + f[fSLLIfindex]}
+		sent := sentSig{sig: sig, nanos: now, ttl: f[fTTL] + f[fHopLimit], point: strings.Join([]string{f[fInterface], f[fSLLType], f[fSLLIfindex],
+			f[fProtocols], f[fVXLAN], f[fGeneve], f[fGREKey], f[fERSPAN], f[fPPPoE]}, "/")}
 		fwd.recent = slices.DeleteFunc(fwd.recent, func(r sentSig) bool { return now-r.nanos > int64(time.Millisecond) })
 		if slices.ContainsFunc(fwd.recent, sent.copyOf) {
 			for _, m := range []struct {
@@ -658,13 +665,30 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 // tsharkDirection reads the sender and receiver of a tshark line; ok is
 // false unless the packet has exactly one IP header and one TCP header.
 func tsharkDirection(f []string) (d direction, ok bool) {
-	src, dst := f[fIPSrc], f[fIPDst]
-	if src == "" {
-		src, dst = f[fIP6Src], f[fIP6Dst]
-	} else if f[fIP6Src] != "" {
+	protocols := strings.Split(f[fProtocols], ":")
+	tcp := slices.Index(protocols, "tcp")
+	if tcp < 0 || slices.ContainsFunc(protocols[:tcp], func(p string) bool { return p == "icmp" || p == "icmpv6" }) {
 		return d, false
 	}
-	if strings.Contains(src, ",") || strings.Contains(f[fSrcPort], ",") {
+	// In a tunnel, the IP fields list every IP header, the outer first:
+	// the segment's are the innermost.
+	inner := ""
+	for _, p := range protocols[:tcp] {
+		if p == "ip" || p == "ipv6" {
+			inner = p
+		}
+	}
+	for _, i := range []int{fIPSrc, fIPDst, fIP6Src, fIP6Dst, fIPID, fTTL, fHopLimit} {
+		f[i] = f[i][strings.LastIndex(f[i], ",")+1:]
+	}
+	src, dst := f[fIPSrc], f[fIPDst]
+	if inner == "ipv6" {
+		src, dst = f[fIP6Src], f[fIP6Dst]
+		f[fIPID], f[fTTL] = "", ""
+	} else {
+		f[fHopLimit] = ""
+	}
+	if strings.Contains(f[fSrcPort], ",") {
 		return d, false
 	}
 	s, err1 := netip.ParseAddr(src)

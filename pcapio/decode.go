@@ -18,11 +18,16 @@ const (
 	LinkEthernet = 1
 	LinkRaw12    = 12 // DLT_RAW on some BSDs
 	LinkRaw14    = 14 // DLT_RAW on OpenBSD
+	LinkPPP      = 9
+	LinkPPPHDLC  = 50 // PPP in HDLC-like framing, or Cisco HDLC
+	LinkPPPoE    = 51 // PPPoE session header, then PPP (LINKTYPE_PPP_ETHER)
 	LinkRaw      = 101
+	LinkCHDLC    = 104 // Cisco HDLC
 	LinkLoop     = 108
 	LinkSLL      = 113
 	LinkIPv4     = 228
 	LinkIPv6     = 229
+	LinkNFLOG    = 239 // Linux netfilter log (iptables NFLOG, tcpdump -i nflog)
 	LinkSLL2     = 276
 )
 
@@ -81,7 +86,42 @@ func (r SkipReason) String() string {
 // the frame's original length on the wire; it stands in for an IP length of
 // zero (segmentation offload). Decode never allocates and never panics on
 // malformed input; it returns Decoded when seg was filled.
+//
+// Below the link layer it walks VLAN, QinQ, VN-Tag and E-Tag headers,
+// MPLS label stacks and PPPoE sessions, and into the tunnels a capture in a
+// cloud or a cluster carries: GRE (with ERSPAN types I to III), IP in IP,
+// VXLAN (UDP port 4789, and 8472, the Linux kernel's and flannel's default),
+// and Geneve (UDP 6081), as tcpdump, Wireshark and Zeek do; the segment is
+// the innermost TCP one. A tunnelled segment's Point differs from the same
+// segment's captured outside the tunnel, so that the two copies count once.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
+	return decodeFrame(linkType, data, wireLen, seg, nil)
+}
+
+// maxEncap bounds the headers walked below the link layer that can nest:
+// tunnels, tags and label stacks in any order.
+const maxEncap = 8
+
+// frameHeaders records, when a caller asks, where in frame each IP header and
+// the innermost TCP header begin: the outer headers of a tunnel first.
+type frameHeaders struct {
+	frame []byte
+	ips   [maxEncap + 1]int
+	n     int
+	tcp   int
+}
+
+// at returns the offset of b, a suffix of the frame, in the frame.
+func (l *frameHeaders) at(b []byte) int { return len(l.frame) - len(b) }
+
+func (l *frameHeaders) addIP(b []byte) {
+	if l.n < len(l.ips) {
+		l.ips[l.n] = l.at(b)
+		l.n++
+	}
+}
+
+func decodeFrame(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders) SkipReason {
 	var ethType uint16
 	seg.Point = 0
 	switch linkType {
@@ -121,8 +161,10 @@ func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReas
 		data = data[4:]
 		wireLen -= min(wireLen, 4)
 	default:
-		return UnknownLink
+		return decodeOtherLink(linkType, data, wireLen, seg, lay)
 	}
+	// decodeEther's work, here too so that the common frames take one
+	// call fewer.
 	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
 		if len(data) < 4 {
 			return Truncated
@@ -133,11 +175,341 @@ func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReas
 	}
 	switch ethType {
 	case 0x0800:
-		return decodeIPv4(data, wireLen, seg)
+		return decodeIPv4(data, wireLen, seg, lay, 0)
 	case 0x86dd:
-		return decodeIPv6(data, wireLen, seg)
+		return decodeIPv6(data, wireLen, seg, lay, 0)
+	}
+	return decodeEncap(ethType, data, wireLen, seg, lay, 0)
+}
+
+// decodeEther decodes data, which follows a header that named its
+// EtherType. depth counts the encapsulations walked so far.
+func decodeEther(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
+		if len(data) < 4 {
+			return Truncated
+		}
+		ethType = binary.BigEndian.Uint16(data[2:4])
+		data = data[4:]
+		wireLen -= min(wireLen, 4)
+	}
+	switch ethType {
+	case 0x0800:
+		return decodeIPv4(data, wireLen, seg, lay, depth)
+	case 0x86dd:
+		return decodeIPv6(data, wireLen, seg, lay, depth)
+	}
+	return decodeEncap(ethType, data, wireLen, seg, lay, depth)
+}
+
+// decodeEthernet decodes an Ethernet frame carried in a tunnel.
+func decodeEthernet(data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if len(data) < 14 {
+		return Truncated
+	}
+	return decodeEther(binary.BigEndian.Uint16(data[12:14]), data[14:], wireLen-min(wireLen, 14), seg, lay, depth)
+}
+
+// decodeEncap decodes the EtherTypes other than IP and VLAN tags: further
+// tags, MPLS, PPPoE and bridged Ethernet.
+func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if depth >= maxEncap {
+		return NotIP
+	}
+	depth++
+	skip := func(n int) {
+		data = data[n:]
+		wireLen -= min(wireLen, uint32(n))
+	}
+	switch ethType {
+	case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType
+		if len(data) < 6 {
+			return Truncated
+		}
+		ethType = binary.BigEndian.Uint16(data[4:6])
+		skip(6)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	case 0x893f: // IEEE 802.1BR E-Tag: 6 bytes, then the EtherType
+		if len(data) < 8 {
+			return Truncated
+		}
+		ethType = binary.BigEndian.Uint16(data[6:8])
+		skip(8)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	case 0x8847, 0x8848: // MPLS: labels down to the bottom of the stack
+		for {
+			if len(data) < 4 {
+				return Truncated
+			}
+			bottom := data[2]&1 != 0
+			skip(4)
+			if bottom {
+				break
+			}
+		}
+		if len(data) < 1 {
+			return Truncated
+		}
+		switch data[0] >> 4 {
+		case 4:
+			return decodeIPv4(data, wireLen, seg, lay, depth)
+		case 6:
+			return decodeIPv6(data, wireLen, seg, lay, depth)
+		case 0: // a pseudowire's control word, then Ethernet
+			if len(data) < 4 {
+				return Truncated
+			}
+			skip(4)
+			return decodeEthernet(data, wireLen, seg, lay, depth)
+		}
+		return NotIP
+	case 0x8864: // PPPoE session: 6 bytes, then the PPP protocol
+		if len(data) < 8 {
+			return Truncated
+		}
+		seg.Point = mixPoint(seg.Point, uint32(binary.BigEndian.Uint16(data[2:4]))) // session
+		ethType = pppType(binary.BigEndian.Uint16(data[6:8]))
+		skip(8)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	case 0x6558: // transparent Ethernet bridging (GRE, Geneve)
+		return decodeEthernet(data, wireLen, seg, lay, depth)
 	}
 	return NotIP
+}
+
+// pppType maps a PPP protocol number to an EtherType: IP, or MPLS; 0 for
+// any other.
+func pppType(proto uint16) uint16 {
+	switch proto {
+	case 0x0021:
+		return 0x0800
+	case 0x0057:
+		return 0x86dd
+	case 0x0281:
+		return 0x8847
+	}
+	return 0
+}
+
+// decodeOtherLink decodes the link types with a PPP, Cisco HDLC or NFLOG
+// header.
+func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders) SkipReason {
+	var ethType uint16
+	n := 0 // header length
+	switch linkType {
+	case LinkPPP, LinkPPPHDLC, LinkCHDLC:
+		if len(data) < 2 {
+			return Truncated
+		}
+		if a := data[0]; a == 0x0f || a == 0x8f { // Cisco HDLC (which some PPP links carry too): address, control, EtherType
+			if len(data) < 4 {
+				return Truncated
+			}
+			ethType, n = binary.BigEndian.Uint16(data[2:4]), 4
+			break
+		} else if linkType == LinkCHDLC {
+			return NotIP
+		}
+		if data[0] == 0xff && data[1] == 0x03 { // PPP address and control
+			n = 2
+		}
+		if len(data) < n+1 {
+			return Truncated
+		}
+		if proto := data[n]; proto&1 != 0 { // a compressed protocol field
+			ethType, n = pppType(uint16(proto)), n+1
+			break
+		}
+		if len(data) < n+2 {
+			return Truncated
+		}
+		ethType, n = pppType(binary.BigEndian.Uint16(data[n:n+2])), n+2
+	case LinkPPPoE:
+		if len(data) < 8 {
+			return Truncated
+		}
+		seg.Point = uint32(binary.BigEndian.Uint16(data[2:4])) // session
+		ethType, n = pppType(binary.BigEndian.Uint16(data[6:8])), 8
+	case LinkNFLOG:
+		return decodeNFLOG(data, seg, lay)
+	default:
+		return UnknownLink
+	}
+	return decodeEther(ethType, data[n:], wireLen-min(wireLen, uint32(n)), seg, lay, 0)
+}
+
+// decodeNFLOG decodes a Linux netfilter log record: a 4-byte header (the
+// address family, a version and the log group), then type-length-value
+// attributes in the capturing host's byte order, one of them the packet
+// from its IP header on.
+func decodeNFLOG(data []byte, seg *Segment, lay *frameHeaders) SkipReason {
+	if len(data) < 4 {
+		return Truncated
+	}
+	var ethType uint16
+	switch data[0] {
+	case 2:
+		ethType = 0x0800
+	case 10:
+		ethType = 0x86dd
+	default:
+		return NotIP
+	}
+	seg.Point = uint32(binary.BigEndian.Uint16(data[2:4])) // log group
+	for tlv := data[4:]; len(tlv) >= 4; {
+		length, typ := binary.LittleEndian.Uint16(tlv[0:2]), binary.LittleEndian.Uint16(tlv[2:4])
+		if typ > 0xff { // attribute types are small: the host was big-endian
+			length, typ = binary.BigEndian.Uint16(tlv[0:2]), binary.BigEndian.Uint16(tlv[2:4])
+		}
+		if length < 4 {
+			return Malformed
+		}
+		if typ == 9 { // NFULA_PAYLOAD; cut short when the snap length cut the record
+			payload := tlv[4:min(int(length), len(tlv))]
+			return decodeEther(ethType, payload, uint32(length-4), seg, lay, 0)
+		}
+		tlv = tlv[min(int(length+3)&^3, len(tlv)):]
+	}
+	return Truncated
+}
+
+// decodeTunnelIPv4 decodes what an IPv4 packet (header h) carries when
+// it is not TCP. A tunnel's packet too big for the path is fragmented
+// outside the tunnel, and its first fragment holds the inner headers whole,
+// with the inner packet's own length: it is decoded, as Wireshark does
+// after reassembly, and only the other fragments are skipped.
+func decodeTunnelIPv4(h *[20]byte, payload []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	frag := binary.BigEndian.Uint16(h[6:8])
+	if frag&0x1fff != 0 { // a later fragment: part of a tunnel's packet only for the protocols that are tunnels alone
+		if p := h[9]; p == 4 || p == 41 || p == 47 {
+			return Fragment
+		}
+		return NotTCP
+	}
+	r := decodeInIP(h[9], payload, wireLen, seg, lay, depth)
+	if frag&0x2000 != 0 && r != Decoded && r != NotTCP {
+		return Fragment // the inner headers run past the fragment
+	}
+	return r
+}
+
+// decodeInIP decodes what an IP packet carries when it is not TCP: a
+// tunnel of IP or Ethernet over IP, GRE or UDP. payload is the IP payload,
+// on the wire wireLen bytes long.
+func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if depth >= maxEncap || (proto != 4 && proto != 41 && proto != 47 && proto != 17) {
+		return NotTCP
+	}
+	depth++
+	p := payload
+	skip := func(n int) {
+		p = p[n:]
+		wireLen -= min(wireLen, uint32(n))
+	}
+	switch proto {
+	case 4:
+		seg.Point = mixPoint(seg.Point, 4)
+		return decodeIPv4(p, wireLen, seg, lay, depth)
+	case 41:
+		seg.Point = mixPoint(seg.Point, 41)
+		return decodeIPv6(p, wireLen, seg, lay, depth)
+	case 47:
+		return decodeGRE(p, wireLen, seg, lay, depth)
+	}
+	// UDP
+	if len(p) < 8 {
+		return Truncated
+	}
+	sport, dport := binary.BigEndian.Uint16(p[0:2]), binary.BigEndian.Uint16(p[2:4])
+	port := func(n uint16) bool { return sport == n || dport == n }
+	switch {
+	case port(4789) || port(8472): // VXLAN: flags (I set: a network id follows), network id
+		if len(p) < 16 {
+			return Truncated
+		}
+		if p[8]&0x08 == 0 {
+			return NotTCP
+		}
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
+		skip(16)
+		return decodeEthernet(p, wireLen, seg, lay, depth)
+	case port(6081): // Geneve: version and options' length, flags, protocol, network id, options
+		if len(p) < 16 {
+			return Truncated
+		}
+		if p[8]>>6 != 0 {
+			return NotTCP
+		}
+		n := 16 + int(p[8]&0x3f)*4
+		if len(p) < n {
+			return Truncated
+		}
+		ethType := binary.BigEndian.Uint16(p[10:12])
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
+		skip(n)
+		return decodeEther(ethType, p, wireLen, seg, lay, depth)
+	}
+	return NotTCP
+}
+
+// decodeGRE decodes a GRE packet (version 0; version 1 is PPTP's, which
+// carries PPP) and the ERSPAN mirror sessions it may carry.
+func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if len(p) < 4 {
+		return Truncated
+	}
+	flags, ethType := binary.BigEndian.Uint16(p[0:2]), binary.BigEndian.Uint16(p[2:4])
+	if flags&0x4007 != 0 { // routing present, or not version 0
+		return NotTCP
+	}
+	n, id := 4, uint32(47) // id: the key and session, for Point
+	if flags&0x8000 != 0 { // checksum
+		n += 4
+	}
+	if flags&0x2000 != 0 { // key
+		if len(p) < n+4 {
+			return Truncated
+		}
+		id ^= binary.BigEndian.Uint32(p[n : n+4])
+		n += 4
+	}
+	seq := flags&0x1000 != 0
+	if seq {
+		n += 4
+	}
+	switch ethType {
+	case 0x88be: // ERSPAN: type II has a sequence number and an 8-byte header, type I neither
+		if seq {
+			if len(p) < n+8 {
+				return Truncated
+			}
+			id ^= uint32(binary.BigEndian.Uint16(p[n+2:n+4])) & 0x3ff << 16 // session
+			n += 8
+		}
+		ethType = 0x6558
+	case 0x22eb: // ERSPAN type III: 12 bytes, and 8 more when its last bit says so
+		if len(p) < n+12 {
+			return Truncated
+		}
+		id ^= uint32(binary.BigEndian.Uint16(p[n+2:n+4])) & 0x3ff << 16
+		if p[n+11]&1 != 0 {
+			n += 8
+		}
+		n += 12
+		ethType = 0x6558
+	}
+	if len(p) < n {
+		return Truncated
+	}
+	seg.Point = mixPoint(seg.Point, id)
+	return decodeEther(ethType, p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
+}
+
+// mixPoint folds a tunnel's or session's identity into a capture point:
+// its network id, key or session, not its addresses, so that a capture
+// with its addresses mapped (MapAddrs) decodes to the same points.
+func mixPoint(point, id uint32) uint32 {
+	return (point^id)*0x9e3779b1 + 0x7f4a7c15
 }
 
 func ipVersionType(b byte) uint16 {
@@ -166,7 +538,7 @@ func nullFamilyType(b []byte) uint16 {
 	return 0
 }
 
-func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
+func decodeIPv4(b []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
 	if len(b) < 20 {
 		return Truncated
 	}
@@ -185,8 +557,11 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	if len(b) < ihl {
 		return Truncated
 	}
+	if lay != nil {
+		lay.addIP(b)
+	}
 	if h[9] != 6 {
-		return NotTCP
+		return decodeTunnelIPv4(h, b[ihl:], uint32(total-ihl), seg, lay, depth)
 	}
 	if frag := binary.BigEndian.Uint16(h[6:8]); frag&0x3fff != 0 {
 		return Fragment
@@ -197,12 +572,15 @@ func decodeIPv4(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	if r := decodeTCP(tcp, total-ihl, seg); r != Decoded {
 		return r
 	}
+	if lay != nil {
+		lay.tcp = lay.at(tcp)
+	}
 	// decodeTCP has checked that the ports are there.
 	seg.setIPv4(binary.BigEndian.Uint32(h[12:16]), binary.BigEndian.Uint32(h[16:20]), binary.BigEndian.Uint16(tcp[0:2]), binary.BigEndian.Uint16(tcp[2:4]))
 	return Decoded
 }
 
-func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
+func decodeIPv6(b []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
 	if len(b) < 40 {
 		return Truncated
 	}
@@ -216,6 +594,9 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 	next := b[6]
 	seg.TTL = b[7]
 	seg.IPID = 0
+	if lay != nil {
+		lay.addIP(b)
+	}
 	h := b
 	b = b[40:]
 	for range 8 { // bounded walk over extension headers
@@ -224,6 +605,9 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 			r := decodeTCP(b, payload, seg)
 			if r == Decoded { // the addresses only for a segment
 				seg.setIPv6((*[16]byte)(h[8:24]), (*[16]byte)(h[24:40]), binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]))
+				if lay != nil {
+					lay.tcp = lay.at(b)
+				}
 			}
 			return r
 		case 0, 43, 60: // hop-by-hop, routing, destination options
@@ -247,7 +631,10 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment) SkipReason {
 		case 44:
 			return Fragment
 		default:
-			return NotTCP
+			if payload < 0 {
+				return Malformed
+			}
+			return decodeInIP(next, b, uint32(payload), seg, lay, depth)
 		}
 	}
 	return Malformed
@@ -313,47 +700,24 @@ func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
 // Offsets locates the headers of a frame that [Decode] turns into a
 // segment: ip is the offset of the IP header in data and payload the offset
 // of the TCP payload, that is the end of the TCP header (at most len(data),
-// when the snap length cut the header short). ok is false, and the offsets
-// 0, when Decode would not return Decoded. Like Decode, Offsets never
-// allocates and never panics.
+// when the snap length cut the header short). In a tunnel, ip is the inner
+// IP header's. ok is false, and the offsets 0, when Decode would not return
+// Decoded. Like Decode, Offsets never allocates and never panics.
 func Offsets(linkType uint16, data []byte, wireLen uint32) (ip, payload int, ok bool) {
-	var seg Segment
-	if Decode(linkType, data, wireLen, &seg) != Decoded {
+	lay, ok := headers(linkType, data, wireLen)
+	if !ok {
 		return 0, 0, false
 	}
-	// Decode has checked every length and field read below.
-	var ethType uint16
-	switch linkType {
-	case LinkEthernet:
-		ip, ethType = 14, binary.BigEndian.Uint16(data[12:14])
-	case LinkSLL:
-		ip, ethType = 16, binary.BigEndian.Uint16(data[14:16])
-	case LinkSLL2:
-		ip, ethType = 20, binary.BigEndian.Uint16(data[0:2])
-	case LinkNull, LinkLoop:
-		ip = 4
-	}
-	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
-		ethType = binary.BigEndian.Uint16(data[ip+2 : ip+4])
-		ip += 4
-	}
-	b := data[ip:]
-	tcp := int(b[0]&0x0f) * 4
-	if b[0]>>4 == 6 {
-		tcp = 40
-		for next := b[6]; next != 6; {
-			h := b[tcp:]
-			next, tcp = h[0], tcp+ipv6ExtLen(h, next)
-		}
-	}
-	hlen := int(b[tcp+12]>>4) * 4
-	return ip, min(ip+tcp+hlen, len(data)), true
+	hlen := int(data[lay.tcp+12]>>4) * 4 // Decode has checked the TCP header's fixed part
+	return lay.ips[lay.n-1], min(lay.tcp+hlen, len(data)), true
 }
 
-// ipv6ExtLen is the length of the IPv6 extension header h of type typ.
-func ipv6ExtLen(h []byte, typ uint8) int {
-	if typ == 51 { // authentication header
-		return (int(h[1]) + 2) * 4
+// headers decodes the frame and returns where its headers are.
+func headers(linkType uint16, data []byte, wireLen uint32) (frameHeaders, bool) {
+	var seg Segment
+	lay := frameHeaders{frame: data}
+	if decodeFrame(linkType, data, wireLen, &seg, &lay) != Decoded || lay.n == 0 {
+		return frameHeaders{}, false
 	}
-	return (int(h[1]) + 1) * 8
+	return lay, true
 }

@@ -226,16 +226,9 @@ var (
 	udp4 = ipv4(ipFields{src: v4a, dst: v4b, proto: 17}, make([]byte, 8))
 )
 
-// decodeTests are frames with what Decode makes of them; FuzzDecode starts
-// from them too.
-var decodeTests = []struct {
-	name    string
-	link    uint16
-	frame   []byte
-	wireLen int // 0 means len(frame)
-	want    SkipReason
-	seg     Segment // checked when want is Decoded
-}{
+// decodeTests are frames with what Decode makes of them, those in tunnels
+// among them (tunnelTests); FuzzDecode starts from them too.
+var decodeTests = append([]decodeTest{
 	{name: "ethernet IPv4 SYN with options", link: LinkEthernet, frame: eth(0x0800, syn4), want: Decoded, seg: syn4Seg},
 	{name: "ethernet IPv4 data", link: LinkEthernet, frame: eth(0x0800, data4), want: Decoded, seg: data4Seg},
 	{name: "ethernet IPv6", link: LinkEthernet, frame: eth(0x86dd, ack6), want: Decoded, seg: ack6Seg},
@@ -424,8 +417,18 @@ var decodeTests = []struct {
 	},
 
 	{name: "802.11", link: 105, frame: eth(0x0800, data4), want: UnknownLink},
-	{name: "PPP", link: 9, frame: data4, want: UnknownLink},
+	{name: "FDDI", link: 10, frame: data4, want: UnknownLink},
 	{name: "unknown link, empty frame", link: 65535, frame: nil, want: UnknownLink},
+}, tunnelTests...)
+
+// decodeTest is a frame and what Decode makes of it.
+type decodeTest struct {
+	name    string
+	link    uint16
+	frame   []byte
+	wireLen int // 0 means len(frame)
+	want    SkipReason
+	seg     Segment // checked when want is Decoded
 }
 
 func TestDecode(t *testing.T) {
@@ -499,7 +502,9 @@ func TestLinkNames(t *testing.T) {
 		{LinkNull, "NULL", true},
 		{LinkIPv6, "IPV6", true},
 		{105, "IEEE802_11", false},
-		{9, "PPP", false},
+		{9, "PPP", true},
+		{239, "NFLOG", true},
+		{10, "FDDI", false},
 		{4242, "LINKTYPE_4242", false},
 	}
 	for _, tt := range tests {
@@ -531,6 +536,9 @@ func TestDecodeNoAllocs(t *testing.T) {
 		{LinkSLL2, sll2(0x0800, data4)},
 		{LinkRaw, ipv6(ipFields{src: v6a, dst: v6b}, tcp(tcpFields{opts: optTS(1, 2)}), hopByHop, destOpts)},
 		{LinkNull, null(binary.LittleEndian, 2, udp4)},
+		{LinkEthernet, eth(0x0800, outer4(17, udp(1, 4789, vxlan(0x08, 1, eth(0x8100, vlanTag(0x0800, data4))))))},
+		{LinkEthernet, eth(0x8847, mpls(16, true, ipv4(ipFields{src: vtepA, dst: vtepB, proto: 47}, gre(0x1000, 0x88be, u32s(1), append(u32s(0x10000005, 0), eth(0x86dd, ack6)...)))))},
+		{LinkNFLOG, nflog(binary.LittleEndian, 2, data4)},
 	}
 	var seg Segment
 	allocs := testing.AllocsPerRun(100, func() {

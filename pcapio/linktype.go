@@ -5,10 +5,11 @@ import "strconv"
 var linkNames = map[uint16]string{
 	0: "NULL", 1: "EN10MB", 9: "PPP", 10: "FDDI", 12: "RAW", 14: "RAW", 50: "PPP_HDLC",
 	51: "PPP_ETHER", 101: "RAW", 104: "C_HDLC", 105: "IEEE802_11", 108: "LOOP",
-	113: "LINUX_SLL", 119: "PRISM_HEADER", 127: "IEEE802_11_RADIO", 143: "DOCSIS",
-	147: "USER0", 187: "BLUETOOTH_HCI_H4", 192: "PPI", 195: "IEEE802_15_4",
-	197: "ERF", 201: "BLUETOOTH_HCI_H4_WITH_PHDR", 220: "USB_LINUX_MMAPPED",
-	228: "IPV4", 229: "IPV6", 249: "NFLOG", 253: "NETLINK", 276: "LINUX_SLL2",
+	113: "LINUX_SLL", 119: "PRISM_HEADER", 127: "IEEE802_11_RADIO", 129: "ARCNET_LINUX",
+	143: "DOCSIS", 147: "USER0", 178: "JUNIPER_ETHER", 187: "BLUETOOTH_HCI_H4",
+	192: "PPI", 195: "IEEE802_15_4", 197: "ERF", 201: "BLUETOOTH_HCI_H4_WITH_PHDR",
+	220: "USB_LINUX_MMAPPED", 228: "IPV4", 229: "IPV6", 239: "NFLOG", 242: "IPOIB",
+	249: "USBPCAP", 253: "NETLINK", 276: "LINUX_SLL2",
 }
 
 // LinkName returns the short name of a link type as tcpdump prints it
@@ -23,7 +24,8 @@ func LinkName(link uint16) string {
 // LinkSupported reports whether Decode understands the link type.
 func LinkSupported(link uint16) bool {
 	switch link {
-	case LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+	case LinkNull, LinkEthernet, LinkRaw12, LinkRaw14, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2,
+		LinkPPP, LinkPPPHDLC, LinkPPPoE, LinkCHDLC, LinkNFLOG:
 		return true
 	}
 	return false

@@ -127,25 +127,28 @@ func (w *Writer) block(typ uint32, body []byte) error {
 
 // MapAddrs replaces, in place, the IP source and destination addresses of
 // a frame that [Decode] turns into a segment by f's stand-ins, and reports
-// whether it found them. f must keep the family: an IPv4 address for an
-// IPv4 one, any IPv6 form for an IPv6 one. Checksums are not updated, and
-// nothing else (link-layer addresses, IP options, payload) is changed.
+// whether it found them; in a tunnel, those of every IP header, outer and
+// inner. f must keep the family: an IPv4 address for an IPv4 one, any IPv6
+// form for an IPv6 one. Checksums are not updated, and nothing else
+// (link-layer addresses, IP options, tunnel ids, payload) is changed.
 func MapAddrs(linkType uint16, data []byte, wireLen uint32, f func(netip.Addr) netip.Addr) bool {
-	ip, _, ok := Offsets(linkType, data, wireLen)
+	lay, ok := headers(linkType, data, wireLen)
 	if !ok {
 		return false
 	}
-	h := data[ip:]
-	if h[0]>>4 == 4 {
-		for _, b := range [][]byte{h[12:16], h[16:20]} {
-			a := f(netip.AddrFrom4([4]byte(b))).As4()
+	for _, ip := range lay.ips[:lay.n] {
+		h := data[ip:]
+		if h[0]>>4 == 4 {
+			for _, b := range [][]byte{h[12:16], h[16:20]} {
+				a := f(netip.AddrFrom4([4]byte(b))).As4()
+				copy(b, a[:])
+			}
+			continue
+		}
+		for _, b := range [][]byte{h[8:24], h[24:40]} {
+			a := f(netip.AddrFrom16([16]byte(b))).As16()
 			copy(b, a[:])
 		}
-		return true
-	}
-	for _, b := range [][]byte{h[8:24], h[24:40]} {
-		a := f(netip.AddrFrom16([16]byte(b))).As16()
-		copy(b, a[:])
 	}
 	return true
 }

@@ -110,8 +110,10 @@ func TestOffsetsCut(t *testing.T) {
 
 func TestOffsetsNoAllocs(t *testing.T) {
 	frame := eth(0x8100, vlanTag(0x86dd, ipv6(ipFields{src: v6a, dst: v6b}, tcp(tcpFields{opts: optTS(1, 2)}), hopByHop)))
+	tunnelled := eth(0x0800, outer4(17, udp(1, 6081, geneve(1, 0x6558, 1, eth(0x0800, data4)))))
 	allocs := testing.AllocsPerRun(100, func() {
 		Offsets(LinkEthernet, frame, uint32(len(frame)))
+		Offsets(LinkEthernet, tunnelled, uint32(len(tunnelled)))
 	})
 	if allocs != 0 {
 		t.Errorf("Offsets allocates %v times per run, want 0", allocs)
