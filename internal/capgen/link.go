@@ -68,6 +68,38 @@ type Link struct {
 	// BigEndian writes the BSD loopback address family big-endian, as a
 	// big-endian host does; the default is little-endian.
 	BigEndian bool
+
+	// VXLAN, when set on an Ethernet link, carries each Ethernet frame in
+	// a VXLAN tunnel, as a mirror session (AWS VPC Traffic Mirroring)
+	// delivers the traffic it copies.
+	VXLAN *VXLAN
+}
+
+// VXLAN is a tunnel over IPv4 and UDP port 4789 from Src to Dst.
+type VXLAN struct {
+	Src, Dst [4]byte
+	VNI      uint32 // the network id, 24 bits
+}
+
+// wrap returns frame in the tunnel: outer Ethernet, IPv4 (TTL 64, with its
+// checksum), UDP (without a checksum, from a source port fixed per VNI)
+// and the VXLAN header.
+func (v *VXLAN) wrap(frame []byte) []byte {
+	h := append(append([]byte{}, serverMAC[:]...), clientMAC[:]...)
+	h = binary.BigEndian.AppendUint16(h, etherIPv4)
+	ip := len(h)
+	h = append(h, 0x45, 0)
+	h = binary.BigEndian.AppendUint16(h, uint16(20+8+8+len(frame)))
+	h = append(h, 0, 0, 0x40, 0, 64, 17, 0, 0) // id, DF, TTL, UDP, checksum
+	h = append(h, v.Src[:]...)
+	h = append(h, v.Dst[:]...)
+	binary.BigEndian.PutUint16(h[ip+10:], checksum(h[ip:ip+20], 0))
+	h = binary.BigEndian.AppendUint16(h, uint16(49152+v.VNI%16384))
+	h = binary.BigEndian.AppendUint16(h, 4789)
+	h = binary.BigEndian.AppendUint16(h, uint16(8+8+len(frame)))
+	h = append(h, 0, 0)
+	h = append(h, 0x08, 0, 0, 0, byte(v.VNI>>16), byte(v.VNI>>8), byte(v.VNI), 0)
+	return append(h, frame...)
 }
 
 // Frame returns p with the link-layer header of l in front. It panics if l's
@@ -132,6 +164,12 @@ func (l Link) Frame(p Packet) []byte {
 		}
 	default:
 		panic(fmt.Sprintf("capgen: unsupported link type %d", l.Type))
+	}
+	if l.VXLAN != nil {
+		if l.Type != LinkEthernet {
+			panic("capgen: VXLAN carries Ethernet frames only")
+		}
+		return l.VXLAN.wrap(append(h, p.Data...))
 	}
 	return append(h, p.Data...)
 }

@@ -89,6 +89,7 @@ var scenarios = []scenario{
 	{build: midstreamKeepalive, keepalives: 5, wireshark: 0},
 	{build: keepaliveTooSlow, keepalives: 1, wireshark: 1},
 	{build: resetAtExpiry, keepalives: 0, wireshark: 0},
+	{build: vxlanMirror, keepalives: 0, wireshark: 0},
 }
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
@@ -596,4 +597,25 @@ func resetAtExpiry() capture {
 	c.Ack(Server, 65*MS+200*US)
 	c.Rst(Client, 240*S+400*MS+65*MS+200*US, Middlebox(64))
 	return single("reset-at-expiry.pcap", eth(), nil, c)
+}
+
+// vxlanMirror: the server's traffic as a mirror session delivers it (AWS
+// VPC Traffic Mirroring): every frame in VXLAN, UDP port 4789, from the
+// server's interface to the mirror target. A request behind a Network Load
+// Balancer is answered after 400 s, past its 350 s idle timeout, and the
+// answer is met by the load balancer's RST in the client's name.
+func vxlanMirror() capture {
+	c := New(Config{
+		Client: ap("192.0.2.180:51000"), Server: ap("198.51.100.180:443"),
+		ClientISN: 0x2468ace0, ServerISN: 0x13579bdf,
+		ClientTTL: 52, Timestamps: true, WindowScale: 7,
+	})
+	c.Handshake(0, 100*US, 30*MS+100*US)
+	c.Send(Client, 30*MS+200*US, 240)
+	c.Ack(Server, 30*MS+300*US)
+	t := 400*S + 30*MS
+	c.Send(Server, t, 900)
+	c.Rst(Client, t+300*US, Middlebox(63))
+	l := Link{Type: LinkEthernet, VXLAN: &VXLAN{Src: [4]byte{198, 51, 100, 180}, Dst: [4]byte{203, 0, 113, 250}, VNI: 0x6b1c5}}
+	return single("vxlan-mirror.pcap", l, nil, c)
 }
