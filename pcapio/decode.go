@@ -89,9 +89,10 @@ func (r SkipReason) String() string {
 //
 // Below the link layer it walks VLAN, QinQ, VN-Tag and E-Tag headers,
 // MPLS label stacks and PPPoE sessions, and into the tunnels a capture in a
-// cloud or a cluster carries: GRE (with ERSPAN types I to III), IP in IP,
-// VXLAN (UDP port 4789, and 8472, the Linux kernel's and flannel's default),
-// and Geneve (UDP 6081), as tcpdump, Wireshark and Zeek do; the segment is
+// cloud, a cluster or a mobile network carries: GRE (with ERSPAN types I
+// to III), IP in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and
+// flannel's default), Geneve (UDP 6081) and GTP-U (UDP 2152), as tcpdump,
+// Wireshark and Zeek do; the segment is
 // the innermost TCP one. A tunnelled segment's Point differs from the same
 // segment's captured outside the tunnel, so that the two copies count once.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
@@ -433,6 +434,8 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
 		skip(16)
 		return decodeEthernet(p, wireLen, seg, lay, depth)
+	case port(2152): // GTP-U, a mobile network's user plane: IP after the header and its extensions
+		return decodeGTP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(6081): // Geneve: version and options' length, flags, protocol, network id, options
 		if len(p) < 16 {
 			return Truncated
@@ -450,6 +453,49 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		return decodeEther(ethType, p, wireLen, seg, lay, depth)
 	}
 	return NotTCP
+}
+
+// decodeGTP decodes a GTP-U (version 1) message carrying a user's IP
+// packet (a G-PDU).
+func decodeGTP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if len(p) < 8 {
+		return Truncated
+	}
+	if p[0]>>4 != 0x3 || p[1] != 0xff { // version 1, GTP (not GTP'), G-PDU
+		return NotTCP
+	}
+	teid := binary.BigEndian.Uint32(p[4:8])
+	n := 8
+	if p[0]&0x07 != 0 { // sequence number, N-PDU number, next extension type
+		if len(p) < 12 {
+			return Truncated
+		}
+		n = 12
+		for next := p[11]; p[0]&0x04 != 0 && next != 0; { // extension headers, each 4n bytes
+			if len(p) < n+1 {
+				return Truncated
+			}
+			size := int(p[n]) * 4
+			if size == 0 {
+				return Malformed
+			}
+			if len(p) < n+size {
+				return Truncated
+			}
+			next, n = p[n+size-1], n+size
+		}
+	}
+	if len(p) < n+1 {
+		return Truncated
+	}
+	seg.Point = mixPoint(seg.Point, teid)
+	switch p[n] >> 4 {
+	case 4:
+		return decodeIPv4(p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
+	case 6:
+		return decodeIPv6(p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
+	}
+	return NotIP
 }
 
 // decodeGRE decodes a GRE packet (version 0; version 1 is PPTP's, which

@@ -32,6 +32,18 @@ func geneve(optWords int, proto uint16, vni uint32, inner []byte) []byte {
 	return append(b, inner...)
 }
 
+// gtp is a GTP-U G-PDU header with the given flags (0x30, and 0x04 when
+// extension headers follow, 0x02 with a sequence number) and TEID; opt is
+// the sequence number, N-PDU number, next extension type and the
+// extensions.
+func gtp(flags byte, teid uint32, opt []byte, inner []byte) []byte {
+	b := []byte{flags, 0xff}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(opt)+len(inner)))
+	b = binary.BigEndian.AppendUint32(b, teid)
+	b = append(b, opt...)
+	return append(b, inner...)
+}
+
 // gre is a GRE header with the given flags and protocol, then fields (the
 // checksum, key and sequence number the flags announce), then the inner
 // packet.
@@ -117,6 +129,16 @@ var tunnelTests = []decodeTest{
 	{name: "Geneve options cut", link: LinkEthernet, want: Truncated,
 		frame: eth(0x0800, outer4(17, udp(40000, 6081, geneve(4, 0x86dd, 5, nil)[:20])))},
 
+	{name: "GTP-U", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 0x1234abcd),
+		frame: eth(0x0800, outer4(17, udp(2152, 2152, gtp(0x30, 0x1234abcd, nil, data4))))},
+	{name: "GTP-U with a sequence number and an extension header, IPv6 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 7),
+		frame: eth(0x0800, outer4(17, udp(2152, 2152, gtp(0x36, 7, []byte{0, 1, 0, 0x85, 1, 0x09, 0x01, 0}, ack6))))},
+	{name: "GTP-U extension header of length 0", link: LinkEthernet, want: Malformed,
+		frame: eth(0x0800, outer4(17, udp(2152, 2152, gtp(0x34, 7, []byte{0, 1, 0, 0x85, 0, 0, 0, 0}, ack6))))},
+	{name: "GTP-U extension header cut", link: LinkEthernet, want: Truncated,
+		frame: eth(0x0800, outer4(17, udp(2152, 2152, gtp(0x34, 7, []byte{0, 1, 0, 0x85, 2, 0, 0}, nil))))},
+	{name: "GTP-U echo request", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(17, udp(2152, 2152, patch(gtp(0x30, 7, nil, data4), 1, 1))))},
 	{name: "GRE, IPv4 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 47),
 		frame: eth(0x0800, outer4(47, grePlain(0x0800, data4)))},
 	{name: "GRE with checksum, key and sequence number, IPv6 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 47^0xabcd),

@@ -95,7 +95,7 @@ func (r *Report) Warnings() []string {
 		for _, r := range st.SkipReasons() {
 			parts = append(parts, fmt.Sprintf("%d %s", st.Skipped[r], r))
 		}
-		ws = append(ws, fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP and PPPoE and in GRE, ERSPAN, VXLAN, Geneve and IP-in-IP tunnels, not in encrypted ones",
+		ws = append(ws, fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP and PPPoE and in GRE, ERSPAN, VXLAN, Geneve, GTP-U and IP-in-IP tunnels, not in encrypted ones",
 			count(st.Packets, "packet", "packets"), strings.Join(parts, ", ")))
 	}
 	if n := st.Skipped[pcapio.Fragment]; n > 0 {
