@@ -1,0 +1,71 @@
+package analyze_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/analyze"
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// TestTunnelCopiesCountOnce analyses a capture that holds each packet of
+// testdata's mirror session twice, as a host that terminates the tunnel
+// sees it: in VXLAN on the wire, then unwrapped 10 µs later. The copies
+// are the same packet: the flow has the mirror's 7 packets, the other 7
+// are counted as duplicates, and the findings are those of the mirror
+// alone.
+func TestTunnelCopiesCountOnce(t *testing.T) {
+	path := filepath.Join("..", "testdata", "pcaps", "vxlan-mirror.pcap")
+	src, err := pcapio.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := pcapio.NewWriter(&buf, pcapio.LinkEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seg pcapio.Segment
+	const outer = 14 + 20 + 8 + 8 // Ethernet, IPv4, UDP, VXLAN
+	for src.Next(&seg) {
+		r, _ := src.Raw()
+		inner := r
+		inner.Nanos += int64(10 * time.Microsecond)
+		inner.Data, inner.WireLen = r.Data[outer:], r.WireLen-outer
+		for _, p := range []pcapio.Raw{r, inner} {
+			if err := w.WritePacket(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	src.Close()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	both, err := pcapio.NewReader("both", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer both.Close()
+	a := analyze.New(analyze.Config{Idle: 350 * time.Second})
+	for both.Next(&seg) {
+		a.Add(&seg)
+	}
+	r := a.Finish(time.Time{})
+	mirror, _ := analyzeFile(t, path, 350*time.Second, nil)
+	if r.Stats.Duplicates != 7 || r.Flows.Len() != 1 {
+		t.Fatalf("%d duplicates, %d flows flagged; want 7 and 1", r.Stats.Duplicates, r.Flows.Len())
+	}
+	f, want := r.Flows.At(0), mirror.Flows.At(0)
+	if f.Packets != want.Packets || len(f.Findings) != len(want.Findings) {
+		t.Fatalf("%d packets and %d findings; the mirror alone has %d and %d", f.Packets, len(f.Findings), want.Packets, len(want.Findings))
+	}
+	for i := range f.Findings {
+		if f.Findings[i].Kind != want.Findings[i].Kind || f.Findings[i].Gap != want.Findings[i].Gap {
+			t.Errorf("finding %d: %s after %v; the mirror alone: %s after %v", i, f.Findings[i].Kind, f.Findings[i].Gap, want.Findings[i].Kind, want.Findings[i].Gap)
+		}
+	}
+}
