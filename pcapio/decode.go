@@ -369,7 +369,7 @@ func decodeNFLOG(data []byte, seg *Segment, lay *frameHeaders) SkipReason {
 			payload := tlv[4:min(int(length), len(tlv))]
 			return decodeEther(ethType, payload, uint32(length-4), seg, lay, 0)
 		}
-		tlv = tlv[min(int(length+3)&^3, len(tlv)):]
+		tlv = tlv[min((int(length)+3)&^3, len(tlv)):] // padded to 4 bytes
 	}
 	return Truncated
 }

@@ -214,6 +214,7 @@ var tunnelTests = []decodeTest{
 		frame: nflog(binary.LittleEndian, 2, data4)[:4+8+4+20+32]},
 	{name: "NFLOG without a payload", link: LinkNFLOG, want: Truncated, frame: nflog(binary.LittleEndian, 2, nil)[:12]},
 	{name: "NFLOG attribute shorter than its header", link: LinkNFLOG, want: Malformed, frame: []byte{2, 0, 0, 7, 2, 0, 9, 0}},
+	{name: "NFLOG attribute of the greatest length", link: LinkNFLOG, want: Truncated, frame: []byte{2, 0, 0, 7, 0xff, 0xff, 10, 0, 0, 0, 0, 0}},
 	{name: "NFLOG of another family", link: LinkNFLOG, want: NotIP, frame: nflog(binary.LittleEndian, 7, data4)},
 }
 
