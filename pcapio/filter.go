@@ -44,10 +44,16 @@ const etherHeaderLen = 14
 // maxFilterLen is the kernel's limit on a classic BPF program's length.
 const maxFilterLen = 4096
 
+// tunnelCarriers are the packets a live capture with no filter expression
+// keeps besides TCP: the UDP tunnels Decode walks (VXLAN, Geneve, GTP-U),
+// so that hangdiag live watches the TCP inside them too, as on the target
+// of a mirror session.
+const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152"
+
 // compileFilter compiles a tcpdump-style filter expression into a classic
 // BPF program for a packet socket that accepts the TCP segments the
 // expression matches, cut to snaplen bytes. An empty expression accepts
-// every TCP segment. With cooked false the program reads frames that start
+// every TCP segment, and the tunnelCarriers. With cooked false the program reads frames that start
 // with an Ethernet header (a SOCK_RAW socket on an Ethernet interface);
 // with cooked true, packets that start at the network header (SOCK_DGRAM),
 // whose EtherType the kernel supplies through the ExtProto extension.
@@ -59,6 +65,12 @@ func compileFilter(expr string, cooked bool, snaplen uint32) ([]bpf.Instruction,
 			return nil, fmt.Errorf("filter %q: %w", expr, err)
 		}
 		tree = &filterNode{op: opAnd, l: tree, r: user}
+	} else {
+		carriers, err := parseFilter(tunnelCarriers)
+		if err != nil {
+			return nil, err
+		}
+		tree = &filterNode{op: opOr, l: tree, r: carriers}
 	}
 	var g filterGen
 	t, f := g.newLabel(), g.newLabel()

@@ -23,6 +23,7 @@ var filterExprs = []struct {
 	expr    string
 	refused bool // wraps ErrFilterUnsupported
 }{
+	{expr: ""}, // TCP, and the tunnels' UDP
 	{expr: "tcp"},
 	{expr: "tcp port 443"},
 	{expr: "port 80"},
@@ -260,7 +261,8 @@ func filterCaptures(t *testing.T) []frameSet {
 // libpcap select the packets libpcap selects: for each expression and each
 // Ethernet or raw-IP capture of testdata/pcaps and the shared corpus, the
 // frames the compiled program accepts must be those that
-// tcpdump -r FILE 'tcp and (EXPR)' accepts (a live capture keeps only TCP).
+// tcpdump -r FILE 'tcp and (EXPR)' accepts (a live capture keeps only TCP),
+// or, for no expression, 'tcp or ' and the UDP tunnels' ports.
 // Ethernet programs (a named interface) run on Ethernet frames; cooked
 // programs (-i any, SOCK_DGRAM) run on the same frames without their
 // Ethernet header and on raw-IP captures, with the EtherType the kernel
@@ -292,7 +294,11 @@ func TestFilterMatchesLibpcap(t *testing.T) {
 			}
 			var files, frames, accepted, cookedFrames int
 			for _, fs := range sets {
-				want, err := libpcapVerdicts(tcpdump, fs, "tcp and ("+tt.expr+")", dir)
+				full := "tcp and (" + tt.expr + ")"
+				if tt.expr == "" {
+					full = "tcp or " + tunnelCarriers
+				}
+				want, err := libpcapVerdicts(tcpdump, fs, full, dir)
 				if err != nil {
 					t.Errorf("%s: %v", fs.path, err)
 					continue

@@ -13,7 +13,8 @@ import (
 // A Live source reads packets from a network interface as they cross it,
 // through a Linux packet socket (AF_PACKET, no libpcap and no cgo), and
 // decodes them with the same Decode as a file. The kernel keeps only TCP
-// segments that match the filter expression and cuts each to the snap
+// segments that match the filter expression (with none, also the UDP
+// tunnels Decode walks: VXLAN, Geneve, GTP-U) and cuts each to the snap
 // length. On other systems OpenLive returns ErrLiveUnsupported.
 
 // DefaultSnaplen is the snap length of a live capture when
@@ -54,8 +55,9 @@ type LiveConfig struct {
 	// header, so a short snap length still tracks sequence numbers.
 	Snaplen int
 	// Filter is a tcpdump-style filter expression (pcap-filter(7)), run
-	// in the kernel; "" keeps every TCP segment. Only TCP segments are
-	// ever kept. The built-in compiler knows a subset of the language;
+	// in the kernel; "" keeps every TCP segment, and the UDP tunnels
+	// Decode walks (VXLAN, Geneve, GTP-U) for the TCP inside. With an
+	// expression only TCP segments are kept. The built-in compiler knows a subset of the language;
 	// expressions outside it fail with ErrFilterUnsupported.
 	Filter string
 	// Timeout bounds how long Next waits for a packet; 0 means

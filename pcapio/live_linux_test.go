@@ -182,6 +182,53 @@ func TestLiveCapture(t *testing.T) {
 	}
 }
 
+// TestLiveTunnel checks that a live capture without a filter expression
+// keeps the UDP tunnels Decode walks, and finds the TCP segment inside: a
+// VXLAN datagram sent to port 4789 is captured as its inner segment, the
+// same datagram to another port not at all.
+func TestLiveTunnel(t *testing.T) {
+	ns := testNetns(t)
+	var (
+		l              *Live
+		err            error
+		vxlanC, otherC net.Conn
+	)
+	inNetns(t, ns, func() {
+		if l, err = OpenLive("lo", &LiveConfig{Timeout: 50 * time.Millisecond}); err != nil {
+			return
+		}
+		if vxlanC, err = net.Dial("udp", "127.0.0.1:4789"); err != nil {
+			return
+		}
+		otherC, err = net.Dial("udp", "127.0.0.1:4790")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	defer vxlanC.Close()
+	defer otherC.Close()
+	inner := vxlan(0x08, 5, eth(0x0800, data4))
+	otherC.Write(inner)
+	vxlanC.Write(inner)
+	segs := collect(t, l, 1)
+	if len(segs) != 1 {
+		t.Fatalf("captured %d segments, want 1", len(segs))
+	}
+	if got, want := segs[0].Flow, data4Seg.Flow; got != want || segs[0].Seq != data4Seg.Seq {
+		t.Errorf("captured %v seq %d, want the tunnel's segment %v seq %d", got, segs[0].Seq, want, data4Seg.Seq)
+	}
+	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+		var seg Segment
+		if ok, err := l.Next(&seg); err != nil || ok {
+			t.Fatalf("Next = %v, %v: the datagram to port 4790 came through", ok, err)
+		}
+	}
+	if st := l.Stats(); st.Packets != 1 {
+		t.Errorf("%d packets captured, want 1: the kernel's filter let another through", st.Packets)
+	}
+}
+
 func TestLiveTimeout(t *testing.T) {
 	ns := testNetns(t)
 	var l *Live
