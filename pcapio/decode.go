@@ -166,38 +166,42 @@ func decodeFrame(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay
 	}
 	// decodeEther's work, here too so that the common frames take one
 	// call fewer.
-	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
-		if len(data) < 4 {
-			return Truncated
-		}
-		ethType = binary.BigEndian.Uint16(data[2:4])
-		data = data[4:]
-		wireLen -= min(wireLen, 4)
-	}
-	switch ethType {
-	case 0x0800:
+	ethType, data, wireLen, ok := skipTags(ethType, data, wireLen)
+	switch {
+	case !ok:
+		return Truncated
+	case ethType == 0x0800:
 		return decodeIPv4(data, wireLen, seg, lay, 0)
-	case 0x86dd:
+	case ethType == 0x86dd:
 		return decodeIPv6(data, wireLen, seg, lay, 0)
 	}
 	return decodeEncap(ethType, data, wireLen, seg, lay, 0)
 }
 
-// decodeEther decodes data, which follows a header that named its
-// EtherType. depth counts the encapsulations walked so far.
-func decodeEther(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+// skipTags walks the 802.1Q and 802.1ad tags before the EtherType of the
+// payload; ok is false when a tag is cut short.
+func skipTags(ethType uint16, data []byte, wireLen uint32) (uint16, []byte, uint32, bool) {
 	for ethType == 0x8100 || ethType == 0x88a8 || ethType == 0x9100 {
 		if len(data) < 4 {
-			return Truncated
+			return 0, nil, 0, false
 		}
 		ethType = binary.BigEndian.Uint16(data[2:4])
 		data = data[4:]
 		wireLen -= min(wireLen, 4)
 	}
-	switch ethType {
-	case 0x0800:
+	return ethType, data, wireLen, true
+}
+
+// decodeEther decodes data, which follows a header that named its
+// EtherType. depth counts the encapsulations walked so far.
+func decodeEther(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	ethType, data, wireLen, ok := skipTags(ethType, data, wireLen)
+	switch {
+	case !ok:
+		return Truncated
+	case ethType == 0x0800:
 		return decodeIPv4(data, wireLen, seg, lay, depth)
-	case 0x86dd:
+	case ethType == 0x86dd:
 		return decodeIPv6(data, wireLen, seg, lay, depth)
 	}
 	return decodeEncap(ethType, data, wireLen, seg, lay, depth)
