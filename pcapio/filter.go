@@ -35,7 +35,7 @@ import (
 var ErrFilterUnsupported = errors.New("not supported by the built-in filter compiler")
 
 // filterSupported lists what the built-in compiler supports, for messages.
-const filterSupported = "supported: [ip|ip6] [src|dst] host ADDR, [src|dst] net CIDR, [tcp|udp] [src|dst] port N, ip, ip6, tcp, udp, and, or, not, parentheses"
+const filterSupported = "supported: [ip|ip6] [src|dst] host ADDR, [src|dst] net CIDR, [tcp|udp] [src|dst] port N, [ip|ip6] proto N, ip, ip6, tcp, udp, and, or, not, parentheses"
 
 // etherHeaderLen is the length of the Ethernet header go-pcap assumes in
 // front of every packet.
@@ -45,10 +45,10 @@ const etherHeaderLen = 14
 const maxFilterLen = 4096
 
 // tunnelCarriers are the packets a live capture with no filter expression
-// keeps besides TCP: the UDP tunnels Decode walks (VXLAN, Geneve, GTP-U),
-// so that hangdiag live watches the TCP inside them too, as on the target
-// of a mirror session.
-const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152"
+// keeps besides TCP: the tunnels Decode walks (VXLAN, Geneve and GTP-U
+// over UDP; GRE, with ERSPAN in it, and IP in IP), so that hangdiag live
+// watches the TCP inside them too, as on the target of a mirror session.
+const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152 or proto 47 or proto 4 or proto 41"
 
 // compileFilter compiles a tcpdump-style filter expression into a classic
 // BPF program for a packet socket that accepts the TCP segments the
@@ -286,7 +286,7 @@ func (p *filterParser) term() (*filterNode, error) {
 // not, with a hint where one helps.
 var unsupportedFilterWords = map[string]string{
 	"vlan": "", "mpls": "", "pppoes": "", "pppoed": "", "geneve": "", "vxlan": "",
-	"ether": "", "arp": "", "rarp": "", "gateway": "", "proto": "", "protochain": "",
+	"ether": "", "arp": "", "rarp": "", "gateway": "", "protochain": "",
 	"portrange": " (list the ports: port 8000 or port 8001)", "len": "", "less": "", "greater": "",
 	"broadcast": "", "multicast": "", "inbound": "", "outbound": "", "ifname": "", "on": "",
 	"icmp": "", "icmp6": "", "sctp": "", "igmp": "", "mask": " (write the network as a CIDR prefix, net 10.0.0.0/8)",
@@ -312,7 +312,7 @@ func (p *filterParser) primitive() (*filterNode, error) {
 		}
 	}
 	switch p.peek() {
-	case "host", "net", "port":
+	case "host", "net", "port", "proto":
 		q.kind = p.next()
 	}
 	if p.pos == start || q.dir != "" || q.kind != "" || isFilterValue(p.peek()) {
@@ -423,6 +423,18 @@ func filterValue(q filterPrim, v string) (string, error) {
 			return "", fmt.Errorf("port %s out of range", v)
 		}
 		return strconv.Itoa(n), nil
+	case "proto":
+		if q.proto == "tcp" || q.proto == "udp" || q.dir != "" {
+			return "", fmt.Errorf("syntax error: proto takes ip, ip6 or nothing before it, as in ip proto 47")
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return "", fmt.Errorf("proto %q: protocol names are %w (give the number, as in proto 47 for GRE)", v, ErrFilterUnsupported)
+		}
+		if n < 0 || n > 255 {
+			return "", fmt.Errorf("proto %s out of range", v)
+		}
+		return strconv.Itoa(n), nil
 	}
 	return "", fmt.Errorf("syntax error at %q", v)
 }
@@ -502,13 +514,17 @@ func (g *filterGen) resolve() []bpf.Instruction {
 	return g.prog
 }
 
-// expandPrim returns, for the primitives go-pcap compiles wrongly, a tree
-// of small programs written here: bare ip and ip6 (go-pcap jumps past the
-// end of the program) and IPv6 networks (go-pcap jumps past the end, and
-// ignores the mask). It returns nil for the primitives go-pcap compiles.
+// expandPrim returns, for the primitives go-pcap compiles wrongly or not
+// at all, a tree of small programs written here: bare ip and ip6 (go-pcap
+// jumps past the end of the program), IPv6 networks (go-pcap jumps past
+// the end, and ignores the mask) and protocols. It returns nil for the
+// primitives go-pcap compiles.
 func expandPrim(q filterPrim) *filterNode {
 	ip6 := &filterNode{raw: etherTypeProgram(0x86dd)}
 	switch {
+	case q.kind == "proto":
+		n, _ := strconv.Atoi(q.value) // a number up to 255: filterValue checked it
+		return protoNode(q.proto, uint32(n))
 	case q.value == "" && q.proto == "ip":
 		return &filterNode{raw: etherTypeProgram(0x0800)}
 	case q.value == "" && q.proto == "ip6":
@@ -530,6 +546,34 @@ func expandPrim(q filterPrim) *filterNode {
 		return &filterNode{op: opAnd, l: ip6, r: addr}
 	}
 	return nil
+}
+
+// protoNode matches IP packets of protocol n, as libpcap's [ip|ip6] proto
+// does: the IPv4 header's protocol, or the IPv6 header's next header, also
+// behind a fragment header (44). family is "ip", "ip6" or "" for both.
+func protoNode(family string, n uint32) *filterNode {
+	and := func(l, r *filterNode) *filterNode { return &filterNode{op: opAnd, l: l, r: r} }
+	or := func(l, r *filterNode) *filterNode { return &filterNode{op: opOr, l: l, r: r} }
+	v4 := and(&filterNode{raw: etherTypeProgram(0x0800)}, &filterNode{raw: byteProgram(23, n)})
+	v6 := and(&filterNode{raw: etherTypeProgram(0x86dd)},
+		or(&filterNode{raw: byteProgram(20, n)}, and(&filterNode{raw: byteProgram(20, 44)}, &filterNode{raw: byteProgram(54, n)})))
+	switch family {
+	case "ip":
+		return v4
+	case "ip6":
+		return v6
+	}
+	return or(v4, v6)
+}
+
+// byteProgram matches frames whose byte at offset off is v.
+func byteProgram(off, v uint32) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: off, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: v, SkipFalse: 1},
+		bpf.RetConstant{Val: 1},
+		bpf.RetConstant{Val: 0},
+	}
 }
 
 // etherTypeProgram matches frames of one EtherType.

@@ -49,6 +49,11 @@ var filterExprs = []struct {
 	{expr: "src or dst host 192.168.1.1"},
 	{expr: "host 192.0.2.2 && !port 22"},
 	{expr: "udp"},
+	{expr: "ip proto 6"},
+	{expr: "ip6 proto 6"},
+	{expr: "proto 6 and not ip6 proto 6"},
+	{expr: "not proto 6"},
+	{expr: "proto 17 or 6"},
 	{expr: "portrange 8000-8100", refused: true},
 	{expr: "tcp[tcpflags] & tcp-rst != 0", refused: true},
 	{expr: "vlan and tcp", refused: true},
@@ -362,6 +367,7 @@ func TestParseFilter(t *testing.T) {
 		{name: "src or dst", expr: "src or dst net 10.0.0.0/8", want: "[src or dst net 10.0.0.0/8]"},
 		{name: "ip4 and service name", expr: "ip4 and port https", want: "([ip] and [port 443])"},
 		{name: "net as address", expr: "net 2001:DB8::", want: "[net 2001:db8::/128]"},
+		{name: "protocols", expr: "ip proto 47 or 4 or ip6 proto 41", want: "(([ip proto 47] or [ip proto 4]) or [ip6 proto 41])"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,6 +403,10 @@ func TestFilterErrors(t *testing.T) {
 		{name: "ether", expr: "ether host 00:11:22:33:44:55", unsupported: true},
 		{name: "host name", expr: "host localhost", unsupported: true},
 		{name: "mask", expr: "net 10.0.0.0 mask 255.0.0.0", unsupported: true},
+		{name: "proto range", expr: "proto 256"},
+		{name: "tcp proto", expr: "tcp proto 6"},
+		{name: "src proto", expr: "src proto 6"},
+		{name: "proto name", expr: "ip proto gre", unsupported: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -218,15 +218,77 @@ func TestLiveTunnel(t *testing.T) {
 	if got, want := segs[0].Flow, data4Seg.Flow; got != want || segs[0].Seq != data4Seg.Seq {
 		t.Errorf("captured %v seq %d, want the tunnel's segment %v seq %d", got, segs[0].Seq, want, data4Seg.Seq)
 	}
+	expectNoMore(t, l, 1)
+}
+
+// expectNoMore checks that nothing more comes through l for 300 ms, and
+// that the kernel's filter let through the packets captured, no more.
+func expectNoMore(t *testing.T, l *Live, packets uint64) {
+	t.Helper()
 	for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
 		var seg Segment
 		if ok, err := l.Next(&seg); err != nil || ok {
-			t.Fatalf("Next = %v, %v: the datagram to port 4790 came through", ok, err)
+			t.Fatalf("Next = %v, %v: a packet the filter should have kept out came through", ok, err)
 		}
 	}
-	if st := l.Stats(); st.Packets != 1 {
-		t.Errorf("%d packets captured, want 1: the kernel's filter let another through", st.Packets)
+	if st := l.Stats(); st.Packets != packets {
+		t.Errorf("%d packets captured, want %d: the kernel's filter let another through", st.Packets, packets)
 	}
+}
+
+// TestLiveIPTunnels checks that the default filter keeps the tunnels
+// carried in IP itself: a segment in GRE and one in IP in IP, sent as raw
+// IP datagrams over loopback, are both captured, and a datagram of
+// another protocol (ESP, 50) with the same payload is not.
+func TestLiveIPTunnels(t *testing.T) {
+	ns := testNetns(t)
+	var (
+		l   *Live
+		err error
+	)
+	conns := map[string]net.PacketConn{}
+	inNetns(t, ns, func() {
+		if l, err = OpenLive("lo", &LiveConfig{Timeout: 50 * time.Millisecond}); err != nil {
+			return
+		}
+		for _, proto := range []string{"ip4:50", "ip4:47", "ip4:4"} {
+			var c net.PacketConn
+			if c, err = net.ListenPacket(proto, "127.0.0.1"); err != nil {
+				return
+			}
+			conns[proto] = c
+		}
+	})
+	for _, c := range conns {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	to := &net.IPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	for _, send := range []struct {
+		proto   string
+		payload []byte
+	}{
+		{"ip4:50", gre(0, 0x0800, nil, data4)},
+		{"ip4:47", gre(0, 0x0800, nil, data4)},
+		{"ip4:4", data4},
+	} {
+		if _, err := conns[send.proto].WriteTo(send.payload, to); err != nil {
+			t.Fatalf("%s: %v", send.proto, err)
+		}
+	}
+	segs := collect(t, l, 2)
+	if len(segs) != 2 {
+		t.Fatalf("captured %d segments, want 2 (in GRE and in IP in IP)", len(segs))
+	}
+	for _, seg := range segs {
+		if seg.Flow != data4Seg.Flow || seg.Seq != data4Seg.Seq {
+			t.Errorf("captured %v seq %d, want the tunnel's segment %v seq %d", seg.Flow, seg.Seq, data4Seg.Flow, data4Seg.Seq)
+		}
+	}
+	expectNoMore(t, l, 2) // not the ESP datagram
 }
 
 func TestLiveTimeout(t *testing.T) {
