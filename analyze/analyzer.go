@@ -408,8 +408,11 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
 	if a.hasFindings(f) || a.keepAll {
+		m := a.out.mark()
 		fl := f.summary(a, captureEnd)
-		a.done.put(&fl) // without the findings' text: decoding writes it
+		if a.done.put(&fl) { // without the findings' text: decoding writes it
+			a.out.reuse(m) // stored already: nothing refers to what was exported
+		}
 	}
 	a.notes.release(&f.notes)
 	for s := range f.dirs {

@@ -169,6 +169,47 @@ func BenchmarkEncodeFlow(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
 
+// TestStoredExportsReused checks that flows stored while the capture is
+// read give back what their export took, once it is encoded: a sweep of
+// flows reset after a long silence leaves the export chunks as it found
+// them, and every flow keeps its own evidence.
+func TestStoredExportsReused(t *testing.T) {
+	const n = 4*chunkLen + 1
+	a := New(Config{})
+	now := openFlows(a, n)
+	var seg pcapio.Segment
+	now += int64(400 * time.Second)
+	for i := range n { // the server's RST after 400 s of silence
+		now += 1000
+		tableSeg(&seg, i, 1, now)
+		seg.Seq, seg.Ack, seg.Flags, seg.Frame = 5001, 0, pcapio.RST, uint64(3*n+i+1)
+		a.Add(&seg)
+	}
+	if a.out.gaps.used+a.out.findings.used+a.out.refs.used != 0 {
+		t.Fatal("a flow was stored before the sweep")
+	}
+	a.sweep(now + closedLinger + 1)
+	if used := a.out.gaps.used + a.out.findings.used + a.out.refs.used; used != 0 {
+		t.Errorf("%d exported values not given back after storing %d flows", used, n)
+	}
+	r := a.Finish(time.Unix(0, now).Add(time.Minute))
+	if r.Flows.Len() != n {
+		t.Fatalf("%d flows stored, want %d", r.Flows.Len(), n)
+	}
+	for _, f := range r.Flows.All() {
+		i := f.Index
+		k := slices.IndexFunc(f.Findings, func(fd Finding) bool { return fd.Kind == ResetAfterIdle })
+		if k < 0 || len(f.Gaps) != 1 {
+			t.Fatalf("flow %d: findings %v, %d gaps; want a reset-after-idle and one gap", i, f.Findings, len(f.Gaps))
+		}
+		ev := f.Findings[k].Evidence
+		if ev.GapStart == nil || ev.GapStart.Frame != uint64(3*i+3) || ev.Reset == nil || ev.Reset.Packet.Frame != uint64(3*n+i+1) {
+			t.Errorf("flow %d: reset-after-idle from frame %+v, reset %+v; want from frame %d, reset in frame %d",
+				i, ev.GapStart, ev.Reset, 3*i+3, 3*n+i+1)
+		}
+	}
+}
+
 // TestFinishChunks finishes open flows that are silent past the timeout
 // at the capture's end, every other one with a request unanswered, and
 // checks, with the flows stored on a goroutine of their own, that each

@@ -346,12 +346,13 @@ const keyChunk = 4096
 const noTime = math.MinInt64
 
 // put stores f: at once, or through the feed when one runs, which
-// copies it.
-func (s *flowStore) put(f *Flow) {
+// copies it. It reports whether f was stored at once, so that nothing
+// refers to f's slices any more.
+func (s *flowStore) put(f *Flow) (stored bool) {
 	d := s.feed
 	if d == nil {
 		s.add(f)
-		return
+		return true
 	}
 	b := d.batch
 	b.flows = append(b.flows, *f)
@@ -362,6 +363,7 @@ func (s *flowStore) put(f *Flow) {
 		d.full <- b
 		d.batch = <-d.empty
 	}
+	return false
 }
 
 // startFeed makes put store flows on a goroutine of its own, until

@@ -48,8 +48,13 @@ func (s *slab[T]) release(ref *int32) {
 // so that many small values made together cost one allocation a chunk
 // rather than one each. A value keeps its whole chunk alive: it is for
 // values that are dropped soon after they are made, as a flow's exported
-// Gaps, Findings and PacketRefs are once it is stored.
-type chunks[T any] struct{ rest []T }
+// Gaps, Findings and PacketRefs are once it is stored. What was taken
+// since a mark can be given back, once nothing refers to it, and is
+// taken again.
+type chunks[T any] struct {
+	buf  []T // the current chunk; buf[used:] is free
+	used int
+}
 
 const chunkLen = 64
 
@@ -58,12 +63,31 @@ func (c *chunks[T]) take(n int) []T {
 	if n > chunkLen {
 		return make([]T, n)
 	}
-	if len(c.rest) < n {
-		c.rest = make([]T, chunkLen)
+	if len(c.buf)-c.used < n {
+		c.buf, c.used = make([]T, chunkLen), 0
 	}
-	s := c.rest[:n:n]
-	c.rest = c.rest[n:]
+	s := c.buf[c.used : c.used+n : c.used+n]
+	c.used += n
 	return s
+}
+
+// chunkMark is where a chunks stood: its chunk and how much of it was used.
+type chunkMark[T any] struct {
+	buf  []T
+	used int
+}
+
+func (c *chunks[T]) mark() chunkMark[T] { return chunkMark[T]{c.buf, c.used} }
+
+// reuse gives back, zeroed, what was taken from the current chunk since m,
+// all of it when the chunk was made since: nothing may refer to it.
+func (c *chunks[T]) reuse(m chunkMark[T]) {
+	from := 0
+	if len(m.buf) > 0 && len(c.buf) > 0 && &m.buf[0] == &c.buf[0] {
+		from = m.used
+	}
+	clear(c.buf[from:c.used])
+	c.used = from
 }
 
 // exportChunks is where flows' Gaps, Findings and PacketRefs are carved
@@ -72,6 +96,24 @@ type exportChunks struct {
 	gaps     chunks[Gap]
 	findings chunks[Finding]
 	refs     chunks[PacketRef]
+}
+
+// exportMark is where exportChunks stood.
+type exportMark struct {
+	gaps     chunkMark[Gap]
+	findings chunkMark[Finding]
+	refs     chunkMark[PacketRef]
+}
+
+func (e *exportChunks) mark() exportMark {
+	return exportMark{e.gaps.mark(), e.findings.mark(), e.refs.mark()}
+}
+
+// reuse gives back what was exported since m, once nothing refers to it.
+func (e *exportChunks) reuse(m exportMark) {
+	e.gaps.reuse(m.gaps)
+	e.findings.reuse(m.findings)
+	e.refs.reuse(m.refs)
 }
 
 // endChunks is where the flows judged at the capture's end take room for
