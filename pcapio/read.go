@@ -215,7 +215,7 @@ func (r *byteReader) Read(p []byte) (int, error) {
 // happen to compare.
 type chunkPool struct {
 	free    chan []byte   // chunks of readBufferSize
-	left    chan []byte   // chunks that files read to their end left for the next ones; may be nil
+	left    *leftovers    // what files read to their end left for the next ones; may be nil
 	made    int           // chunks of readBufferSize made; used by the reader only
 	big     chan []byte   // the big buffer, once given back
 	bigMade bool          // the big buffer exists; used by the reader only
@@ -228,23 +228,37 @@ type chunkPool struct {
 // batch, so it is this, not queueLen, that bounds the reading ahead.
 const maxChunks = 3
 
-// newChunkPool returns a file's pool. left, when not nil, is shared by the
-// files of a Source: a file read to its end leaves its chunks there, and a
-// file that needs a chunk takes one from there before it makes one, so
-// that rotated files read into the same memory rather than each into
-// fresh pages.
-func newChunkPool(left chan []byte) *chunkPool {
+// leftovers are the buffers the files of a Source read to their end (or
+// parked) leave for the next ones, which take them before they make their
+// own: so rotated files read into the same memory rather than each into
+// fresh pages, and make no garbage for the collector file after file.
+type leftovers struct {
+	chunks  chan []byte // of readBufferSize
+	firsts  chan []byte // of firstChunkSize
+	batches chan *batch
+}
+
+func newLeftovers() *leftovers {
+	return &leftovers{chunks: make(chan []byte, maxChunks), firsts: make(chan []byte, 1), batches: make(chan *batch, queueLen+2)}
+}
+
+// newChunkPool returns a file's pool, which takes chunks from left, when
+// not nil, before it makes its own.
+func newChunkPool(left *leftovers) *chunkPool {
 	return &chunkPool{free: make(chan []byte, maxChunks), left: left, big: make(chan []byte, 1), done: make(chan struct{})}
 }
 
 // leave puts the chunks given back to p, whose file has been read to its
 // end, where the next file takes them.
 func (p *chunkPool) leave() {
+	if p.left == nil {
+		return
+	}
 	for {
 		select {
 		case c := <-p.free:
 			select {
-			case p.left <- c:
+			case p.left.chunks <- c:
 			default:
 				return
 			}
@@ -256,6 +270,13 @@ func (p *chunkPool) leave() {
 
 func (p *chunkPool) get(size int) ([]byte, error) {
 	if size != readBufferSize {
+		if size == firstChunkSize && p.left != nil {
+			select {
+			case c := <-p.left.firsts:
+				return c, nil
+			default:
+			}
+		}
 		return make([]byte, size), nil
 	}
 	select {
@@ -265,12 +286,14 @@ func (p *chunkPool) get(size int) ([]byte, error) {
 	}
 	if p.made < maxChunks {
 		p.made++
-		select {
-		case c := <-p.left:
-			return c, nil
-		default:
-			return make([]byte, size), nil
+		if p.left != nil {
+			select {
+			case c := <-p.left.chunks:
+				return c, nil
+			default:
+			}
 		}
+		return make([]byte, size), nil
 	}
 	select {
 	case c := <-p.free:
@@ -281,9 +304,15 @@ func (p *chunkPool) get(size int) ([]byte, error) {
 }
 
 func (p *chunkPool) put(c []byte) {
-	if len(c) == readBufferSize {
+	switch {
+	case len(c) == readBufferSize:
 		select {
 		case p.free <- c:
+		default:
+		}
+	case len(c) == firstChunkSize && p.left != nil:
+		select {
+		case p.left.firsts <- c:
 		default:
 		}
 	}
@@ -425,15 +454,56 @@ func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 		select {
 		case b = <-spare:
 		default:
-			b = &batch{entries: make([]entry, 0, batchLen)}
+			b = f.newBatch()
 		}
 		f.produce(b, batchLen)
+		last := b.err != nil // once sent, b is Next's: a file after this one may reuse it
 		select {
 		case queue <- b:
 		case <-f.pool.done:
 			return
 		}
-		if b.err != nil {
+		if last {
+			return
+		}
+	}
+}
+
+// newBatch returns a batch a file read to its end left, or a new one.
+func (f *sourceFile) newBatch() *batch {
+	if f.pool.left != nil {
+		select {
+		case b := <-f.pool.left.batches:
+			return b
+		default:
+		}
+	}
+	return &batch{entries: make([]entry, 0, batchLen)}
+}
+
+// leaveBatches puts the consumed batches of f, read to its end, where the
+// next file takes them: the spares, or the one batch f read in place.
+func (f *sourceFile) leaveBatches() {
+	left := f.pool.left
+	if left == nil {
+		return
+	}
+	if f.spare == nil {
+		select {
+		case left.batches <- f.cur:
+		default:
+		}
+		return
+	}
+	for {
+		select {
+		case b := <-f.spare:
+			select {
+			case left.batches <- b:
+			default:
+				return
+			}
+		default:
 			return
 		}
 	}

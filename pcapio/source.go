@@ -76,7 +76,7 @@ type Source struct {
 	prev    int64
 	advance *sourceFile // file whose pending packet was handed out last
 	infos   []FileInfo
-	left    chan []byte // chunks files read to their end left for the next ones (see newChunkPool)
+	left    *leftovers // the buffers files read to their end left for the next ones
 }
 
 type sourceFile struct {
@@ -103,7 +103,7 @@ func Open(paths ...string) (*Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no capture files given")
 	}
-	s := &Source{infos: make([]FileInfo, len(paths)), left: make(chan []byte, maxChunks)}
+	s := &Source{infos: make([]FileInfo, len(paths)), left: newLeftovers()}
 	for i, path := range paths {
 		// Of several files, each is only looked at (its first packet
 		// read) and closed again until the merge reaches it, so that
@@ -199,6 +199,7 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 func (f *sourceFile) park() {
 	f.shut()
 	first := entry{pkt: packet{nanos: f.cur.entries[0].pkt.nanos}}
+	f.pool.put(f.br.buf) // the packet read into it is no longer needed
 	f.parked, f.cur, f.pos, f.ok = true, &batch{entries: []entry{first}}, 0, true
 	f.br, f.rr, f.pool = nil, nil, nil
 }
@@ -227,8 +228,10 @@ func (s *Source) unpark(f *sourceFile) {
 }
 
 // openStream recognises the format of rc and reads its first batch, of
-// one packet only when it is to be parked.
-func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left chan []byte) (*sourceFile, error) {
+// one packet only when it is to be parked. left, when not nil, holds the
+// buffers of files read to their end, which rc's file reads into before
+// it makes its own.
+func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *leftovers) (*sourceFile, error) {
 	pool := newChunkPool(left)
 	r := &byteReader{src: rc, pool: pool}
 	magic := r.peek(4)
@@ -259,9 +262,9 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left cha
 	}
 	info.Format = rr.format()
 	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
-	limit := batchLen
-	if park {
-		limit = 1
+	limit := 1 // to be parked
+	if !park {
+		f.cur, limit = f.newBatch(), batchLen
 	}
 	f.produce(f.cur, limit)
 	return f, nil
@@ -325,14 +328,17 @@ func (f *sourceFile) nanos() int64 { return f.cur.entries[f.pos].pkt.nanos }
 // the file it records any damage, lets go of the buffers and returns false.
 func (f *sourceFile) nextBatch() bool {
 	err := f.cur.err
+	start := err == nil && f.queue == nil && runtime.GOMAXPROCS(0) > 1
+	if start {
+		f.queue, f.spare = make(chan *batch, queueLen), make(chan *batch, queueLen+2)
+	}
 	f.release(f.cur) // from here on, the goroutine may reuse it
-	if err == nil && f.queue == nil && runtime.GOMAXPROCS(0) == 1 {
+	if err == nil && f.queue == nil {
 		f.produce(f.cur, batchLen) // one core: nothing to overlap with, so read in place
 		f.pos = 0
 		return true
 	}
-	if err == nil && f.queue == nil {
-		f.queue, f.spare = make(chan *batch, queueLen), make(chan *batch, queueLen+2)
+	if start {
 		go f.run(f.queue, f.spare)
 	}
 	if err == nil {
@@ -358,6 +364,7 @@ func (f *sourceFile) nextBatch() bool {
 		f.shut()             // also stops a gzip layer's goroutine, if damage came first
 		f.pool.put(f.br.buf) // no batch holds packets of it any more
 		f.pool.leave()
+		f.leaveBatches()
 	}
 	f.cur, f.br, f.rr, f.pool, f.queue, f.spare = &batch{err: err}, nil, nil, nil, nil, nil
 	return false
