@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -113,6 +114,11 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 	if rep, err = analyzeFiles(ctx, paths, cfg, end); err != nil {
 		return nil, err
 	}
+	// The reading's chunks and batches and the flow table are garbage now.
+	// Collected before the report is written (1 to 2 ms), they leave their
+	// memory to its text, which otherwise grows the heap past the
+	// analysis' peak by up to 4 MB, by how the collections happen to fall.
+	runtime.GC()
 	if second {
 		if err := e.trace(ctx, paths, cfg, rep, out, mapper, stderr); err != nil {
 			return nil, err
