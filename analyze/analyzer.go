@@ -107,7 +107,8 @@ type Analyzer struct {
 	renames    [][2]uint64          // scratch for freezeIdle
 	thawed     flow                 // a frozen flow being finished
 	ending     *endChunks           // while Finish judges flows at the capture's end, where their notes come from
-	out        exportChunks         // where exported flows' gaps, findings and packets come from
+	own        exportChunks         // where exported flows' gaps, findings and packets come from
+	out        *exportChunks        // own, or while Finish stores flows on another goroutine the chunks of the batch they go in
 	ticking    bool                 // Tick has been called: live mode
 	pending    []Alert              // findings of flows finished between two Ticks
 	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -124,6 +125,7 @@ func New(cfg Config) *Analyzer {
 		trace:      cfg.Trace,
 		traceFlows: cfg.TraceFlows,
 	}
+	a.out = &a.own
 	if mb := cfg.Middlebox; mb != nil {
 		a.probesCount = mb.ProbesResetTimer
 		if a.threshold == 0 {
@@ -382,7 +384,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		a.finish(f, endNanos)
 	}
 	a.done.stopFeed()
-	a.ending = nil
+	a.ending, a.out = nil, &a.own
 	a.flows.release() // nothing keeps the flow records alive
 	a.found = nil
 	r := &Result{
@@ -399,6 +401,10 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 // finish closes the books on a flow. captureEnd is 0 when the flow leaves
 // the table before the capture ends (port reuse, sweep, eviction).
 func (a *Analyzer) finish(f *flow, captureEnd int64) {
+	var end endMark
+	if a.ending != nil {
+		end = a.ending.mark()
+	}
 	f.finishWatch(a, captureEnd)
 	if captureEnd > 0 {
 		f.judgeCaptureEnd(a, captureEnd)
@@ -408,13 +414,20 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
 	if a.hasFindings(f) || a.keepAll {
+		// Stored at once, the flow gives back what its export took; put
+		// in a batch for the feed, it takes it from the batch's chunks,
+		// which are reset once the batch is stored.
+		a.out = a.done.exports(&a.own)
 		m := a.out.mark()
 		fl := f.summary(a, captureEnd)
 		if a.done.put(&fl) { // without the findings' text: decoding writes it
-			a.out.reuse(m) // stored already: nothing refers to what was exported
+			a.out.reuse(m)
 		}
 	}
 	a.notes.release(&f.notes)
+	if a.ending != nil {
+		a.ending.reuse(end) // the notes judged at the end are exported and released
+	}
 	for s := range f.dirs {
 		a.keeps.release(&f.dirs[s].keep)
 		a.candidates.release(&f.dirs[s].candidate)

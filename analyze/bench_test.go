@@ -210,6 +210,36 @@ func TestStoredExportsReused(t *testing.T) {
 	}
 }
 
+// TestChunksKeep checks that chunks that keep theirs give the same memory
+// back, zeroed, after a reset, and that chunks that do not keep theirs
+// hold only the current one.
+func TestChunksKeep(t *testing.T) {
+	kept := chunks[PacketRef]{keep: true}
+	var first []*PacketRef
+	for range 3 * chunkLen {
+		r := kept.take(1)
+		r[0].Frame = 7
+		first = append(first, &r[0])
+	}
+	kept.reset()
+	for i := range 3 * chunkLen {
+		r := kept.take(1)
+		if &r[0] != first[i] || r[0].Frame != 0 {
+			t.Fatalf("take %d after reset: %p frame %d, want %p zeroed", i, &r[0], r[0].Frame, first[i])
+		}
+	}
+	if len(kept.kept) != 3 {
+		t.Errorf("%d chunks kept, want 3", len(kept.kept))
+	}
+	var dropped chunks[PacketRef]
+	for range 3 * chunkLen {
+		dropped.take(1)
+	}
+	if len(dropped.kept) != 0 {
+		t.Errorf("chunks that do not keep theirs kept %d", len(dropped.kept))
+	}
+}
+
 // TestFinishChunks finishes open flows that are silent past the timeout
 // at the capture's end, every other one with a request unanswered, and
 // checks, with the flows stored on a goroutine of their own, that each
@@ -240,6 +270,11 @@ func TestFinishChunks(t *testing.T) {
 		t.Errorf("Finish made %d allocations for %d flows, want at most %d", mallocs, n, n/8)
 	}
 	runtime.GOMAXPROCS(2) // the flows are stored on a goroutine, after the next flows are judged
+	// 232 allocations; 329 when the flows of the feed's batches took
+	// fresh chunks rather than their batch's.
+	if _, mallocs := finish(false); mallocs > n/8 {
+		t.Errorf("Finish, storing on a goroutine, made %d allocations for %d flows, want at most %d", mallocs, n, n/8)
+	}
 	r, _ := finish(true)
 	if r.Flows.Len() != n {
 		t.Fatalf("%d flows stored, want %d", r.Flows.Len(), n)

@@ -306,6 +306,11 @@ type feedBatch struct {
 	flows []Flow
 	enc   []byte
 	ends  []int
+	out   exportChunks // where the flows' gaps, findings and packets come from; reset once they are stored
+}
+
+func newFeedBatch() *feedBatch {
+	return &feedBatch{flows: make([]Flow, 0, feedBatchLen), out: keeping()}
 }
 
 // encode encodes the batch's flows into enc, one after another.
@@ -366,6 +371,15 @@ func (s *flowStore) put(f *Flow) (stored bool) {
 	return false
 }
 
+// exports returns where the next flow put should carve its exported
+// slices from: the chunks of the feed's batch it goes in, or else own.
+func (s *flowStore) exports(own *exportChunks) *exportChunks {
+	if s.feed != nil {
+		return &s.feed.batch.out
+	}
+	return own
+}
+
 // startFeed makes put store flows on a goroutine of its own, until
 // stopFeed. With one core there is nothing to overlap, and put stores
 // them at once.
@@ -376,9 +390,9 @@ func (s *flowStore) startFeed() {
 	const batches = 3 // one filling, one storing, one waiting
 	d := &storeFeed{full: make(chan *feedBatch, batches), empty: make(chan *feedBatch, batches), done: make(chan struct{})}
 	for range batches - 1 {
-		d.empty <- &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
+		d.empty <- newFeedBatch()
 	}
-	d.batch = &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
+	d.batch = newFeedBatch()
 	s.feed = d
 	go func() {
 		defer close(d.done)
@@ -392,6 +406,7 @@ func (s *flowStore) startFeed() {
 				start = b.ends[i]
 			}
 			clear(b.flows) // drop the flows' slices for the collector
+			b.out.reset()  // and give back what they were carved from
 			b.flows, b.enc, b.ends = b.flows[:0], b.enc[:0], b.ends[:0]
 			d.empty <- b
 		}

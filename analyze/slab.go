@@ -49,11 +49,15 @@ func (s *slab[T]) release(ref *int32) {
 // rather than one each. A value keeps its whole chunk alive: it is for
 // values that are dropped soon after they are made, as a flow's exported
 // Gaps, Findings and PacketRefs are once it is stored. What was taken
-// since a mark can be given back, once nothing refers to it, and is
-// taken again.
+// from the current chunk since a mark can be given back, once nothing
+// refers to it, and is taken again. Chunks that keep theirs (keep) give
+// back everything at once, on reset.
 type chunks[T any] struct {
 	buf  []T // the current chunk; buf[used:] is free
 	used int
+	keep bool  // keep every chunk made, to be taken again after a reset
+	kept [][]T // with keep: the chunks made; buf is kept[cur]
+	cur  int
 }
 
 const chunkLen = 64
@@ -64,11 +68,40 @@ func (c *chunks[T]) take(n int) []T {
 		return make([]T, n)
 	}
 	if len(c.buf)-c.used < n {
-		c.buf, c.used = make([]T, chunkLen), 0
+		c.next()
 	}
 	s := c.buf[c.used : c.used+n : c.used+n]
 	c.used += n
 	return s
+}
+
+// next moves to a fresh chunk: a new one, or with keep the next one kept.
+func (c *chunks[T]) next() {
+	c.used = 0
+	if !c.keep {
+		c.buf = make([]T, chunkLen)
+		return
+	}
+	if c.buf == nil {
+		c.cur = 0
+	} else {
+		c.cur++
+	}
+	if c.cur == len(c.kept) {
+		c.kept = append(c.kept, make([]T, chunkLen))
+	}
+	c.buf = c.kept[c.cur]
+}
+
+// reset gives back, zeroed, everything taken from chunks that keep
+// theirs: nothing may refer to it.
+func (c *chunks[T]) reset() {
+	if c.buf != nil {
+		for _, b := range c.kept[:c.cur+1] {
+			clear(b)
+		}
+	}
+	c.buf, c.used = nil, 0
 }
 
 // chunkMark is where a chunks stood: its chunk and how much of it was used.
@@ -80,7 +113,8 @@ type chunkMark[T any] struct {
 func (c *chunks[T]) mark() chunkMark[T] { return chunkMark[T]{c.buf, c.used} }
 
 // reuse gives back, zeroed, what was taken from the current chunk since m,
-// all of it when the chunk was made since: nothing may refer to it.
+// all of it when the chunk was made since: nothing may refer to it. It is
+// for chunks that do not keep theirs.
 func (c *chunks[T]) reuse(m chunkMark[T]) {
 	from := 0
 	if len(m.buf) > 0 && len(c.buf) > 0 && &m.buf[0] == &c.buf[0] {
@@ -96,6 +130,19 @@ type exportChunks struct {
 	gaps     chunks[Gap]
 	findings chunks[Finding]
 	refs     chunks[PacketRef]
+}
+
+// keeping returns exportChunks that keep their chunks, to be reset.
+func keeping() exportChunks {
+	return exportChunks{gaps: chunks[Gap]{keep: true}, findings: chunks[Finding]{keep: true}, refs: chunks[PacketRef]{keep: true}}
+}
+
+// reset gives back everything taken from exportChunks that keep their
+// chunks, once nothing refers to it.
+func (e *exportChunks) reset() {
+	e.gaps.reset()
+	e.findings.reset()
+	e.refs.reset()
 }
 
 // exportMark is where exportChunks stood.
@@ -121,4 +168,18 @@ func (e *exportChunks) reuse(m exportMark) {
 type endChunks struct {
 	gaps     chunks[gapNote]
 	findings chunks[findingNote]
+}
+
+// endMark is where endChunks stood.
+type endMark struct {
+	gaps     chunkMark[gapNote]
+	findings chunkMark[findingNote]
+}
+
+func (e *endChunks) mark() endMark { return endMark{e.gaps.mark(), e.findings.mark()} }
+
+// reuse gives back what was taken since m, once nothing refers to it.
+func (e *endChunks) reuse(m endMark) {
+	e.gaps.reuse(m.gaps)
+	e.findings.reuse(m.findings)
 }
