@@ -107,8 +107,7 @@ type Analyzer struct {
 	renames    [][2]uint64          // scratch for freezeIdle
 	thawed     flow                 // a frozen flow being finished
 	ending     *endChunks           // while Finish judges flows at the capture's end, where their notes come from
-	own        exportChunks         // where exported flows' gaps, findings and packets come from
-	out        *exportChunks        // own, or while Finish stores flows on another goroutine the chunks of the batch they go in
+	out        exportChunks         // where what is exported and dropped at once is carved from: a flow stored at once, an alert's finding
 	ticking    bool                 // Tick has been called: live mode
 	pending    []Alert              // findings of flows finished between two Ticks
 	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -125,7 +124,6 @@ func New(cfg Config) *Analyzer {
 		trace:      cfg.Trace,
 		traceFlows: cfg.TraceFlows,
 	}
-	a.out = &a.own
 	if mb := cfg.Middlebox; mb != nil {
 		a.probesCount = mb.ProbesResetTimer
 		if a.threshold == 0 {
@@ -384,7 +382,7 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		a.finish(f, endNanos)
 	}
 	a.done.stopFeed()
-	a.ending, a.out = nil, &a.own
+	a.ending = nil
 	a.flows.release() // nothing keeps the flow records alive
 	a.found = nil
 	r := &Result{
@@ -401,10 +399,6 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 // finish closes the books on a flow. captureEnd is 0 when the flow leaves
 // the table before the capture ends (port reuse, sweep, eviction).
 func (a *Analyzer) finish(f *flow, captureEnd int64) {
-	var end endMark
-	if a.ending != nil {
-		end = a.ending.mark()
-	}
 	f.finishWatch(a, captureEnd)
 	if captureEnd > 0 {
 		f.judgeCaptureEnd(a, captureEnd)
@@ -414,19 +408,17 @@ func (a *Analyzer) finish(f *flow, captureEnd int64) {
 		a.pending = a.newFindingAlerts(f, nanoTime(f.last), a.pending)
 	}
 	if a.hasFindings(f) || a.keepAll {
-		// Stored at once, the flow gives back what its export took; put
-		// in a batch for the feed, it takes it from the batch's chunks,
-		// which are reset once the batch is stored.
-		a.out = a.done.exports(&a.own)
-		m := a.out.mark()
-		fl := f.summary(a, captureEnd)
+		// Put in a batch for the feed, the flow's export is carved from
+		// the batch's chunks, reset once the batch is stored.
+		into := a.done.exports(&a.out)
+		fl := f.summary(a, captureEnd, into)
 		if a.done.put(&fl) { // without the findings' text: decoding writes it
-			a.out.reuse(m)
+			into.reset() // stored at once: nothing refers to it any more
 		}
 	}
 	a.notes.release(&f.notes)
 	if a.ending != nil {
-		a.ending.reuse(end) // the notes judged at the end are exported and released
+		a.ending.reset() // the notes judged at the end are exported and released
 	}
 	for s := range f.dirs {
 		a.keeps.release(&f.dirs[s].keep)

@@ -185,12 +185,16 @@ func TestStoredExportsReused(t *testing.T) {
 		seg.Seq, seg.Ack, seg.Flags, seg.Frame = 5001, 0, pcapio.RST, uint64(3*n+i+1)
 		a.Add(&seg)
 	}
-	if a.out.gaps.used+a.out.findings.used+a.out.refs.used != 0 {
+	if len(a.out.gaps.kept)+len(a.out.findings.kept)+len(a.out.refs.kept) != 0 {
 		t.Fatal("a flow was stored before the sweep")
 	}
 	a.sweep(now + closedLinger + 1)
-	if used := a.out.gaps.used + a.out.findings.used + a.out.refs.used; used != 0 {
+	o := &a.out
+	if used := o.gaps.cur + o.gaps.used + o.findings.cur + o.findings.used + o.refs.cur + o.refs.used; used != 0 {
 		t.Errorf("%d exported values not given back after storing %d flows", used, n)
+	}
+	if k := len(o.gaps.kept) + len(o.findings.kept) + len(o.refs.kept); k != 3 {
+		t.Errorf("%d chunks made for storing %d flows, want one of each kind", k, n)
 	}
 	r := a.Finish(time.Unix(0, now).Add(time.Minute))
 	if r.Flows.Len() != n {
@@ -210,33 +214,28 @@ func TestStoredExportsReused(t *testing.T) {
 	}
 }
 
-// TestChunksKeep checks that chunks that keep theirs give the same memory
-// back, zeroed, after a reset, and that chunks that do not keep theirs
-// hold only the current one.
-func TestChunksKeep(t *testing.T) {
-	kept := chunks[PacketRef]{keep: true}
+// TestChunksReset checks that chunks give the same memory back, zeroed,
+// after a reset, and make no more chunks than a round needs.
+func TestChunksReset(t *testing.T) {
+	var c chunks[PacketRef]
 	var first []*PacketRef
-	for range 3 * chunkLen {
-		r := kept.take(1)
+	for range 2*chunkLen + 5 {
+		r := c.take(1)
 		r[0].Frame = 7
 		first = append(first, &r[0])
 	}
-	kept.reset()
-	for i := range 3 * chunkLen {
-		r := kept.take(1)
-		if &r[0] != first[i] || r[0].Frame != 0 {
-			t.Fatalf("take %d after reset: %p frame %d, want %p zeroed", i, &r[0], r[0].Frame, first[i])
+	for round := range 2 {
+		c.reset()
+		for i := range 2*chunkLen + 5 {
+			r := c.take(1)
+			if &r[0] != first[i] || r[0].Frame != 0 {
+				t.Fatalf("round %d, take %d after reset: %p frame %d, want %p zeroed", round, i, &r[0], r[0].Frame, first[i])
+			}
+			r[0].Frame = 7
 		}
 	}
-	if len(kept.kept) != 3 {
-		t.Errorf("%d chunks kept, want 3", len(kept.kept))
-	}
-	var dropped chunks[PacketRef]
-	for range 3 * chunkLen {
-		dropped.take(1)
-	}
-	if len(dropped.kept) != 0 {
-		t.Errorf("chunks that do not keep theirs kept %d", len(dropped.kept))
+	if len(c.kept) != 3 {
+		t.Errorf("%d chunks kept, want 3", len(c.kept))
 	}
 }
 

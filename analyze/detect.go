@@ -143,8 +143,8 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 	}
 }
 
-// summary exports the flow.
-func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
+// summary exports the flow, its slices carved from into.
+func (f *flow) summary(a *Analyzer, captureEnd int64, into *exportChunks) Flow {
 	out := Flow{
 		Index:         int(f.index),
 		Client:        f.addr(Client),
@@ -159,7 +159,7 @@ func (f *flow) summary(a *Analyzer, captureEnd int64) Flow {
 		Evicted: f.evicted,
 	}
 	if f.notes != 0 {
-		a.exportNotes(a.notesOf(f), &out)
+		a.exportNotes(a.notesOf(f), &out, into)
 	}
 	if f.maxGap > 0 {
 		out.MaxGapAt = nanoTime(f.maxGapAt)

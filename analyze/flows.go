@@ -309,10 +309,6 @@ type feedBatch struct {
 	out   exportChunks // where the flows' gaps, findings and packets come from; reset once they are stored
 }
 
-func newFeedBatch() *feedBatch {
-	return &feedBatch{flows: make([]Flow, 0, feedBatchLen), out: keeping()}
-}
-
 // encode encodes the batch's flows into enc, one after another.
 func (b *feedBatch) encode() {
 	for i := range b.flows {
@@ -390,9 +386,9 @@ func (s *flowStore) startFeed() {
 	const batches = 3 // one filling, one storing, one waiting
 	d := &storeFeed{full: make(chan *feedBatch, batches), empty: make(chan *feedBatch, batches), done: make(chan struct{})}
 	for range batches - 1 {
-		d.empty <- newFeedBatch()
+		d.empty <- &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
 	}
-	d.batch = newFeedBatch()
+	d.batch = &feedBatch{flows: make([]Flow, 0, feedBatchLen)}
 	s.feed = d
 	go func() {
 		defer close(d.done)

@@ -95,10 +95,11 @@ func (a *Analyzer) newFindingAlerts(f *flow, now time.Time, alerts []Alert) []Al
 	var buf []byte
 	var fd Finding
 	for i := len(n.findings) - int(n.unalerted); i < len(n.findings); i++ {
-		a.exportFinding(&n.findings[i], &fd)
+		exportFinding(&n.findings[i], &fd, &a.out)
 		alerts = append(alerts, Alert{Time: now, Level: AlertFinding, Client: f.addr(Client).String(), Server: f.addr(Server).String(),
 			Kind: fd.Kind, Message: a.message(&fd, f.addr(Client), f.addr(Server), &buf)})
 	}
+	a.out.reset() // the alerts hold their messages, not the findings
 	n.unalerted = 0
 	return alerts
 }

@@ -126,18 +126,18 @@ func (a *Analyzer) hasFindings(f *flow) bool {
 }
 
 // exportNotes sets out's Gaps, Findings and the counts of those not
-// listed from n. The slices are carved from a's chunks.
-func (a *Analyzer) exportNotes(n *flowNotes, out *Flow) {
+// listed from n. The slices are carved from into.
+func (a *Analyzer) exportNotes(n *flowNotes, out *Flow, into *exportChunks) {
 	if len(n.gaps) > 0 {
-		out.Gaps = a.out.gaps.take(len(n.gaps))
+		out.Gaps = into.gaps.take(len(n.gaps))
 		for i := range n.gaps {
 			out.Gaps[i] = n.gaps[i].export()
 		}
 	}
 	if len(n.findings) > 0 {
-		out.Findings = a.out.findings.take(len(n.findings))
+		out.Findings = into.findings.take(len(n.findings))
 		for i := range n.findings {
-			a.exportFinding(&n.findings[i], &out.Findings[i])
+			exportFinding(&n.findings[i], &out.Findings[i], into)
 		}
 	}
 	out.GapsNotListed = int(n.gapsNotListed)
@@ -159,13 +159,14 @@ func (g *gapNote) export() Gap {
 	return Gap{Start: nanoTime(g.start), End: nanoTime(g.end), Duration: time.Duration(g.end - g.start), EndedBy: endedBy, Outcome: outcomes[g.outcome]}
 }
 
-// exportFinding writes the Finding n notes, without its text, to fd.
-func (a *Analyzer) exportFinding(n *findingNote, fd *Finding) {
+// exportFinding writes the Finding n notes, without its text, to fd, its
+// packets carved from into.
+func exportFinding(n *findingNote, fd *Finding, into *exportChunks) {
 	*fd = Finding{Kind: noteKinds[n.kind], Severity: n.severity, At: nanoTime(n.at), Gap: time.Duration(n.gap)}
 	ev := &fd.Evidence
-	ev.GapStart, ev.EndedBy, ev.Probes = a.ref(n.start), "capture-end", int(n.probes)
+	ev.GapStart, ev.EndedBy, ev.Probes = into.ref(n.start), "capture-end", int(n.probes)
 	if !n.end.none() {
-		ev.GapEnd, ev.EndedBy = a.ref(n.end), n.end.kind.endedBy()
+		ev.GapEnd, ev.EndedBy = into.ref(n.end), n.end.kind.endedBy()
 	}
 	if n.waiting >= 0 {
 		ev.Waiting = Side(n.waiting).String()
@@ -176,19 +177,19 @@ func (a *Analyzer) exportFinding(n *findingNote, fd *Finding) {
 	}
 	ev.Reset = m.reset
 	if fd.Kind == BlackholedAfterIdle {
-		ev.Retransmitted, ev.Unacked, ev.Last = int(m.retrans), a.ref(n.end), a.ref(m.last)
+		ev.Retransmitted, ev.Unacked, ev.Last = int(m.retrans), into.ref(n.end), into.ref(m.last)
 	}
 	if m.keepalive {
 		ev.Keepalive = &[2]KeepaliveSettings{m.sides[0].export(), m.sides[1].export()}
 	}
 }
 
-// ref exports p, carved from a's chunks; nil when p names no packet.
-func (a *Analyzer) ref(p packetRef) *PacketRef {
+// ref exports p, carved from e; nil when p names no packet.
+func (e *exportChunks) ref(p packetRef) *PacketRef {
 	if p.none() {
 		return nil
 	}
-	r := a.out.refs.take(1)
+	r := e.refs.take(1)
 	r[0] = p.value()
 	return &r[0]
 }

@@ -46,18 +46,13 @@ func (s *slab[T]) release(ref *int32) {
 
 // chunks hands out a few Ts at a time, carved from chunks of chunkLen,
 // so that many small values made together cost one allocation a chunk
-// rather than one each. A value keeps its whole chunk alive: it is for
-// values that are dropped soon after they are made, as a flow's exported
-// Gaps, Findings and PacketRefs are once it is stored. What was taken
-// from the current chunk since a mark can be given back, once nothing
-// refers to it, and is taken again. Chunks that keep theirs (keep) give
-// back everything at once, on reset.
+// rather than one each. It is for values dropped soon after they are made,
+// as a flow's exported Gaps, Findings and PacketRefs are once it is
+// stored: its owner resets it then, and the chunks are carved again.
 type chunks[T any] struct {
-	buf  []T // the current chunk; buf[used:] is free
-	used int
-	keep bool  // keep every chunk made, to be taken again after a reset
-	kept [][]T // with keep: the chunks made; buf is kept[cur]
+	kept [][]T // the chunks made; kept[cur][used:] is free
 	cur  int
+	used int
 }
 
 const chunkLen = 64
@@ -67,61 +62,26 @@ func (c *chunks[T]) take(n int) []T {
 	if n > chunkLen {
 		return make([]T, n)
 	}
-	if len(c.buf)-c.used < n {
-		c.next()
-	}
-	s := c.buf[c.used : c.used+n : c.used+n]
-	c.used += n
-	return s
-}
-
-// next moves to a fresh chunk: a new one, or with keep the next one kept.
-func (c *chunks[T]) next() {
-	c.used = 0
-	if !c.keep {
-		c.buf = make([]T, chunkLen)
-		return
-	}
-	if c.buf == nil {
-		c.cur = 0
-	} else {
-		c.cur++
+	if c.cur < len(c.kept) && chunkLen-c.used < n {
+		c.cur, c.used = c.cur+1, 0
 	}
 	if c.cur == len(c.kept) {
 		c.kept = append(c.kept, make([]T, chunkLen))
 	}
-	c.buf = c.kept[c.cur]
+	s := c.kept[c.cur][c.used : c.used+n : c.used+n]
+	c.used += n
+	return s
 }
 
-// reset gives back, zeroed, everything taken from chunks that keep
-// theirs: nothing may refer to it.
+// reset gives back, zeroed, everything taken: nothing may refer to it.
 func (c *chunks[T]) reset() {
-	if c.buf != nil {
-		for _, b := range c.kept[:c.cur+1] {
-			clear(b)
-		}
+	for _, b := range c.kept[:min(c.cur, len(c.kept))] {
+		clear(b)
 	}
-	c.buf, c.used = nil, 0
-}
-
-// chunkMark is where a chunks stood: its chunk and how much of it was used.
-type chunkMark[T any] struct {
-	buf  []T
-	used int
-}
-
-func (c *chunks[T]) mark() chunkMark[T] { return chunkMark[T]{c.buf, c.used} }
-
-// reuse gives back, zeroed, what was taken from the current chunk since m,
-// all of it when the chunk was made since: nothing may refer to it. It is
-// for chunks that do not keep theirs.
-func (c *chunks[T]) reuse(m chunkMark[T]) {
-	from := 0
-	if len(m.buf) > 0 && len(c.buf) > 0 && &m.buf[0] == &c.buf[0] {
-		from = m.used
+	if c.cur < len(c.kept) {
+		clear(c.kept[c.cur][:c.used])
 	}
-	clear(c.buf[from:c.used])
-	c.used = from
+	c.cur, c.used = 0, 0
 }
 
 // exportChunks is where flows' Gaps, Findings and PacketRefs are carved
@@ -132,35 +92,11 @@ type exportChunks struct {
 	refs     chunks[PacketRef]
 }
 
-// keeping returns exportChunks that keep their chunks, to be reset.
-func keeping() exportChunks {
-	return exportChunks{gaps: chunks[Gap]{keep: true}, findings: chunks[Finding]{keep: true}, refs: chunks[PacketRef]{keep: true}}
-}
-
-// reset gives back everything taken from exportChunks that keep their
-// chunks, once nothing refers to it.
+// reset gives back everything carved, once nothing refers to it.
 func (e *exportChunks) reset() {
 	e.gaps.reset()
 	e.findings.reset()
 	e.refs.reset()
-}
-
-// exportMark is where exportChunks stood.
-type exportMark struct {
-	gaps     chunkMark[Gap]
-	findings chunkMark[Finding]
-	refs     chunkMark[PacketRef]
-}
-
-func (e *exportChunks) mark() exportMark {
-	return exportMark{e.gaps.mark(), e.findings.mark(), e.refs.mark()}
-}
-
-// reuse gives back what was exported since m, once nothing refers to it.
-func (e *exportChunks) reuse(m exportMark) {
-	e.gaps.reuse(m.gaps)
-	e.findings.reuse(m.findings)
-	e.refs.reuse(m.refs)
 }
 
 // endChunks is where the flows judged at the capture's end take room for
@@ -170,16 +106,8 @@ type endChunks struct {
 	findings chunks[findingNote]
 }
 
-// endMark is where endChunks stood.
-type endMark struct {
-	gaps     chunkMark[gapNote]
-	findings chunkMark[findingNote]
-}
-
-func (e *endChunks) mark() endMark { return endMark{e.gaps.mark(), e.findings.mark()} }
-
-// reuse gives back what was taken since m, once nothing refers to it.
-func (e *endChunks) reuse(m endMark) {
-	e.gaps.reuse(m.gaps)
-	e.findings.reuse(m.findings)
+// reset gives back everything taken, once nothing refers to it.
+func (e *endChunks) reset() {
+	e.gaps.reset()
+	e.findings.reset()
 }
