@@ -267,7 +267,7 @@ func filterCaptures(t *testing.T) []frameSet {
 // Ethernet or raw-IP capture of testdata/pcaps and the shared corpus, the
 // frames the compiled program accepts must be those that
 // tcpdump -r FILE 'tcp and (EXPR)' accepts (a live capture keeps only TCP),
-// or, for no expression, 'tcp or ' and the UDP tunnels' ports.
+// or, for no expression, 'tcp or ' and the tunnels (tunnelCarriers).
 // Ethernet programs (a named interface) run on Ethernet frames; cooked
 // programs (-i any, SOCK_DGRAM) run on the same frames without their
 // Ethernet header and on raw-IP captures, with the EtherType the kernel

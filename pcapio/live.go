@@ -13,9 +13,10 @@ import (
 // A Live source reads packets from a network interface as they cross it,
 // through a Linux packet socket (AF_PACKET, no libpcap and no cgo), and
 // decodes them with the same Decode as a file. The kernel keeps only TCP
-// segments that match the filter expression (with none, also the UDP
-// tunnels Decode walks: VXLAN, Geneve, GTP-U) and cuts each to the snap
-// length. On other systems OpenLive returns ErrLiveUnsupported.
+// segments that match the filter expression (with none, also the tunnels
+// Decode walks: VXLAN, Geneve and GTP-U over UDP, GRE and IP in IP) and
+// cuts each to the snap length. On other systems OpenLive returns
+// ErrLiveUnsupported.
 
 // DefaultSnaplen is the snap length of a live capture when
 // LiveConfig.Snaplen is 0: room for a link header and the longest IPv4 or
@@ -55,10 +56,11 @@ type LiveConfig struct {
 	// header, so a short snap length still tracks sequence numbers.
 	Snaplen int
 	// Filter is a tcpdump-style filter expression (pcap-filter(7)), run
-	// in the kernel; "" keeps every TCP segment, and the UDP tunnels
-	// Decode walks (VXLAN, Geneve, GTP-U) for the TCP inside. With an
-	// expression only TCP segments are kept. The built-in compiler knows a subset of the language;
-	// expressions outside it fail with ErrFilterUnsupported.
+	// in the kernel; "" keeps every TCP segment, and the tunnels Decode
+	// walks (VXLAN, Geneve, GTP-U, GRE, IP in IP) for the TCP inside. With
+	// an expression only TCP segments are kept. The built-in compiler
+	// knows a subset of the language; expressions outside it fail with
+	// ErrFilterUnsupported.
 	Filter string
 	// Timeout bounds how long Next waits for a packet; 0 means
 	// DefaultLiveTimeout.

@@ -251,14 +251,18 @@ func newChunkPool(left *leftovers) *chunkPool {
 // leave puts the chunks given back to p, whose file has been read to its
 // end, where the next file takes them.
 func (p *chunkPool) leave() {
-	if p.left == nil {
-		return
+	if p.left != nil {
+		pass(p.free, p.left.chunks)
 	}
+}
+
+// pass moves what from holds into to, without waiting, while to has room.
+func pass[T any](from <-chan T, to chan<- T) {
 	for {
 		select {
-		case c := <-p.free:
+		case v := <-from:
 			select {
-			case p.left.chunks <- c:
+			case to <- v:
 			default:
 				return
 			}
@@ -495,18 +499,7 @@ func (f *sourceFile) leaveBatches() {
 		}
 		return
 	}
-	for {
-		select {
-		case b := <-f.spare:
-			select {
-			case left.batches <- b:
-			default:
-				return
-			}
-		default:
-			return
-		}
-	}
+	pass(f.spare, left.batches)
 }
 
 // release gives the chunks of a consumed batch back to the pool and the
