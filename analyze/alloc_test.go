@@ -45,12 +45,7 @@ func TestAddNoAllocs(t *testing.T) {
 // allocation once the flow's lists are full; and that the flow then lists
 // MaxListed of each.
 func TestLongGapNoAllocs(t *testing.T) {
-	c := newConv(cli, srv, 1000).handshake(0).exchange(time.Second, 100, 100, time.Millisecond)
-	a := New(Config{Idle: 5 * time.Second})
-	for i := range c.segs {
-		a.Add(&c.segs[i])
-	}
-	seg := c.segs[len(c.segs)-1]
+	a, seg := exchanged()
 	silence := func() {
 		seg.Nanos += int64(10 * time.Second)
 		seg.Seq++
@@ -65,6 +60,55 @@ func TestLongGapNoAllocs(t *testing.T) {
 	f := a.Finish(time.Time{}).Flows.At(0)
 	if len(f.Gaps) != MaxListed || len(f.Findings) != MaxListed || f.GapsNotListed == 0 {
 		t.Errorf("%d gaps and %d findings listed, %d gaps not listed; want %d, %d and some", len(f.Gaps), len(f.Findings), f.GapsNotListed, MaxListed, MaxListed)
+	}
+}
+
+// exchanged returns an Analyzer with a 5 s threshold that has seen a
+// handshake and an exchange, and the exchange's last segment.
+func exchanged() (*Analyzer, pcapio.Segment) {
+	c := newConv(cli, srv, 1000).handshake(0).exchange(time.Second, 100, 100, time.Millisecond)
+	a := New(Config{Idle: 5 * time.Second})
+	for i := range c.segs {
+		a.Add(&c.segs[i])
+	}
+	return a, c.segs[len(c.segs)-1]
+}
+
+// TestExportNoAllocs checks that exporting and encoding a flow with full
+// lists, findings not listed and data packets as evidence allocates
+// nothing once its chunks are warm: a capture of many such flows stores
+// them all at its end, and each allocation there is garbage at once.
+func TestExportNoAllocs(t *testing.T) {
+	a, seg := exchanged()
+	for i := range MaxListed + 3 {
+		seg.Nanos += int64(10 * time.Second)
+		seg.Seq += seg.PayloadLen
+		seg.PayloadLen = uint32(100 + i) // a description of each length
+		a.Add(&seg)
+	}
+	var f *flow
+	for fl := range a.flows.all() {
+		f = fl
+	}
+	n := a.notesOf(f)
+	var into exportChunks
+	var out Flow
+	buf := make([]byte, 0, 64<<10)
+	export := func() {
+		a.exportNotes(n, &out, &into)
+		buf = encodeFlow(buf[:0], &out)
+		into.reset()
+	}
+	a.exportNotes(n, &out, &into)
+	if len(out.Findings) != MaxListed || len(out.FindingsNotListed) == 0 || out.Findings[0].Evidence.GapEnd == nil ||
+		out.Findings[0].Evidence.GapEnd.What != "100 bytes of data" {
+		t.Fatalf("exported %d findings, %v not listed, the first ended by %+v; want %d, some, and 100 bytes of data",
+			len(out.Findings), out.FindingsNotListed, out.Findings[0].Evidence.GapEnd, MaxListed)
+	}
+	into.reset()
+	export()
+	if allocs := testing.AllocsPerRun(100, export); allocs != 0 {
+		t.Errorf("exporting a flow allocates %.1f times, want 0", allocs)
 	}
 }
 

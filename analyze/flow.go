@@ -59,8 +59,11 @@ func (p packetRef) export() *PacketRef {
 // none reports whether p names no packet.
 func (p packetRef) none() bool { return p.frame == 0 && p.nanos == 0 }
 
-func (p packetRef) value() PacketRef {
-	return PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: p.what()}
+func (p packetRef) value() PacketRef { return p.valueWhat(p.what()) }
+
+// valueWhat is value with p.what() given.
+func (p packetRef) valueWhat(what string) PacketRef {
+	return PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: what}
 }
 
 func (p packetRef) what() string {

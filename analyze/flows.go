@@ -697,13 +697,23 @@ func encodeFlow(b []byte, f *Flow) []byte {
 	}
 	e.uint(uint64(f.GapsNotListed))
 	e.uint(uint64(len(f.FindingsNotListed)))
-	if len(f.FindingsNotListed) > 0 { // sorting makes a slice
-		for _, k := range slices.Sorted(maps.Keys(f.FindingsNotListed)) {
+	if len(f.FindingsNotListed) > 0 {
+		var room [len(noteKinds)]Kind // the kinds a flow has: sorted without making a slice
+		for _, k := range sortedKinds(f.FindingsNotListed, room[:0]) {
 			e.str(string(k))
 			e.uint(uint64(f.FindingsNotListed[k]))
 		}
 	}
 	return e.b
+}
+
+// sortedKinds appends m's kinds to into, in order.
+func sortedKinds(m map[Kind]int, into []Kind) []Kind {
+	for k := range m {
+		into = append(into, k)
+	}
+	slices.Sort(into)
+	return into
 }
 
 type encoder struct {

@@ -144,7 +144,7 @@ func (a *Analyzer) exportNotes(n *flowNotes, out *Flow, into *exportChunks) {
 	for k, c := range n.findingsNotListed {
 		if c > 0 {
 			if out.FindingsNotListed == nil {
-				out.FindingsNotListed = map[Kind]int{}
+				out.FindingsNotListed = into.notListedMap()
 			}
 			out.FindingsNotListed[noteKinds[k]] = int(c)
 		}
@@ -190,6 +190,6 @@ func (e *exportChunks) ref(p packetRef) *PacketRef {
 		return nil
 	}
 	r := e.refs.take(1)
-	r[0] = p.value()
+	r[0] = p.valueWhat(e.what(p))
 	return &r[0]
 }

@@ -84,12 +84,49 @@ func (c *chunks[T]) reset() {
 	c.cur, c.used = 0, 0
 }
 
-// exportChunks is where flows' Gaps, Findings and PacketRefs are carved
-// from when they are exported.
+// exportChunks is where flows' Gaps, Findings, PacketRefs and counts of
+// findings not listed are carved from when they are exported.
 type exportChunks struct {
-	gaps     chunks[Gap]
-	findings chunks[Finding]
-	refs     chunks[PacketRef]
+	gaps      chunks[Gap]
+	findings  chunks[Finding]
+	refs      chunks[PacketRef]
+	notListed []map[Kind]int // [:usedMaps] handed out
+	usedMaps  int
+	// whats holds the descriptions made of data packets, by length and
+	// kind ("1448 bytes of data"), so that a flow's packets of the usual
+	// sizes are not described again and again; kept across resets.
+	whats map[uint64]string
+}
+
+// maxWhats bounds exportChunks.whats.
+const maxWhats = 4096
+
+// notListedMap returns an empty map for a flow's FindingsNotListed.
+func (e *exportChunks) notListedMap() map[Kind]int {
+	if e.usedMaps == len(e.notListed) {
+		e.notListed = append(e.notListed, map[Kind]int{})
+	}
+	e.usedMaps++
+	return e.notListed[e.usedMaps-1]
+}
+
+// what returns p.what(), made once for each length of data.
+func (e *exportChunks) what(p packetRef) string {
+	if p.kind != kindData && p.kind != kindRetransmit {
+		return p.what() // a constant
+	}
+	key := uint64(p.len)<<8 | uint64(p.kind)
+	if w, ok := e.whats[key]; ok {
+		return w
+	}
+	w := p.what()
+	if len(e.whats) < maxWhats {
+		if e.whats == nil {
+			e.whats = map[uint64]string{}
+		}
+		e.whats[key] = w
+	}
+	return w
 }
 
 // reset gives back everything carved, once nothing refers to it.
@@ -97,6 +134,10 @@ func (e *exportChunks) reset() {
 	e.gaps.reset()
 	e.findings.reset()
 	e.refs.reset()
+	for _, m := range e.notListed[:e.usedMaps] {
+		clear(m)
+	}
+	e.usedMaps = 0
 }
 
 // endChunks is where the flows judged at the capture's end take room for
