@@ -135,12 +135,6 @@ var wiresharkExceptions = []wiresharkException{
 		why: "fuzzed capture: frames 37-38 are plain ACKs at the server's next sequence number 321070432 (the end of its 71 bytes in frame 31) acknowledging new client data; " +
 			"Wireshark took the SYN bit of frame 36, a segment with every flag set (SYN, ACK, RST, FIN, ...), as a new ISN and moved its next sequence number one past, so seq = next-1 looked like a keepalive",
 	},
-
-	// hangdiag sees nothing of the flow.
-	{
-		file: "zeek__llc.pcap", dir: "128.3.140.132:2035 > 194.140.136.34:80", count: cResets, wireshark: 1333, hangdiag: 0,
-		why: "FDDI capture (link type 10), which pcapio does not decode (see pcapio's corpus test): hangdiag sees no segment of the file",
-	},
 }
 
 // TestWiresharkCounts compares, for each side of every connection, the

@@ -54,14 +54,6 @@ var corpusExceptions = []corpusException{
 
 	{"suricata-verify__defrag__bug-6887-defrag-ppp-ipv4-tcp-syn__frag-ppp-ip-tcp-syn.pcap", "tcp_packets", 0, "the TCP is in IP fragments, which tshark reassembles"},
 	{"suricata-verify__defrag__bug-6887-defrag-ppp-ipv6-tcp__frag-ppp-ipv6-tcp.pcap", "tcp_packets", 0, "the TCP is in IPv6 fragments, which tshark reassembles"},
-	{"arkime__80211http.pcap", "tcp_packets", 0, notDecodable + ": 802.11 with radiotap (127)"},
-	{"libpcap__filter__http_PPI.pcap", "tcp_packets", 0, notDecodable + ": PPI (192)"},
-	{"tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "tcp_packets", 0, notDecodable + ": ARCNET (129)"},
-	{"tcpdump__bgp-aigp.pcap", "tcp_packets", 0, notDecodable + ": Juniper Ethernet (178)"},
-	{"tcpdump__ipoib.pcap", "tcp_packets", 0, notDecodable + ": IP over InfiniBand (242)"},
-	{"zeek__llc.pcap", "tcp_packets", 0, notDecodable + ": FDDI (10)"},
-
-	{"nDPI__capwap_data.pcapng", "tcp_packets", 0, "TCP tunnelled in CAPWAP (UDP)"},
 
 	{"arkime__ospf.pcap", "tcp_packets", 31, icmpQuotes + " (17 ICMPv6)"},
 	{"nDPI__gnutella.pcap", "tcp_packets", 2149, icmpQuotes + " (4)"},

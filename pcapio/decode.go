@@ -87,11 +87,19 @@ func (r SkipReason) String() string {
 // zero (segmentation offload). Decode never allocates and never panics on
 // malformed input; it returns Decoded when seg was filled.
 //
+// The link types are those LinkSupported names: besides Ethernet, Linux's
+// cooked headers, raw IP, loopback, PPP, Cisco HDLC and NFLOG, it reads
+// 802.11 data frames (bare, or after a radiotap, PPI, Prism or AVS header,
+// as monitor-mode captures of a wireless network give them; encrypted
+// frames cannot be read), Apple's PKTAP, FDDI, ARCNET, IP over InfiniBand
+// and Juniper's Ethernet captures.
+//
 // Below the link layer it walks VLAN, QinQ, VN-Tag and E-Tag headers,
 // MPLS label stacks and PPPoE sessions, and into the tunnels a capture in a
 // cloud, a cluster or a mobile network carries: GRE (with ERSPAN types I
 // to III), IP in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and
-// flannel's default), Geneve (UDP 6081) and GTP-U (UDP 2152), as tcpdump,
+// flannel's default), Geneve (UDP 6081), GTP-U (UDP 2152) and CAPWAP
+// (UDP 5247, a wireless controller's tunnel to its access points), as tcpdump,
 // Wireshark and Zeek do; the segment is
 // the innermost TCP one. A tunnelled segment's Point differs from the same
 // segment's captured outside the tunnel, so that the two copies count once.
@@ -297,7 +305,7 @@ func pppType(proto uint16) uint16 {
 }
 
 // decodeOtherLink decodes the link types with a PPP, Cisco HDLC or NFLOG
-// header.
+// header, and the rarer ones of decodeRareLink.
 func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders) SkipReason {
 	var ethType uint16
 	n := 0 // header length
@@ -338,7 +346,7 @@ func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment,
 	case LinkNFLOG:
 		return decodeNFLOG(data, seg, lay)
 	default:
-		return UnknownLink
+		return decodeRareLink(linkType, data, wireLen, seg, lay, 0)
 	}
 	return decodeEther(ethType, data[n:], wireLen-min(wireLen, uint32(n)), seg, lay, 0)
 }
@@ -438,6 +446,8 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
 		skip(16)
 		return decodeEthernet(p, wireLen, seg, lay, depth)
+	case port(5247): // CAPWAP data: a wireless access point's clients' frames
+		return decodeCAPWAP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(2152): // GTP-U, a mobile network's user plane: IP after the header and its extensions
 		return decodeGTP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(6081): // Geneve: version and options' length, flags, protocol, network id, options

@@ -416,10 +416,9 @@ var decodeTests = append([]decodeTest{
 		frame: ipv6(ipFields{src: v6a, dst: v6b}, tcp(tcpFields{}), hopByHop, destOpts, destOpts, destOpts, destOpts, destOpts, destOpts, destOpts, destOpts),
 	},
 
-	{name: "802.11", link: 105, frame: eth(0x0800, data4), want: UnknownLink},
-	{name: "FDDI", link: 10, frame: data4, want: UnknownLink},
+	{name: "Bluetooth", link: 187, frame: eth(0x0800, data4), want: UnknownLink},
 	{name: "unknown link, empty frame", link: 65535, frame: nil, want: UnknownLink},
-}, tunnelTests...)
+}, append(tunnelTests, linkTests...)...)
 
 // decodeTest is a frame and what Decode makes of it.
 type decodeTest struct {
@@ -501,10 +500,11 @@ func TestLinkNames(t *testing.T) {
 		{LinkSLL2, "LINUX_SLL2", true},
 		{LinkNull, "NULL", true},
 		{LinkIPv6, "IPV6", true},
-		{105, "IEEE802_11", false},
+		{105, "IEEE802_11", true},
+		{187, "BLUETOOTH_HCI_H4", false},
 		{9, "PPP", true},
 		{239, "NFLOG", true},
-		{10, "FDDI", false},
+		{10, "FDDI", true},
 		{4242, "LINKTYPE_4242", false},
 	}
 	for _, tt := range tests {

@@ -95,8 +95,12 @@ func (r *Report) Warnings() []string {
 		for _, r := range st.SkipReasons() {
 			parts = append(parts, fmt.Sprintf("%d %s", st.Skipped[r], r))
 		}
-		ws = append(ws, fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP and PPPoE and in GRE, ERSPAN, VXLAN, Geneve, GTP-U and IP-in-IP tunnels, not in encrypted ones",
-			count(st.Packets, "packet", "packets"), strings.Join(parts, ", ")))
+		w := fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP, PPPoE and 802.11 and in GRE, ERSPAN, VXLAN, Geneve, GTP-U, CAPWAP and IP-in-IP tunnels, not in encrypted ones",
+			count(st.Packets, "packet", "packets"), strings.Join(parts, ", "))
+		if wireless(st.Links) {
+			w += ": a monitor-mode capture of a protected wireless network holds its data frames encrypted; capture on the client or the server instead, or decrypt the frames in Wireshark and export them"
+		}
+		ws = append(ws, w)
 	}
 	if n := st.Skipped[pcapio.Fragment]; n > 0 {
 		ws = append(ws, count(n, "IP fragment", "IP fragments")+" skipped: TCP is not reassembled from fragments")
@@ -105,7 +109,7 @@ func (r *Report) Warnings() []string {
 		ws = append(ws, count(n, "packet", "packets")+" skipped: headers cut by the snap length (capture with -s 128 or more)")
 	}
 	if n := st.Skipped[pcapio.Malformed]; n > 0 {
-		ws = append(ws, count(n, "packet", "packets")+" skipped: malformed IP or TCP header")
+		ws = append(ws, count(n, "packet", "packets")+" skipped: malformed link, IP or TCP header")
 	}
 	if r.Result != nil {
 		if n := r.Result.Stats.Evicted; n > 0 {
@@ -379,3 +383,14 @@ func seconds(d time.Duration) string {
 }
 
 func timeOf(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// wireless reports whether any of links is a link type of 802.11 frames.
+func wireless(links []pcapio.LinkCount) bool {
+	for _, l := range links {
+		switch l.LinkType {
+		case pcapio.LinkIEEE80211, pcapio.LinkPrism, pcapio.LinkRadiotap, pcapio.LinkAVS, pcapio.LinkPPI:
+			return true
+		}
+	}
+	return false
+}

@@ -218,3 +218,27 @@ func TestNotListed(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTCPWireless checks that a capture with no TCP says why when its
+// frames are 802.11: a protected network's data frames are encrypted.
+func TestNoTCPWireless(t *testing.T) {
+	for _, tt := range []struct {
+		link uint16
+		hint bool
+	}{
+		{pcapio.LinkRadiotap, true},
+		{pcapio.LinkIEEE80211, true},
+		{pcapio.LinkPPI, true},
+		{pcapio.LinkEthernet, false},
+	} {
+		r := &Report{Capture: pcapio.Stats{Packets: 5, Links: []pcapio.LinkCount{{LinkType: tt.link, Packets: 5}}}}
+		r.Capture.Skipped[pcapio.NotIP] = 5
+		ws := strings.Join(r.Warnings(), "\n")
+		if !strings.Contains(ws, "no TCP segment in 5 packets (5 not IP)") {
+			t.Errorf("link %d: no word of the missing TCP:\n%s", tt.link, ws)
+		}
+		if got := strings.Contains(ws, "protected wireless network"); got != tt.hint {
+			t.Errorf("link %d: wireless hint %v, want %v:\n%s", tt.link, got, tt.hint, ws)
+		}
+	}
+}
