@@ -98,8 +98,9 @@ func (r SkipReason) String() string {
 // MPLS label stacks and PPPoE sessions, and into the tunnels a capture in a
 // cloud, a cluster or a mobile network carries: GRE (with ERSPAN types I
 // to III), IP in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and
-// flannel's default), Geneve (UDP 6081), GTP-U (UDP 2152) and CAPWAP
-// (UDP 5247, a wireless controller's tunnel to its access points), as tcpdump,
+// flannel's default), Geneve (UDP 6081), GTP-U (UDP 2152), CAPWAP (UDP
+// 5247, a wireless controller's tunnel to its access points) and Teredo
+// (UDP 3544), as tcpdump,
 // Wireshark and Zeek do; the segment is
 // the innermost TCP one. A tunnelled segment's Point differs from the same
 // segment's captured outside the tunnel, so that the two copies count once.
@@ -448,6 +449,8 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		return decodeEthernet(p, wireLen, seg, lay, depth)
 	case port(5247): // CAPWAP data: a wireless access point's clients' frames
 		return decodeCAPWAP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
+	case port(3544): // Teredo: IPv6 over UDP, through NATs
+		return decodeTeredo(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(2152): // GTP-U, a mobile network's user plane: IP after the header and its extensions
 		return decodeGTP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(6081): // Geneve: version and options' length, flags, protocol, network id, options

@@ -45,11 +45,11 @@ const etherHeaderLen = 14
 const maxFilterLen = 4096
 
 // tunnelCarriers are the packets a live capture with no filter expression
-// keeps besides TCP: the tunnels Decode walks (VXLAN, Geneve, GTP-U and
-// CAPWAP over UDP; GRE, with ERSPAN in it, and IP in IP), so that hangdiag
+// keeps besides TCP: the tunnels Decode walks (VXLAN, Geneve, GTP-U,
+// CAPWAP and Teredo over UDP; GRE, with ERSPAN in it, and IP in IP), so that hangdiag
 // live watches the TCP inside them too, as on the target of a mirror
 // session or on a wireless controller.
-const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152 or udp port 5247 or proto 47 or proto 4 or proto 41"
+const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152 or udp port 5247 or udp port 3544 or proto 47 or proto 4 or proto 41"
 
 // compileFilter compiles a tcpdump-style filter expression into a classic
 // BPF program for a packet socket that accepts the TCP segments the

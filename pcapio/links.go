@@ -315,3 +315,24 @@ func decodeCAPWAP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, dep
 	}
 	return r
 }
+
+// decodeTeredo decodes a Teredo packet (RFC 4380, UDP port 3544): an IPv6
+// packet, after an authentication header and an origin indication when
+// they are there. p is the UDP payload.
+func decodeTeredo(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	n := 0
+	if len(p) >= 4 && p[0] == 0 && p[1] == 1 { // authentication: lengths, client id, value, nonce, confirmation
+		n = 4 + int(p[2]) + int(p[3]) + 9
+	}
+	if len(p) >= n+2 && p[n] == 0 && p[n+1] == 0 { // origin indication: port and address
+		n += 8
+	}
+	if len(p) < n+1 {
+		return Truncated
+	}
+	if p[n]>>4 != 6 { // a Teredo control message, or not Teredo
+		return NotTCP
+	}
+	seg.Point = mixPoint(seg.Point, 3544)
+	return decodeIPv6(p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
+}

@@ -97,8 +97,8 @@ var (
 	}
 )
 
-// linkTests are decodeTests of the link types of decodeRareLink and of
-// CAPWAP.
+// linkTests are decodeTests of the link types of decodeRareLink, and of
+// CAPWAP and Teredo.
 var linkTests = []decodeTest{
 	{name: "802.11 data to the access point", link: LinkIEEE80211, frame: data4Wlan, want: Decoded, seg: tunnelled(data4Seg, 1)},
 	{name: "802.11 QoS data from the access point", link: LinkIEEE80211, frame: data4WlanQoS, want: Decoded, seg: tunnelled(data4Seg, 2)},
@@ -190,6 +190,15 @@ var linkTests = []decodeTest{
 		frame: eth(0x0800, outer4(17, udp(5247, 5247, capwap(1, true, true, 0, data4Wlan[:60]))))},
 	{name: "CAPWAP, DTLS", link: LinkEthernet, want: NotTCP,
 		frame: eth(0x0800, outer4(17, udp(5247, 5247, patch(capwap(1, true, false, 0, data4Wlan), 0, 1))))},
+	{name: "Teredo", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 3544),
+		frame: eth(0x0800, outer4(17, udp(3544, 51000, ack6)))},
+	{name: "Teredo with an origin indication", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 3544),
+		frame: eth(0x0800, outer4(17, udp(51000, 3544, append([]byte{0, 0, 0xc3, 0x50, 1, 2, 3, 4}, ack6...))))},
+	{name: "Teredo with authentication and an origin indication", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 3544),
+		frame: eth(0x0800, outer4(17, udp(3544, 3544, append(append([]byte{0, 1, 2, 3, 'i', 'd', 'a', 'u', 't'}, make([]byte, 9)...),
+			append([]byte{0, 0, 0xc3, 0x50, 1, 2, 3, 4}, ack6...)...))))},
+	{name: "Teredo, IPv4 inside", link: LinkEthernet, want: NotTCP, frame: eth(0x0800, outer4(17, udp(3544, 51000, data4)))},
+	{name: "Teredo, authentication cut", link: LinkEthernet, want: Truncated, frame: eth(0x0800, outer4(17, udp(3544, 51000, []byte{0, 1, 200, 0})))},
 	{name: "CAPWAP, header cut", link: LinkEthernet, want: Truncated,
 		frame: eth(0x0800, outer4(17, udp(5247, 5247, capwap(1, true, false, 0, nil)[:6])))},
 }
