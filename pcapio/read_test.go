@@ -20,6 +20,17 @@ func manyFrames(n int) [][]byte {
 	return frames
 }
 
+// manyFramesPcap returns manyFrames(n) and a pcap file of them, all at
+// one time.
+func manyFramesPcap(n int) ([][]byte, []byte) {
+	frames := manyFrames(n)
+	recs := make([]pcapRec, n)
+	for i, f := range frames {
+		recs[i] = pcapRec{sec: base, data: f}
+	}
+	return frames, pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
+}
+
 // checkFrames reads s to its end and checks that every segment and its Raw
 // frame are frames[i], in order.
 func checkFrames(t *testing.T, s *Source, frames [][]byte) {
@@ -118,12 +129,7 @@ func TestReadAheadBigRecords(t *testing.T) {
 // TestCloseStopsReading checks that closing a Source part-way stops its
 // reading goroutines.
 func TestCloseStopsReading(t *testing.T) {
-	frames := manyFrames(12000)
-	recs := make([]pcapRec, len(frames))
-	for i, f := range frames {
-		recs[i] = pcapRec{sec: base, data: f}
-	}
-	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
+	_, pcap := manyFramesPcap(12000)
 	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap))}
 	before := runtime.NumGoroutine()
 	s, err := Open(paths...)
@@ -194,5 +200,38 @@ func TestProgressStdin(t *testing.T) {
 	readAll(t, s)
 	if read, total := s.Progress(); read != 2*int64(len(pcap)) || total != -1 {
 		t.Errorf("Progress() = %d, %d; want %d, -1", read, total, 2*len(pcap))
+	}
+}
+
+// TestSpins checks when the reading goroutine and Next spin on the queue
+// between them rather than block at once: for a file read alone, not for
+// a gzipped one, whose decompressing goroutine needs the processor, nor
+// while other files' goroutines read too. The spinning itself is timed by
+// bench/run.sh, not here.
+func TestSpins(t *testing.T) {
+	frames, pcap := manyFramesPcap(3000)
+	plain, gz := writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap))
+	for _, tt := range []struct {
+		name    string
+		path    string
+		readers int32 // other files' goroutines reading
+		want    bool
+	}{
+		{"alone", plain, 0, true},
+		{"gzip", gz, 0, false},
+		{"beside another file's reader", plain, 1, false},
+	} {
+		s, err := Open(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := s.files[0]
+		f.pool.left.reading.Add(1 + tt.readers) // f's own goroutine, and the others
+		if got := f.spins(); got != tt.want {
+			t.Errorf("%s: spins = %v, want %v", tt.name, got, tt.want)
+		}
+		f.pool.left.reading.Add(-1 - tt.readers)
+		checkFrames(t, s, frames) // and the frames come through whole
+		s.Close()
 	}
 }

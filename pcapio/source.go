@@ -342,6 +342,14 @@ func (f *sourceFile) nextBatch() bool {
 		go f.run(f.queue, f.spare)
 	}
 	if err == nil {
+		for start := time.Now(); f.spins() && time.Since(start) < spinWait; runtime.Gosched() { // see spinWait
+			select {
+			case f.cur = <-f.queue:
+				f.pos = 0
+				return true
+			default:
+			}
+		}
 		select {
 		case f.cur = <-f.queue:
 			f.pos = 0
