@@ -110,7 +110,8 @@ func (e *exportChunks) notListedMap() map[Kind]int {
 	return e.notListed[e.usedMaps-1]
 }
 
-// what returns p.what(), made once for each length of data.
+// what returns p.what(), made once for each length and kind of data
+// packet.
 func (e *exportChunks) what(p packetRef) string {
 	if p.kind != kindData && p.kind != kindRetransmit {
 		return p.what() // a constant

@@ -347,7 +347,7 @@ func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment,
 	case LinkNFLOG:
 		return decodeNFLOG(data, seg, lay)
 	default:
-		return decodeRareLink(linkType, data, wireLen, seg, lay, 0)
+		return decodeRareLink(linkType, data, wireLen, seg, lay)
 	}
 	return decodeEther(ethType, data[n:], wireLen-min(wireLen, uint32(n)), seg, lay, 0)
 }

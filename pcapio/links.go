@@ -17,10 +17,10 @@ const (
 	LinkPKTAP        = 258 // Apple's PKTAP header (tcpdump -i pktap on macOS), then the link type it names
 )
 
-// decodeRareLink decodes the link types above. A link type with a header
-// of its own before another (PPI, radiotap) is decoded once more below it;
-// depth bounds that.
-func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+// decodeRareLink decodes the link types above. PPI and PKTAP name the
+// link type of what follows, which is decoded in turn; neither may name
+// itself or the other.
+func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders) SkipReason {
 	skip := func(n int) {
 		data = data[n:]
 		wireLen -= min(wireLen, uint32(n))
@@ -34,9 +34,9 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 			return NotIP
 		}
 		skip(13)
-		return decodeSNAP(data, wireLen, seg, lay, depth)
+		return decodeSNAP(data, wireLen, seg, lay, 0)
 	case LinkIEEE80211:
-		return decode80211(data, wireLen, seg, lay, depth, false, false)
+		return decode80211(data, wireLen, seg, lay, 0, false, false)
 	case LinkRadiotap: // version, pad, length, present flags, then the fields they name
 		if len(data) < 8 {
 			return Truncated
@@ -53,7 +53,7 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 		if flags&0x10 != 0 { // the frame ends with its FCS, past the IP packet's end (data stays a suffix of the frame, for Offsets)
 			wireLen -= min(wireLen, 4)
 		}
-		return decode80211(data, wireLen, seg, lay, depth, flags&0x20 != 0, false)
+		return decode80211(data, wireLen, seg, lay, 0, flags&0x20 != 0, false)
 	case LinkPrism, LinkAVS: // a header whose length is its second word
 		if len(data) < 8 {
 			return Truncated
@@ -69,7 +69,7 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 			return Truncated
 		}
 		skip(int(n))
-		return decode80211(data, wireLen, seg, lay, depth, false, false)
+		return decode80211(data, wireLen, seg, lay, 0, false, false)
 	case LinkPKTAP: // the header's length, its record type (1: a packet), the packet's link type
 		if len(data) < 12 {
 			return Truncated
@@ -78,7 +78,7 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 		if typ != 1 {
 			return NotIP
 		}
-		if n < 12 || inner == LinkPKTAP || inner == LinkPPI || inner > 0xffff || depth > 0 {
+		if n < 12 || inner == LinkPKTAP || inner == LinkPPI || inner > 0xffff {
 			return Malformed
 		}
 		if uint64(len(data)) < uint64(n) {
@@ -90,16 +90,13 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 			return Truncated
 		}
 		n, inner := int(binary.LittleEndian.Uint16(data[2:4])), binary.LittleEndian.Uint32(data[4:8])
-		if n < 8 || inner == LinkPPI || inner == LinkPKTAP || inner > 0xffff || depth > 0 {
+		if n < 8 || inner == LinkPPI || inner == LinkPKTAP || inner > 0xffff {
 			return Malformed
 		}
 		if len(data) < n {
 			return Truncated
 		}
 		skip(n)
-		if inner == LinkIEEE80211 {
-			return decode80211(data, wireLen, seg, lay, depth+1, false, false)
-		}
 		return decodeFrame(uint16(inner), data, wireLen, seg, lay)
 	case LinkARCNETLinux:
 		return decodeARCNET(data, wireLen, seg, lay)
@@ -109,7 +106,7 @@ func decodeRareLink(linkType uint16, data []byte, wireLen uint32, seg *Segment, 
 		}
 		ethType := binary.BigEndian.Uint16(data[40:42])
 		skip(44)
-		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+		return decodeEther(ethType, data, wireLen, seg, lay, 0)
 	case LinkJuniperEther:
 		return decodeJuniperEther(data, wireLen, seg, lay)
 	}
