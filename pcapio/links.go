@@ -189,8 +189,8 @@ func decode80211(data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, d
 		data, wireLen = data[14:], wireLen-min(wireLen, 14) // addresses and length
 	}
 	r := decodeSNAP(data, wireLen, seg, lay, depth)
-	if fragment && r != Decoded && r != NotTCP && r != NotIP {
-		return Fragment // the inner headers run past the first fragment
+	if fragment {
+		return firstFragment(r)
 	}
 	return r
 }
@@ -307,10 +307,21 @@ func decodeCAPWAP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, dep
 	} else {
 		r = decodeEthernet(p, wireLen, seg, lay, depth)
 	}
-	if fragment && r != Decoded && r != NotTCP && r != NotIP {
-		return Fragment // the inner headers run past the first fragment
+	if fragment {
+		return firstFragment(r)
 	}
 	return r
+}
+
+// firstFragment turns what a first fragment's inner headers decoded to
+// into Fragment when they could not be read, running past the fragment:
+// the packet was not reassembled. A segment, or a packet that is no TCP
+// or no IP, is told as it is.
+func firstFragment(r SkipReason) SkipReason {
+	if r == Decoded || r == NotTCP || r == NotIP {
+		return r
+	}
+	return Fragment
 }
 
 // decodeTeredo decodes a Teredo packet (RFC 4380, UDP port 3544): an IPv6

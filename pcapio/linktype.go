@@ -31,3 +31,14 @@ func LinkSupported(link uint16) bool {
 	}
 	return false
 }
+
+// Link80211 reports whether frames of the link type are 802.11 frames,
+// bare or after a radio header: a monitor-mode capture of a wireless
+// network, whose protected data frames are encrypted.
+func Link80211(link uint16) bool {
+	switch link {
+	case LinkIEEE80211, LinkPrism, LinkRadiotap, LinkAVS, LinkPPI:
+		return true
+	}
+	return false
+}

@@ -503,6 +503,22 @@ func (f *sourceFile) spins() bool {
 	return !f.info.Gzip && (f.pool.left == nil || f.pool.left.reading.Load() <= 1)
 }
 
+// spinRecv tries for spinWait to take a batch from f's queue; it does not
+// try when f does not spin.
+func (f *sourceFile) spinRecv() (*batch, bool) {
+	if !f.spins() {
+		return nil, false
+	}
+	for start := time.Now(); time.Since(start) < spinWait; runtime.Gosched() {
+		select {
+		case b := <-f.queue:
+			return b, true
+		default:
+		}
+	}
+	return nil, false
+}
+
 // spinSend tries for spinWait to put b in queue, and reports whether it
 // did; it does not try when f does not spin.
 func (f *sourceFile) spinSend(queue chan<- *batch, b *batch) bool {

@@ -342,13 +342,9 @@ func (f *sourceFile) nextBatch() bool {
 		go f.run(f.queue, f.spare)
 	}
 	if err == nil {
-		for start := time.Now(); f.spins() && time.Since(start) < spinWait; runtime.Gosched() { // see spinWait
-			select {
-			case f.cur = <-f.queue:
-				f.pos = 0
-				return true
-			default:
-			}
+		if b, ok := f.spinRecv(); ok {
+			f.cur, f.pos = b, 0
+			return true
 		}
 		select {
 		case f.cur = <-f.queue:

@@ -97,7 +97,7 @@ func (r *Report) Warnings() []string {
 		}
 		w := fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP, PPPoE and 802.11 and in GRE, ERSPAN, VXLAN, Geneve, GTP-U, CAPWAP, Teredo and IP-in-IP tunnels, not in encrypted ones",
 			count(st.Packets, "packet", "packets"), strings.Join(parts, ", "))
-		if wireless(st.Links) {
+		if slices.ContainsFunc(st.Links, func(l pcapio.LinkCount) bool { return pcapio.Link80211(l.LinkType) }) {
 			w += ": a monitor-mode capture of a protected wireless network holds its data frames encrypted; capture on the client or the server instead, or decrypt the frames in Wireshark and export them"
 		}
 		ws = append(ws, w)
@@ -383,14 +383,3 @@ func seconds(d time.Duration) string {
 }
 
 func timeOf(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// wireless reports whether any of links is a link type of 802.11 frames.
-func wireless(links []pcapio.LinkCount) bool {
-	for _, l := range links {
-		switch l.LinkType {
-		case pcapio.LinkIEEE80211, pcapio.LinkPrism, pcapio.LinkRadiotap, pcapio.LinkAVS, pcapio.LinkPPI:
-			return true
-		}
-	}
-	return false
-}
