@@ -23,7 +23,7 @@ import (
 var (
 	// coldFrom is how many flows a table holds before it freezes any:
 	// smaller tables never do. At 65,536 the records fit the chunks a
-	// table takes from the Go heap (heapChunks), and a table of a million
+	// table maps one by one (plainChunks), and a table of a million
 	// flows peaks 6 to 12 MB lower than at 131,072, in the same time.
 	coldFrom = 1 << 16
 	// coldIdle and coldIdleMin bound how long a flow must have been idle

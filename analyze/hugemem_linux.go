@@ -19,6 +19,17 @@ func (m *mappings) mapHuge(size int) []byte {
 	return b
 }
 
+// mapPlain maps size zeroed bytes outside the Go heap, in pages of the
+// kernel's choosing, and returns them, or nil when the mapping fails.
+func (m *mappings) mapPlain(size int) []byte {
+	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil
+	}
+	m.maps = append(m.maps, b)
+	return b
+}
+
 // mapAligned maps size bytes and a huge page more, and returns the whole
 // mapping and the size bytes in it that start on a huge page, marked for
 // huge pages; or nil for both.

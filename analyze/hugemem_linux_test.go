@@ -59,7 +59,7 @@ func TestMapAhead(t *testing.T) {
 func TestSlabPrefault(t *testing.T) {
 	needPopulate(t)
 	table := flowTable{mem: new(mappings)}
-	for i := range heapChunks<<flowChunkShift + 1 { // the first record of the first slab
+	for i := range plainChunks<<flowChunkShift + 1 { // the first record of the first slab
 		var s pcapio.Segment
 		s.SetAddrs(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000), tableServer)
 		table.add(&s.Flow, s.Hash)

@@ -75,11 +75,12 @@ func TestFlowTable(t *testing.T) {
 	}
 }
 
-// TestFlowTableMapped fills a table past heapChunks chunks and past an
+// TestFlowTableMapped fills a table past plainChunks chunks and past an
 // index of a huge page, where Linux maps its memory outside the Go heap,
 // and checks every flow against its number, across the index's growth and
-// removals; that the table holds one mapping per slab of chunks and one
-// for the index, its old ones given back as it grew; and that release,
+// removals; that the table holds one mapping for each of its first
+// plainChunks chunks, one per slab of chunks after them and one for the
+// index, its old ones given back as it grew; and that release,
 // which Finish calls, gives the rest back.
 func TestFlowTableMapped(t *testing.T) {
 	table := flowTable{mem: new(mappings)}
@@ -109,9 +110,9 @@ func TestFlowTableMapped(t *testing.T) {
 	}
 	check("added", func(int) bool { return true })
 	if runtime.GOOS == "linux" {
-		slabs := (len(table.chunks) - heapChunks + slabChunks - 1) / slabChunks
-		if len(table.slots)*8 < hugePage || len(table.mem.maps) != slabs+1 {
-			t.Fatalf("%d mappings and %d slots for %d flows in %d chunks; want %d mappings, one for each slab and one for the index", len(table.mem.maps), len(table.slots), n, len(table.chunks), slabs+1)
+		slabs := (len(table.chunks) - plainChunks + slabChunks - 1) / slabChunks
+		if want := plainChunks + slabs + 1; len(table.slots)*8 < hugePage || len(table.mem.maps) != want {
+			t.Fatalf("%d mappings and %d slots for %d flows in %d chunks; want %d mappings, one for each of the first %d chunks, one for each slab and one for the index", len(table.mem.maps), len(table.slots), n, len(table.chunks), want, plainChunks)
 		}
 	}
 	for i := 0; i < n; i += 2 {
