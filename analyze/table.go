@@ -21,10 +21,10 @@ const flowChunkShift = 10
 // live as long as their flows and hold no pointers: in the heap they
 // would count towards the collector's target, which lets the heap grow by
 // half its live size (GOGC=50) before a collection, records included.
-// Measured: 50,000 pooled connections analysed with --idle 30s, whose
-// records take 19 MB, 115 to 120 MB → 113 to 114 MB; 20,000 of them 58 to
-// 60 → 57 to 58 MB; the benchmark's len1 and len4 14.8 → 14.4 MB and 15.8
-// → 15.5 MB.
+// Measured peaks, five or six runs each: 50,000 pooled connections analysed with
+// --idle 30s, whose records take 19 MB, 115 to 120 → 112 to 114 MB;
+// 20,000 of them 58.5 to 60 → 57 to 58 MB; the benchmark's len1 14.8 to
+// 15.0 → 14.3 to 14.7 MB, len4 15.6 to 16.1 → 15.3 to 15.6 MB.
 const (
 	plainChunks = 64
 	slabChunks  = 16
