@@ -32,7 +32,6 @@ func (f *flow) openWatch(a *Analyzer, gap int64, trigger packetRef, seg *pcapio.
 		}
 	}
 	if w.long {
-		w.gapIndex = a.notesOf(f).addGap(gapNote{start: w.start.nanos, end: trigger.nanos, endedBy: trigger.kind})
 		f.addCause(a, w.start, &trigger, gap, w.waiting)
 	}
 	switch {
@@ -108,7 +107,7 @@ func (f *flow) resolve(a *Analyzer, out Outcome, p packetRef, seg *pcapio.Segmen
 	if !w.long {
 		return
 	}
-	a.notesOf(f).setOutcome(w.gapIndex, out)
+	a.notesOf(f).setOutcome(out) // the gap watched is the latest
 	switch out {
 	case WasReset:
 		f.addReset(a, p, ri)
@@ -129,16 +128,9 @@ func (f *flow) judgeCaptureEnd(a *Analyzer, end int64) {
 		return
 	}
 	waiting := f.waiting()
-	n := a.notesOf(f)
-	if n.gaps == nil && a.ending != nil {
-		n.gaps = a.ending.gaps.take(1)[:0]
-	}
-	i := n.addGap(gapNote{start: f.lastRef.nanos, end: end, toEnd: true})
-	if waiting >= 0 {
-		n.setOutcome(i, Hung)
-	}
 	f.addCause(a, f.lastRef, nil, idle, waiting)
 	if waiting >= 0 {
+		a.notesOf(f).setOutcome(Hung)
 		f.addHung(a, end, idle, Side(waiting))
 	}
 }

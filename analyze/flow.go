@@ -232,7 +232,6 @@ type gapWatch struct {
 	triggerEnd  uint32    // sequence number after the trigger's data or FIN
 	triggerData bool      // the trigger carried data or a FIN
 	waiting     int8      // side with a request outstanding at the gap, or -1
-	gapIndex    int       // index in flow.gaps when long
 	retrans     int
 	lastRetrans packetRef
 }

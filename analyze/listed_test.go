@@ -115,3 +115,102 @@ func TestListedPerFlow(t *testing.T) {
 		t.Errorf("counts = %+v", c2)
 	}
 }
+
+// TestListedGapsTwoKinds checks the gaps listed when their findings are
+// of two kinds, each listed on its own: silences that keepalive probes
+// bound are keepalives too slow, the others plain silences. The gaps
+// listed are still the first MaxListed-1 and the latest, each with its
+// outcome, though the findings listed are the first and the latest of
+// each kind; the findings that name the gaps hold them.
+func TestListedGapsTwoKinds(t *testing.T) {
+	s, ms := time.Second, time.Millisecond
+	c := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, ms)
+	at := s + 2*ms // the last packet
+	type gap struct {
+		start time.Duration
+		kind  Kind
+	}
+	var gaps []gap
+	for i := range 25 {
+		start := at
+		at += time.Duration(40+i) * s
+		kind := SilentPastTimeout
+		if i%3 != 0 { // a gap that ends with a probe, or starts from its answer, is bounded by a keepalive
+			kind = KeepaliveTooSlow
+		}
+		gaps = append(gaps, gap{start, kind})
+		if i%3 == 1 { // the client probes, the server answers
+			c.probe(Client, at).probeAck(Server, at+ms)
+			at += ms
+		} else {
+			c.exchange(at, 100, 200, ms)
+			at += 2 * ms
+		}
+	}
+	a := New(Config{Idle: 30 * s})
+	for i := range c.segs {
+		a.Add(&c.segs[i])
+	}
+	r := a.Finish(time.Time{})
+	if r.Flows.Len() != 1 {
+		t.Fatalf("%d flows flagged, want 1", r.Flows.Len())
+	}
+	f := r.Flows.At(0)
+
+	// What is listed, worked out from the gaps.
+	var wantGaps []time.Duration
+	for i, g := range gaps {
+		if i < MaxListed-1 || i == len(gaps)-1 {
+			wantGaps = append(wantGaps, g.start)
+		}
+	}
+	var wantFindings []Kind
+	seen, last, notListed := map[Kind]int{}, map[Kind]int{}, map[Kind]int{}
+	for i, g := range gaps {
+		seen[g.kind]++
+		last[g.kind] = i
+	}
+	counted := map[Kind]int{}
+	for i, g := range gaps {
+		if counted[g.kind]++; counted[g.kind] < MaxListed || i == last[g.kind] {
+			wantFindings = append(wantFindings, g.kind)
+		} else {
+			notListed[g.kind]++
+		}
+	}
+	if seen[SilentPastTimeout] <= MaxListed || seen[KeepaliveTooSlow] <= MaxListed {
+		t.Fatalf("gaps of each kind: %v; want more than %d of both", seen, MaxListed)
+	}
+
+	var gotGaps []time.Duration
+	for _, g := range f.Gaps {
+		gotGaps = append(gotGaps, g.Start.Sub(base))
+		if g.Outcome != Survived || g.Duration != g.End.Sub(g.Start) || g.Duration < 40*s {
+			t.Errorf("gap at %v: %s, %v long (%v to %v); want survived, the time between its ends, 40 s or more", g.Start.Sub(base), g.Outcome, g.Duration, g.Start.Sub(base), g.End.Sub(base))
+		}
+	}
+	if diff := cmp.Diff(wantGaps, gotGaps); diff != "" {
+		t.Errorf("listed gaps' starts (-want +got):\n%s", diff)
+	}
+	if f.GapsNotListed != len(gaps)-MaxListed {
+		t.Errorf("gaps not listed = %d, want %d", f.GapsNotListed, len(gaps)-MaxListed)
+	}
+	var gotFindings []Kind
+	for _, fd := range f.Findings {
+		gotFindings = append(gotFindings, fd.Kind)
+	}
+	if diff := cmp.Diff(wantFindings, gotFindings); diff != "" {
+		t.Errorf("listed findings (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(notListed, f.FindingsNotListed); diff != "" {
+		t.Errorf("findings not listed (-want +got):\n%s", diff)
+	}
+	// Each listed gap is the one its finding names.
+	for _, g := range f.Gaps {
+		if !slices.ContainsFunc(f.Findings, func(fd Finding) bool {
+			return fd.Evidence.GapStart != nil && fd.Evidence.GapStart.Time.Equal(g.Start) && fd.At.Equal(g.End)
+		}) {
+			t.Errorf("gap at %v: no listed finding names it", g.Start.Sub(base))
+		}
+	}
+}

@@ -53,8 +53,9 @@ func (a *texts) fill(f *Flow, fd *Finding, buf *[]byte) {
 	}
 }
 
-// addCause adds the finding that names a long gap itself: keepalives too
-// slow when a keepalive bounds the gap, otherwise plain silence.
+// addCause adds the finding that names a long gap itself, and lists the
+// gap: keepalives too slow when a keepalive bounds the gap, otherwise
+// plain silence.
 func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64, waiting int8) {
 	kind := SilentPastTimeout
 	if start.kind == kindProbe || start.kind == kindProbeAck || (end != nil && (end.kind == kindProbe || end.kind == kindProbeAck)) {
@@ -68,6 +69,7 @@ func (f *flow) addCause(a *Analyzer, start packetRef, end *packetRef, gap int64,
 	if kind == KeepaliveTooSlow {
 		fd.more = &findingMore{keepalive: true, sides: [2]keepNote{a.keepNote(&f.dirs[Client]), a.keepNote(&f.dirs[Server])}}
 	}
+	a.notesOf(f).listGap(&fd)
 	f.addFinding(a, fd)
 }
 

@@ -5,23 +5,31 @@ import (
 	"time"
 )
 
-// A flow keeps its long gaps and findings, while it is analysed, in the
-// compact forms below: times as nanoseconds, packets as packetRefs, kinds
-// and outcomes as indexes, no text. A flow silent past the threshold again
-// and again keeps up to MaxListed of each, and a capture of many such
-// flows holds all of theirs at once, so their size is what such a capture
-// takes: a finding is 96 bytes here and a gap 24, against 184 and 88 as a
-// Finding and a Gap, with 80 more for each of a Finding's PacketRefs and
-// their text. Only the kinds with more evidence than most allocate when a
-// finding is made. They become Gaps and Findings when the flow is
-// exported (summary) or a finding alerted.
+// A flow keeps its findings, while it is analysed, in the compact form
+// below: times as nanoseconds, packets as packetRefs, kinds and outcomes
+// as indexes, no text. A flow silent past the threshold again and again
+// keeps up to MaxListed of each kind, and a capture of many such flows
+// holds all of theirs at once, so their size is what such a capture
+// takes: a finding is 96 bytes here, against 184 as a Finding, with 80
+// more for each of a Finding's PacketRefs and their text. Only the kinds
+// with more evidence than most allocate when a finding is made. They
+// become Findings when the flow is exported (summary) or a finding
+// alerted.
+//
+// A flow's long gaps are not kept apart: each is named by the finding
+// made for it (addCause), whose packets and times are the gap's, and that
+// finding notes whether the gap is listed and its outcome. Every listed
+// gap's finding is listed too: the first MaxListed-1 gaps' findings are
+// among the first of their kinds, and the latest gap's is the latest of
+// its kind.
 
-// flowNotes holds what only some flows have: long gaps and findings. It
-// lives outside the flow so that flows hold no pointers.
+// flowNotes holds what only some flows have: findings, and through them
+// long gaps. It lives outside the flow so that flows hold no pointers.
 type flowNotes struct {
-	gaps     []gapNote
 	findings []findingNote
 	minFatal fatalGap // the shortest gap it died of
+	// gapsListed counts the findings that name a listed gap.
+	gapsListed int32
 	// Past MaxListed, the gaps and findings of each kind left out (Flow's
 	// GapsNotListed and FindingsNotListed).
 	gapsNotListed     int32
@@ -29,14 +37,6 @@ type flowNotes struct {
 	// unalerted is how many findings at the end of findings live mode
 	// has not raised an alert for.
 	unalerted int32
-}
-
-// gapNote is a Gap as a flow keeps it.
-type gapNote struct {
-	start, end int64
-	endedBy    segKind // the kind of the packet that ended it, unless toEnd
-	toEnd      bool    // it ran to the capture end
-	outcome    uint8   // index in outcomes
 }
 
 // outcomes are a gap's outcomes, indexed so that notes hold no strings.
@@ -47,7 +47,8 @@ var noteKinds = [...]Kind{SilentPastTimeout, ResetAfterIdle, StaleConnectionReus
 
 // findingNote is a Finding as a flow keeps it: Finding's fields, and its
 // Evidence's GapStart, GapEnd, EndedBy, Waiting and Probes; the evidence
-// only some kinds have is in more.
+// only some kinds have is in more. A finding that names a listed gap
+// holds it too: the gap runs from start to at, and ends with end.
 type findingNote struct {
 	at, gap    int64
 	start, end packetRef    // the last packet before the gap and the first after it; end is none when the gap ran to the capture end
@@ -55,7 +56,8 @@ type findingNote struct {
 	probes     int32
 	kind       uint8 // index in noteKinds
 	severity   Severity
-	waiting    int8 // the side waiting during the gap, or -1
+	waiting    int8  // the side waiting during the gap, or -1
+	listedGap  uint8 // 1 + the index in outcomes of the gap's outcome, when it names a listed gap; else 0
 }
 
 // findingMore is the evidence of the findings that have more than most.
@@ -78,21 +80,32 @@ type keepNote struct {
 // kindIndex is k's index in noteKinds.
 func kindIndex(k Kind) uint8 { return uint8(slices.Index(noteKinds[:], k)) }
 
-// addGap adds a long gap and returns its index in gaps: past MaxListed,
-// the gap takes the place of the latest listed one, which is counted.
-func (n *flowNotes) addGap(g gapNote) int {
-	if len(n.gaps) == MaxListed {
+// listGap lists the long gap that the next finding added names: past
+// MaxListed, it takes the place of the latest listed one, which is
+// counted.
+func (n *flowNotes) listGap(fd *findingNote) {
+	if n.gapsListed < MaxListed {
+		n.gapsListed++
+	} else {
+		for i := len(n.findings) - 1; i >= 0; i-- {
+			if n.findings[i].listedGap != 0 {
+				n.findings[i].listedGap = 0
+				break
+			}
+		}
 		n.gapsNotListed++
-		n.gaps[MaxListed-1] = g
-		return MaxListed - 1
 	}
-	n.gaps = append(n.gaps, g)
-	return len(n.gaps) - 1
+	fd.listedGap = 1 // Unresolved
 }
 
-// setOutcome sets the outcome of the gap at index i.
-func (n *flowNotes) setOutcome(i int, out Outcome) {
-	n.gaps[i].outcome = uint8(slices.Index(outcomes[:], out))
+// setOutcome sets the outcome of the latest gap, which is listed.
+func (n *flowNotes) setOutcome(out Outcome) {
+	for i := len(n.findings) - 1; i >= 0; i-- {
+		if n.findings[i].listedGap != 0 {
+			n.findings[i].listedGap = 1 + uint8(slices.Index(outcomes[:], out))
+			return
+		}
+	}
 }
 
 // addFinding adds fd; past MaxListed findings of its kind, it drops the
@@ -107,6 +120,10 @@ func (n *flowNotes) addFinding(fd findingNote) {
 	if listed == MaxListed {
 		if latest >= len(n.findings)-int(n.unalerted) {
 			n.unalerted--
+		}
+		if n.findings[latest].listedGap != 0 { // never: a gap listed is among the first of its kind, or the latest
+			n.gapsListed--
+			n.gapsNotListed++
 		}
 		n.findings = slices.Delete(n.findings, latest, latest+1)
 		n.findingsNotListed[fd.kind]++
@@ -128,10 +145,14 @@ func (a *Analyzer) hasFindings(f *flow) bool {
 // exportNotes sets out's Gaps, Findings and the counts of those not
 // listed from n. The slices are carved from into.
 func (a *Analyzer) exportNotes(n *flowNotes, out *Flow, into *exportChunks) {
-	if len(n.gaps) > 0 {
-		out.Gaps = into.gaps.take(len(n.gaps))
-		for i := range n.gaps {
-			out.Gaps[i] = n.gaps[i].export()
+	if n.gapsListed > 0 {
+		out.Gaps = into.gaps.take(int(n.gapsListed))
+		k := 0
+		for i := range n.findings {
+			if n.findings[i].listedGap != 0 {
+				out.Gaps[k] = n.findings[i].exportGap()
+				k++
+			}
 		}
 	}
 	if len(n.findings) > 0 {
@@ -151,12 +172,13 @@ func (a *Analyzer) exportNotes(n *flowNotes, out *Flow, into *exportChunks) {
 	}
 }
 
-func (g *gapNote) export() Gap {
+// exportGap returns the listed gap n names.
+func (n *findingNote) exportGap() Gap {
 	endedBy := "capture-end"
-	if !g.toEnd {
-		endedBy = g.endedBy.endedBy()
+	if !n.end.none() {
+		endedBy = n.end.kind.endedBy()
 	}
-	return Gap{Start: nanoTime(g.start), End: nanoTime(g.end), Duration: time.Duration(g.end - g.start), EndedBy: endedBy, Outcome: outcomes[g.outcome]}
+	return Gap{Start: nanoTime(n.start.nanos), End: nanoTime(n.at), Duration: time.Duration(n.at - n.start.nanos), EndedBy: endedBy, Outcome: outcomes[n.listedGap-1]}
 }
 
 // exportFinding writes the Finding n notes, without its text, to fd, its

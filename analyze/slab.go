@@ -142,14 +142,12 @@ func (e *exportChunks) reset() {
 }
 
 // endChunks is where the flows judged at the capture's end take room for
-// their notes: most have none before, and get one gap and a finding or two.
+// their notes: most have none before, and get a finding or two.
 type endChunks struct {
-	gaps     chunks[gapNote]
 	findings chunks[findingNote]
 }
 
 // reset gives back everything taken, once nothing refers to it.
 func (e *endChunks) reset() {
-	e.gaps.reset()
 	e.findings.reset()
 }
