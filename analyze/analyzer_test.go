@@ -472,3 +472,22 @@ func TestCaptureStartsWithOneByteProbe(t *testing.T) {
 		t.Errorf("without D-SACK: probes %d, bytes %d; want 0 and 1 (data)", k.Probes, r.Flows.At(1).Bytes[Client])
 	}
 }
+
+// TestPacketRefPlace checks that a packet's number and its file's index,
+// which a packetRef keeps in one word, come back as they went in, at the
+// ends of their ranges too.
+func TestPacketRefPlace(t *testing.T) {
+	for _, tc := range []struct {
+		frame uint64
+		file  int
+	}{
+		{1, 0}, {2, 1}, {1<<32 + 5, 255}, {1 << 39, 1 << 20}, {1<<40 - 1, 1<<fileBits - 1},
+	} {
+		seg := pcapio.Segment{Frame: tc.frame, File: tc.file, PayloadLen: 1448}
+		r := refTo(&seg, 7, Server, kindData)
+		p := r.value()
+		if r.frame() != tc.frame || r.file() != tc.file || p.Frame != tc.frame || p.File != tc.file || r.none() {
+			t.Errorf("frame %d of file %d: kept as frame %d of file %d, exported as frame %d of file %d", tc.frame, tc.file, r.frame(), r.file(), p.Frame, p.File)
+		}
+	}
+}

@@ -9,9 +9,9 @@ import (
 
 // A table of many flows keeps those idle for a while frozen: encoded in
 // a fixed entry of 158 bytes (182 for IPv6) rather than held in a
-// 384-byte record, and made a record again when their next packet comes.
+// 376-byte record, and made a record again when their next packet comes.
 // A capture of a million connections left open after their handshakes
-// holds all of them at once: in records they take 384 MB; frozen, all but
+// holds all of them at once: in records they take 376 MB; frozen, all but
 // 65,536 of them, about 175 MB.
 //
 // A frozen flow keeps its place in the index, its slot naming the entry
@@ -362,7 +362,7 @@ func freezable(f *flow, base int64) bool {
 	r := &f.lastRef
 	ok := f.watch == 0 && f.alerts == 0 &&
 		inRange(f.first-base, -1<<47, 1<<47-1) && inRange(f.last-f.first, 0, max48) &&
-		inRange(r.nanos-f.first, 0, max48) && r.frame <= max32 && inRange(int64(r.file), 0, 255) && r.len <= max16 &&
+		inRange(r.nanos-f.first, 0, max48) && r.frame() <= max32 && r.file() <= 255 && r.len <= max16 &&
 		inRange(f.maxGap, 0, max48) && inRange(int64(f.maxSurvived), 0, max48) &&
 		timeFits(f.maxGapAt, f.first) && timeFits(f.synAt, f.first) && f.notes >= 0
 	for s := range f.dirs {
@@ -409,8 +409,8 @@ func encodeCold(e []byte, f *flow, base int64, refs *slab[coldRefs]) {
 	put48(o, 4, uint64(f.first-base))
 	put48(o, 10, uint64(f.last-f.first))
 	put48(o, 16, uint64(r.nanos-f.first))
-	put32(o, 22, r.frame)
-	o[26] = byte(r.file)
+	put32(o, 22, r.frame())
+	o[26] = byte(r.file())
 	put16(o, 27, uint64(r.len))
 	put48(o, 29, uint64(f.maxGap))
 	put48(o, 35, uint64(f.maxSurvived))
@@ -463,8 +463,7 @@ func decodeCold(b []byte, f *flow, base int64, refs *slab[coldRefs]) {
 	f.index = uint32(get32(o, 0))
 	f.first, f.last = coldSpan(o, base)
 	r.nanos = f.first + int64(get48(o, 16))
-	r.frame = get32(o, 22)
-	r.file = int32(o[26])
+	r.place = get32(o, 22)<<fileBits | uint64(o[26])
 	r.len = uint32(get16(o, 27))
 	f.maxGap = int64(get48(o, 29))
 	f.maxSurvived = time.Duration(get48(o, 35))

@@ -38,15 +38,31 @@ func (k segKind) endedBy() string {
 	return "ack"
 }
 
-// packetRef is the compact form of PacketRef kept in flow state.
+// packetRef is the compact form of PacketRef kept in flow state: 24
+// bytes, the packet's number and its file's index sharing a word.
 type packetRef struct {
 	nanos int64
-	frame uint64
-	file  int32
+	place uint64 // frame<<fileBits | file
 	len   uint32
 	side  Side
 	kind  segKind
 }
+
+// fileBits is how many bits of a packetRef's place hold the file's index:
+// room for 16,777,216 files of up to 2⁴⁰ packets each, which at 16 bytes
+// a record at least would be a file of 17 TB.
+const fileBits = 24
+
+// refTo returns the packetRef of seg, captured at now.
+func refTo(seg *pcapio.Segment, now int64, side Side, kind segKind) packetRef {
+	return packetRef{nanos: now, place: seg.Frame<<fileBits | uint64(seg.File), len: seg.PayloadLen, side: side, kind: kind}
+}
+
+// frame is the packet's number in its file, from 1.
+func (p packetRef) frame() uint64 { return p.place >> fileBits }
+
+// file is the index of the packet's file.
+func (p packetRef) file() int { return int(p.place & (1<<fileBits - 1)) }
 
 func (p packetRef) export() *PacketRef {
 	if p.none() {
@@ -57,13 +73,13 @@ func (p packetRef) export() *PacketRef {
 }
 
 // none reports whether p names no packet.
-func (p packetRef) none() bool { return p.frame == 0 && p.nanos == 0 }
+func (p packetRef) none() bool { return p.frame() == 0 && p.nanos == 0 }
 
 func (p packetRef) value() PacketRef { return p.valueWhat(p.what()) }
 
 // valueWhat is value with p.what() given.
 func (p packetRef) valueWhat(what string) PacketRef {
-	return PacketRef{File: int(p.file), Frame: p.frame, Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: what}
+	return PacketRef{File: p.file(), Frame: p.frame(), Time: nanoTime(p.nanos), Side: p.side, Kind: packetKinds[p.kind], What: what}
 }
 
 func (p packetRef) what() string {
@@ -359,7 +375,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
 	if duplicate {
 		return addedDuplicate
 	}
-	ref := packetRef{nanos: now, frame: seg.Frame, file: int32(seg.File), len: seg.PayloadLen, side: side, kind: kind}
+	ref := refTo(seg, now, side, kind)
 
 	if a.resetsTimer(kind) {
 		gap := now - f.lastRef.nanos // 0 for the first packet: start set lastRef to its time

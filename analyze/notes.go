@@ -10,7 +10,7 @@ import (
 // as indexes, no text. A flow silent past the threshold again and again
 // keeps up to MaxListed of each kind, and a capture of many such flows
 // holds all of theirs at once, so their size is what such a capture
-// takes: a finding is 96 bytes here, against 184 as a Finding, with 80
+// takes: a finding is 80 bytes here, against 184 as a Finding, with 80
 // more for each of a Finding's PacketRefs and their text. Only the kinds
 // with more evidence than most allocate when a finding is made. They
 // become Findings when the flow is exported (summary) or a finding
