@@ -40,11 +40,13 @@ type Config struct {
 	// WarnAt is the share of the threshold at which Tick first warns about
 	// a silent flow; 0 means DefaultWarnAt.
 	WarnAt float64
-	// Spill, when set, makes the file the flows kept for the Result move
-	// to once they outgrow 64 KiB of memory (see Flows); it is called at
-	// most once. Without it, or when it fails, they stay in memory, which
-	// then grows with the number of flows kept. The command gives an
-	// unlinked temporary file.
+	// Spill, when set, makes the files the flows kept for the Result move
+	// to once they outgrow 64 KiB of memory (see Flows), and the findings
+	// of flows still being analysed once nothing can change them; it is
+	// called at most twice, once for each. Without it, or when it fails,
+	// they stay in memory, which then grows with the number of flows kept
+	// and the findings listed. The command gives an unlinked temporary
+	// file.
 	Spill func() (SpillFile, error)
 	// Trace, when set, is called with every packet of the flows whose
 	// Index is in TraceFlows, as classified. Reports use it in a second
@@ -108,6 +110,9 @@ type Analyzer struct {
 	thawed     flow                 // a frozen flow being finished
 	ending     *endChunks           // while Finish judges flows at the capture's end, where their notes come from
 	out        exportChunks         // where what is exported and dropped at once is carved from: a flow stored at once, an alert's finding
+	spill      noteSpill            // where findings nothing can change wait for their flows' export
+	backNotes  []findingNote        // scratch for the findings read back from spill
+	backMore   []findingMore        // and their more evidence
 	ticking    bool                 // Tick has been called: live mode
 	pending    []Alert              // findings of flows finished between two Ticks
 	survived   []time.Duration      // flows' longest survived gaps, those that can still count (see pruneSurvived)
@@ -118,6 +123,7 @@ type Analyzer struct {
 func New(cfg Config) *Analyzer {
 	a := &Analyzer{
 		done:       &flowStore{open: cfg.Spill},
+		spill:      noteSpill{open: cfg.Spill},
 		texts:      texts{threshold: int64(cfg.Idle), probesCount: true, middlebox: cfg.Middlebox},
 		maxFlows:   cfg.MaxFlows,
 		keepAll:    cfg.KeepAll,
@@ -382,6 +388,10 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 		a.finish(f, endNanos)
 	}
 	a.done.stopFeed()
+	if a.spill.err != nil && a.done.err == nil {
+		a.done.err = a.spill.err // the flows whose findings could not be read back lack them
+	}
+	a.spill.close()
 	a.ending = nil
 	a.flows.release() // nothing keeps the flow records alive
 	a.found = nil

@@ -116,6 +116,7 @@ func (f *flow) addFinding(a *Analyzer, fd findingNote) {
 		n.findings = a.ending.findings.take(1)[:0]
 	}
 	n.addFinding(fd)
+	a.seal(n)
 }
 
 // waitingOf is the side whose request or data was outstanding during the

@@ -14,7 +14,8 @@ import (
 // more for each of a Finding's PacketRefs and their text. Only the kinds
 // with more evidence than most allocate when a finding is made. They
 // become Findings when the flow is exported (summary) or a finding
-// alerted.
+// alerted. With a spill file, those nothing can change any more wait
+// there rather than in memory (noteSpill).
 //
 // A flow's long gaps are not kept apart: each is named by the finding
 // made for it (addCause), whose packets and times are the gap's, and that
@@ -26,8 +27,13 @@ import (
 // flowNotes holds what only some flows have: findings, and through them
 // long gaps. It lives outside the flow so that flows hold no pointers.
 type flowNotes struct {
-	findings []findingNote
-	minFatal fatalGap // the shortest gap it died of
+	findings []findingNote // those kept in memory: the ones made after those moved out
+	spilled  int64         // 1 + the offset in the spill file of the latest finding moved there; 0 for none
+	minFatal fatalGap      // the shortest gap it died of
+	// moved counts the findings moved to the spill file, movedKind those
+	// of each kind.
+	moved     int32
+	movedKind [len(noteKinds)]uint8
 	// gapsListed counts the findings that name a listed gap.
 	gapsListed int32
 	// Past MaxListed, the gaps and findings of each kind left out (Flow's
@@ -111,7 +117,7 @@ func (n *flowNotes) setOutcome(out Outcome) {
 // addFinding adds fd; past MaxListed findings of its kind, it drops the
 // latest listed one of the kind, which is counted.
 func (n *flowNotes) addFinding(fd findingNote) {
-	latest, listed := -1, 0
+	latest, listed := -1, int(n.movedKind[fd.kind]) // the latest of a kind is never moved
 	for i := range n.findings {
 		if n.findings[i].kind == fd.kind {
 			latest, listed = i, listed+1
@@ -139,26 +145,95 @@ func (a *Analyzer) notesOf(f *flow) *flowNotes { return a.notes.at(&f.notes) }
 // hasFindings reports whether the flow has findings, without making
 // notes.
 func (a *Analyzer) hasFindings(f *flow) bool {
-	return f.notes != 0 && len(a.notes.items[f.notes-1].findings) > 0
+	if f.notes == 0 {
+		return false
+	}
+	n := &a.notes.items[f.notes-1]
+	return len(n.findings) > 0 || n.moved > 0
+}
+
+// seal moves to the spill file, in order, the findings at the start of
+// n's that nothing can change any more.
+func (a *Analyzer) seal(n *flowNotes) {
+	for len(n.findings) > 0 && a.spill.usable() && a.settled(n) {
+		fd := &n.findings[0]
+		n.spilled = a.spill.add(fd, n.spilled)
+		n.moved++
+		n.movedKind[fd.kind]++
+		n.findings = n.findings[:copy(n.findings, n.findings[1:])]
+		n.unalerted = min(n.unalerted, int32(len(n.findings)))
+	}
+}
+
+// settled reports whether nothing can change the first of the findings n
+// keeps in memory.
+func (a *Analyzer) settled(n *flowNotes) bool {
+	fd := &n.findings[0]
+	switch {
+	case int(n.movedKind[fd.kind]) >= MaxListed-1: // the latest of its kind, which a later one replaces
+		return false
+	case fd.more != nil && fd.more.reset != nil: // its evidence holds text
+		return false
+	case a.ticking && int(n.unalerted) >= len(n.findings): // not alerted yet
+		return false
+	case fd.listedGap != 0: // a listed gap's: settled once a later gap was found
+		for i := 1; i < len(n.findings); i++ {
+			if k := noteKinds[n.findings[i].kind]; k == SilentPastTimeout || k == KeepaliveTooSlow {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// unsealed returns the findings of n moved to the spill file, read back in
+// order into scratch space the next call reuses. When one cannot be read,
+// it returns those after it.
+func (a *Analyzer) unsealed(n *flowNotes) []findingNote {
+	k := int(n.moved)
+	if k == 0 {
+		return nil
+	}
+	a.backNotes = slices.Grow(a.backNotes[:0], k)[:k]
+	a.backMore = slices.Grow(a.backMore[:0], k)[:k]
+	ref := n.spilled
+	for i := k - 1; i >= 0; i-- {
+		var ok bool
+		if ref, ok = a.spill.get(ref, &a.backNotes[i], &a.backMore[i]); !ok {
+			return a.backNotes[i+1:]
+		}
+	}
+	return a.backNotes
 }
 
 // exportNotes sets out's Gaps, Findings and the counts of those not
 // listed from n. The slices are carved from into.
 func (a *Analyzer) exportNotes(n *flowNotes, out *Flow, into *exportChunks) {
-	if n.gapsListed > 0 {
-		out.Gaps = into.gaps.take(int(n.gapsListed))
-		k := 0
-		for i := range n.findings {
-			if n.findings[i].listedGap != 0 {
-				out.Gaps[k] = n.findings[i].exportGap()
-				k++
+	back := a.unsealed(n)
+	gaps := 0
+	for _, part := range [2][]findingNote{back, n.findings} {
+		for i := range part {
+			if part[i].listedGap != 0 {
+				gaps++
 			}
 		}
 	}
-	if len(n.findings) > 0 {
-		out.Findings = into.findings.take(len(n.findings))
-		for i := range n.findings {
-			exportFinding(&n.findings[i], &out.Findings[i], into)
+	if gaps > 0 {
+		out.Gaps = into.gaps.take(gaps)
+	}
+	if all := len(back) + len(n.findings); all > 0 {
+		out.Findings = into.findings.take(all)
+	}
+	k, j := 0, 0 // gaps and findings exported
+	for _, part := range [2][]findingNote{back, n.findings} {
+		for i := range part {
+			if part[i].listedGap != 0 {
+				out.Gaps[k] = part[i].exportGap()
+				k++
+			}
+			exportFinding(&part[i], &out.Findings[j], into)
+			j++
 		}
 	}
 	out.GapsNotListed = int(n.gapsNotListed)

@@ -1,0 +1,131 @@
+package analyze
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hangdiag/hangdiag/pcapio"
+)
+
+// manyGaps is a pooled connection silent 40 s and more, 30 times: the
+// silences that keepalive probes bound are keepalives too slow, the
+// others plain silences; the last request is answered after 90 s and
+// reset by a middlebox.
+func manyGaps() []pcapio.Segment {
+	s, ms := time.Second, time.Millisecond
+	c := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, ms)
+	at := s + 2*ms
+	for i := range 30 {
+		at += time.Duration(40+i) * s
+		if i%3 == 1 {
+			c.probe(Client, at).probeAck(Server, at+ms)
+			at += ms
+		} else {
+			c.exchange(at, 100, 200, ms)
+			at += 2 * ms
+		}
+	}
+	at += 60 * s
+	c.send(Client, at, 100).send(Server, at+90*s, 112).rst(Client, at+90*s+ms, true)
+	return c.segs
+}
+
+// TestNotesSpill analyses captures and a conversation whose flows list
+// many findings, once with every finding kept in memory and once with
+// those nothing can change moved to a spill file, written at every
+// record, and checks that both give the same flows, and in live mode the
+// same alerts; and that findings did move.
+func TestNotesSpill(t *testing.T) {
+	inputs := map[string][]pcapio.Segment{"many gaps": manyGaps()}
+	for _, pattern := range []string{"*.pcap", "lab/*.pcap"} {
+		paths, _ := filepath.Glob(filepath.Join("..", "testdata", "pcaps", pattern))
+		for _, p := range paths {
+			inputs[filepath.Base(p)] = readSegments(t, p)
+		}
+	}
+	if len(inputs) < 10 {
+		t.Fatalf("%d inputs; the captures in testdata/pcaps are missing", len(inputs))
+	}
+	defer func(n int) { noteFlushSize = n }(noteFlushSize)
+	noteFlushSize = 1
+	moved := 0
+	for name, segs := range inputs {
+		for _, idle := range []time.Duration{time.Second, 5 * time.Second, 30 * time.Second} {
+			for _, live := range []bool{false, true} {
+				want, wantAlerts, _ := analyseSpilling(t, segs, idle, live, nil)
+				got, gotAlerts, n := analyseSpilling(t, segs, idle, live, func() (SpillFile, error) { return os.CreateTemp(t.TempDir(), "notes-*") })
+				moved += n
+				if diff := flowsDiff(want.Flows, got.Flows); diff != "" {
+					t.Errorf("%s at %v, live %v (-in memory +moved):\n%s", name, idle, live, diff)
+				}
+				if diff := cmp.Diff(wantAlerts, gotAlerts); diff != "" {
+					t.Errorf("%s at %v: alerts (-in memory +moved):\n%s", name, idle, diff)
+				}
+				if err := got.Flows.Err(); err != nil {
+					t.Errorf("%s at %v: %v", name, idle, err)
+				}
+			}
+		}
+	}
+	if moved < 100 {
+		t.Errorf("%d findings moved in all: the spill file is hardly tested", moved)
+	}
+}
+
+// analyseSpilling analyses segs at idle, ticking after every segment when
+// live, and returns the result, the alerts' kinds and messages, and how
+// many findings moved to the spill file.
+func analyseSpilling(t *testing.T, segs []pcapio.Segment, idle time.Duration, live bool, spill func() (SpillFile, error)) (*Result, []string, int) {
+	t.Helper()
+	a := New(Config{KeepAll: true, Idle: idle, Spill: spill})
+	var alerts []string
+	for i := range segs {
+		a.Add(&segs[i])
+		if live {
+			for _, al := range a.Tick(time.Unix(0, segs[i].Nanos)) {
+				if al.Level == AlertFinding {
+					alerts = append(alerts, string(al.Kind)+": "+al.Message)
+				}
+			}
+		}
+	}
+	moved := a.spill.moved
+	return a.Finish(time.Time{}), alerts, moved
+}
+
+// brokenFile is a spill file that cannot be read back.
+type brokenFile struct{ *os.File }
+
+func (brokenFile) ReadAt([]byte, int64) (int, error) { return 0, errors.New("read error") }
+
+// TestNotesSpillFails checks that findings stay in memory, and nothing is
+// amiss, when the spill file cannot be made; and that the result says so
+// when it cannot be read back.
+func TestNotesSpillFails(t *testing.T) {
+	defer func(n int) { noteFlushSize = n }(noteFlushSize)
+	noteFlushSize = 1
+	segs := manyGaps()
+	want, _, _ := analyseSpilling(t, segs, 30*time.Second, false, nil)
+	got, _, moved := analyseSpilling(t, segs, 30*time.Second, false, func() (SpillFile, error) { return nil, errors.New("no space") })
+	if diff := flowsDiff(want.Flows, got.Flows); diff != "" || got.Flows.Err() != nil || moved != 1 {
+		t.Errorf("no file: %d moved (want 1, kept in memory), error %v, flows (-want +got):\n%s", moved, got.Flows.Err(), diff)
+	}
+
+	got, _, moved = analyseSpilling(t, segs, 30*time.Second, false, func() (SpillFile, error) {
+		f, err := os.CreateTemp(t.TempDir(), "notes-*")
+		return brokenFile{f}, err
+	})
+	if moved == 0 || got.Flows.Err() == nil {
+		t.Fatalf("unreadable file: %d moved, error %v; want some moved and an error", moved, got.Flows.Err())
+	}
+	f := listOf(got.Flows)
+	w := listOf(want.Flows)
+	if len(f) != 1 || len(w) != 1 || len(f[0].Findings) != len(w[0].Findings)-moved {
+		t.Errorf("unreadable file: %d flows; want the one with %d findings of %d, those in memory", len(f), len(w[0].Findings)-moved, len(w[0].Findings))
+	}
+}
