@@ -16,7 +16,10 @@
 # JSON (the JSON report of its 325,000 flagged flows is 888 MB);
 # 200k-ka is 200,000 pooled connections that each send a keepalive probe
 # every minute while idle, so that about 150,000 are alive at once and
-# every one wakes again and again.
+# every one wakes again and again; 50k-pooled is 50,000 pooled connections
+# kept open for an hour without keepalives, a request every 60 to 120 s,
+# analysed with --idle 30s: every flow is silent past the threshold forty
+# times and lists as many long gaps and findings as a flow lists.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
 #        bench/run.sh -pgo
@@ -27,8 +30,8 @@
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
-#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, len1, len4 or
-#                len4-rot
+#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, len1,
+#                len4 or len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -96,6 +99,7 @@ captures=(
 	"1m-v6    v6-1M.pcap          -flows 1000000 -duration 20s -v6 100"
 	"1m-flagged flows-1M-1000s.pcap -flows 1000000 -duration 1000s"
 	"200k-ka  keepalive-200k.pcap -flows 200000 -mix keepalive -duration 600s"
+	"50k-pooled pooled-50k-1h.pcap -flows 50000 -mix pooled -duration 3600s"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
 	"len4-rot len4-rot.pcap       -size 256MiB -length 4 -rotate 32MiB"
@@ -153,20 +157,21 @@ measure() {
 	fi
 }
 
-# alternate N FORMAT FILE... runs cat and hangdiag (writing FORMAT) on the
-# files N times each, by turns, so that both see the machine as it is at
+# alternate N ARGS FILE... runs cat and hangdiag (with the flags ARGS) on
+# the files N times each, by turns, so that both see the machine as it is at
 # the moment: its speed drifts from minute to minute, and two blocks of
 # runs one after the other can see two speeds. It prints "cat-seconds
 # cat-KB hangdiag-seconds hangdiag-KB", the medians, with "timeout -" for
 # a command that did not finish a run.
 alternate() {
-	local n="$1" format="$2" c="" h="" ct="" ck="" ht="" hk="" s kb
+	local n="$1" args="$2" c="" h="" ct="" ck="" ht="" hk="" s kb
 	shift 2
 	for _ in $(seq "$n"); do
 		read -r s kb < <(measure cat "$@")
 		[ "$s" = timeout ] && c=timeout
 		ct="$ct $s" ck="$ck $kb"
-		read -r s kb < <(measure "$out/hangdiag" analyze --format "$format" -o /dev/null "$@")
+		# shellcheck disable=SC2086
+		read -r s kb < <(measure "$out/hangdiag" analyze $args -o /dev/null "$@")
 		[ "$s" = timeout ] && h=timeout
 		ht="$ht $s" hk="$hk $kb"
 		[ -n "$c$h" ] && break
@@ -202,14 +207,15 @@ for c in "${captures[@]}"; do
 	done
 	cat "${files[@]}" >/dev/null # warm the page cache
 
-	format=json
-	[ "$name" = 1m-flagged ] && format=table
-	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$format" "${files[@]}")
+	args="--format json"
+	[ "$name" = 1m-flagged ] && args="--format table"
+	[ "$name" = 50k-pooled ] && args="--format json --idle 30s"
+	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$args" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file; on the million open flows, the
 	# bursts, the flagged flows and the pooled connections, they would
 	# take minutes and gigabytes to tell what 1m-flows tells already.
-	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ]; then
+	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ] && [ "$name" != 50k-pooled ]; then
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
@@ -319,6 +325,9 @@ for n in len1 len4 len4-rot; do
 		peak $n "$n ($(get $n 3) flows)" 64
 	fi
 done
+if has 50k-pooled; then
+	peak 50k-pooled "50,000 flows, each silent past 30 s forty times" 64
+fi
 if has len1 && has len4; then
 	longer len4 "4x as long"
 fi
