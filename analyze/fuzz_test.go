@@ -10,20 +10,32 @@ import (
 )
 
 // FuzzAnalyze feeds arbitrary segment sequences between a few endpoints to
-// the analyzer: it must not panic, and every finding must be about a gap at
-// least as long as the threshold.
+// the analyzer: it must not panic, every finding must be about a gap at
+// least as long as the threshold, and moving settled findings to a spill
+// file, written at every record, must change nothing.
 func FuzzAnalyze(f *testing.F) {
 	seed := newConv(cli, srv, 0xfffffff0).handshake(0).send(Client, time.Second, 200).ack(Server, time.Second+time.Millisecond).
 		probe(Client, 400*time.Second).rst(Server, 400*time.Second+time.Millisecond, true)
 	f.Add(encodeSegments(seed.segs), uint16(5))
 	f.Add([]byte{}, uint16(1))
+	f.Add(encodeSegments(manyGaps()), uint16(30))
+	defer func(n int) { noteFlushSize = n }(noteFlushSize)
+	noteFlushSize = 1
 	f.Fuzz(func(t *testing.T, data []byte, idleSecs uint16) {
 		threshold := time.Duration(idleSecs%600+1) * time.Second
-		a := New(Config{Idle: threshold, MaxFlows: 4, KeepAll: true})
-		for _, seg := range decodeSegments(data) {
-			a.Add(&seg)
+		segs := decodeSegments(data)
+		var r *Result
+		for _, spill := range []func() (SpillFile, error){nil, func() (SpillFile, error) { return new(memFile), nil }} {
+			a := New(Config{Idle: threshold, MaxFlows: 4, KeepAll: true, Spill: spill})
+			for i := range segs {
+				a.Add(&segs[i])
+			}
+			if r == nil {
+				r = a.Finish(time.Time{})
+			} else if diff := flowsDiff(r.Flows, a.Finish(time.Time{}).Flows); diff != "" {
+				t.Fatalf("with settled findings moved (-in memory +moved):\n%s", diff)
+			}
 		}
-		r := a.Finish(time.Time{})
 		for _, fl := range r.Flows.All() {
 			for _, fd := range fl.Findings {
 				if fd.Gap < threshold {

@@ -1,8 +1,10 @@
 package analyze
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
+	"io"
 	"slices"
 )
 
@@ -103,8 +105,8 @@ func (s *noteSpill) get(ref int64, fd *findingNote, more *findingMore) (prev int
 		b = s.buf[off-s.size:]
 	default:
 		s.rec = slices.Grow(s.rec[:0], recMax)[:min(int64(recMax), s.size-off)]
-		if _, err := s.file.ReadAt(s.rec, off); err != nil {
-			s.fail(err)
+		if n, err := s.file.ReadAt(s.rec, off); n < len(s.rec) {
+			s.fail(cmp.Or(err, io.ErrUnexpectedEOF))
 			return 0, false
 		}
 		b = s.rec

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,6 +98,29 @@ func analyseSpilling(t *testing.T, segs []pcapio.Segment, idle time.Duration, li
 	moved := a.spill.moved
 	return a.Finish(time.Time{}), alerts, moved
 }
+
+// memFile is a spill file in memory.
+type memFile struct{ b []byte }
+
+func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if end := int(off) + len(p); end > len(m.b) {
+		m.b = append(m.b, make([]byte, end-len(m.b))...)
+	}
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(m.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *memFile) Close() error { return nil }
 
 // brokenFile is a spill file that cannot be read back.
 type brokenFile struct{ *os.File }
