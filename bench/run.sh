@@ -40,7 +40,7 @@
 #                large changes to the per-packet code
 #
 # It builds hangdiag and bench/gen into bench/out/, generates the captures
-# there when missing or made by another generator (about 5 GB in all;
+# there when missing or made by another generator (about 8 GB in all;
 # bench/out/ is not committed),
 # warms the page cache, and prints one table row per tool and capture:
 # wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'), packets
