@@ -123,30 +123,8 @@ func TestListedPerFlow(t *testing.T) {
 // outcome, though the findings listed are the first and the latest of
 // each kind; the findings that name the gaps hold them.
 func TestListedGapsTwoKinds(t *testing.T) {
-	s, ms := time.Second, time.Millisecond
-	c := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, ms)
-	at := s + 2*ms // the last packet
-	type gap struct {
-		start time.Duration
-		kind  Kind
-	}
-	var gaps []gap
-	for i := range 25 {
-		start := at
-		at += time.Duration(40+i) * s
-		kind := SilentPastTimeout
-		if i%3 != 0 { // a gap that ends with a probe, or starts from its answer, is bounded by a keepalive
-			kind = KeepaliveTooSlow
-		}
-		gaps = append(gaps, gap{start, kind})
-		if i%3 == 1 { // the client probes, the server answers
-			c.probe(Client, at).probeAck(Server, at+ms)
-			at += ms
-		} else {
-			c.exchange(at, 100, 200, ms)
-			at += 2 * ms
-		}
-	}
+	s := time.Second
+	c, _, gaps := silentAgain(25)
 	a := New(Config{Idle: 30 * s})
 	for i := range c.segs {
 		a.Add(&c.segs[i])
@@ -213,4 +191,40 @@ func TestListedGapsTwoKinds(t *testing.T) {
 			t.Errorf("gap at %v: no listed finding names it", g.Start.Sub(base))
 		}
 	}
+}
+
+// gapAt is a long gap of a conversation: where it starts, and the kind of
+// the finding made for it.
+type gapAt struct {
+	start time.Duration
+	kind  Kind
+}
+
+// silentAgain is a pooled connection silent 40 s and more, n times (40 s,
+// 41 s, ...): every third silence ends with a keepalive probe, answered,
+// and the next starts from the answer; both are keepalives too slow, the
+// others plain silences. It returns the conversation, the time of its last
+// packet and its gaps.
+func silentAgain(n int) (*conv, time.Duration, []gapAt) {
+	s, ms := time.Second, time.Millisecond
+	c := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, ms)
+	at := s + 2*ms // the last packet
+	var gaps []gapAt
+	for i := range n {
+		start := at
+		at += time.Duration(40+i) * s
+		kind := SilentPastTimeout
+		if i%3 != 0 {
+			kind = KeepaliveTooSlow
+		}
+		gaps = append(gaps, gapAt{start, kind})
+		if i%3 == 1 { // the client probes, the server answers
+			c.probe(Client, at).probeAck(Server, at+ms)
+			at += ms
+		} else {
+			c.exchange(at, 100, 200, ms)
+			at += 2 * ms
+		}
+	}
+	return c, at, gaps
 }

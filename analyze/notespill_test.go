@@ -13,24 +13,11 @@ import (
 	"github.com/hangdiag/hangdiag/pcapio"
 )
 
-// manyGaps is a pooled connection silent 40 s and more, 30 times: the
-// silences that keepalive probes bound are keepalives too slow, the
-// others plain silences; the last request is answered after 90 s and
-// reset by a middlebox.
+// manyGaps is silentAgain(30) whose last request is answered after 90 s
+// and reset by a middlebox.
 func manyGaps() []pcapio.Segment {
 	s, ms := time.Second, time.Millisecond
-	c := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, ms)
-	at := s + 2*ms
-	for i := range 30 {
-		at += time.Duration(40+i) * s
-		if i%3 == 1 {
-			c.probe(Client, at).probeAck(Server, at+ms)
-			at += ms
-		} else {
-			c.exchange(at, 100, 200, ms)
-			at += 2 * ms
-		}
-	}
+	c, at, _ := silentAgain(30)
 	at += 60 * s
 	c.send(Client, at, 100).send(Server, at+90*s, 112).rst(Client, at+90*s+ms, true)
 	return c.segs
@@ -122,28 +109,31 @@ func (m *memFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (m *memFile) Close() error { return nil }
 
-// brokenFile is a spill file that cannot be read back.
-type brokenFile struct{ *os.File }
-
-func (brokenFile) ReadAt([]byte, int64) (int, error) { return 0, errors.New("read error") }
-
 // TestNotesSpillFails checks that findings stay in memory, and nothing is
-// amiss, when the spill file cannot be made; and that the result says so
-// when it cannot be read back.
+// amiss, when the spill file cannot be made or written; and that the
+// result says so when it cannot be read back.
 func TestNotesSpillFails(t *testing.T) {
 	defer func(n int) { noteFlushSize = n }(noteFlushSize)
 	noteFlushSize = 1
 	segs := manyGaps()
 	want, _, _ := analyseSpilling(t, segs, 30*time.Second, false, nil)
-	got, _, moved := analyseSpilling(t, segs, 30*time.Second, false, func() (SpillFile, error) { return nil, errors.New("no space") })
-	if diff := flowsDiff(want.Flows, got.Flows); diff != "" || got.Flows.Err() != nil || moved != 1 {
-		t.Errorf("no file: %d moved (want 1, kept in memory), error %v, flows (-want +got):\n%s", moved, got.Flows.Err(), diff)
+	failing := func(failWrite, failRead bool) func() (SpillFile, error) {
+		return func() (SpillFile, error) {
+			f, err := os.CreateTemp(t.TempDir(), "notes-*")
+			return failingFile{f, failWrite, failRead}, err
+		}
+	}
+	for name, spill := range map[string]func() (SpillFile, error){
+		"no file":         func() (SpillFile, error) { return nil, errors.New("no space") },
+		"unwritable file": failing(true, false),
+	} {
+		got, _, moved := analyseSpilling(t, segs, 30*time.Second, false, spill)
+		if diff := flowsDiff(want.Flows, got.Flows); diff != "" || got.Flows.Err() != nil || moved != 1 {
+			t.Errorf("%s: %d moved (want 1, kept in memory), error %v, flows (-want +got):\n%s", name, moved, got.Flows.Err(), diff)
+		}
 	}
 
-	got, _, moved = analyseSpilling(t, segs, 30*time.Second, false, func() (SpillFile, error) {
-		f, err := os.CreateTemp(t.TempDir(), "notes-*")
-		return brokenFile{f}, err
-	})
+	got, _, moved := analyseSpilling(t, segs, 30*time.Second, false, failing(false, true))
 	if moved == 0 || got.Flows.Err() == nil {
 		t.Fatalf("unreadable file: %d moved, error %v; want some moved and an error", moved, got.Flows.Err())
 	}
