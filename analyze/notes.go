@@ -127,10 +127,6 @@ func (n *flowNotes) addFinding(fd findingNote) {
 		if latest >= len(n.findings)-int(n.unalerted) {
 			n.unalerted--
 		}
-		if n.findings[latest].listedGap != 0 { // never: a gap listed is among the first of its kind, or the latest
-			n.gapsListed--
-			n.gapsNotListed++
-		}
 		n.findings = slices.Delete(n.findings, latest, latest+1)
 		n.findingsNotListed[fd.kind]++
 	}
@@ -176,9 +172,9 @@ func (a *Analyzer) settled(n *flowNotes) bool {
 		return false
 	case a.ticking && int(n.unalerted) >= len(n.findings): // not alerted yet
 		return false
-	case fd.listedGap != 0: // a listed gap's: settled once a later gap was found
+	case fd.listedGap != 0: // a listed gap's: listGap and setOutcome change only the latest listed
 		for i := 1; i < len(n.findings); i++ {
-			if k := noteKinds[n.findings[i].kind]; k == SilentPastTimeout || k == KeepaliveTooSlow {
+			if n.findings[i].listedGap != 0 {
 				return true
 			}
 		}
