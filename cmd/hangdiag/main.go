@@ -62,7 +62,7 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
-	if os.Getenv("GOGC") == "" {
+	if !userGOGC() {
 		// The heap is mostly flow state that lives long: collecting at
 		// +50 % rather than +100 % keeps peak memory near the flows alive
 		// (-15 % at a million flows) for no measurable time.
@@ -73,6 +73,10 @@ func main() {
 	stop()
 	os.Exit(exitStatus(err, os.Stderr))
 }
+
+// userGOGC reports whether the user set the collector's target (GOGC),
+// which the command then leaves alone.
+func userGOGC() bool { return os.Getenv("GOGC") != "" }
 
 // exitStatus prints err, if it is worth a line, and maps it to a status.
 func exitStatus(err error, stderr io.Writer) int {
@@ -355,7 +359,7 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 	if end.IsZero() && st.Last != 0 {
 		end = time.Unix(0, st.Last).UTC()
 	}
-	if a.Tracked() <= finishFewFlows && os.Getenv("GOGC") == "" {
+	if a.Tracked() <= finishFewFlows && !userGOGC() {
 		defer debug.SetGCPercent(debug.SetGCPercent(finishGCPercent))
 	}
 	return &report.Report{Files: src.Files(), Capture: st, Result: a.Finish(end)}, nil
