@@ -65,6 +65,39 @@ func TestNotesSpill(t *testing.T) {
 	}
 }
 
+// TestNotesSpillCorpus compares, as TestNotesSpill does, every capture of
+// the corpus beside the repository at a 1 s threshold, where real
+// captures' flows are silent past it again and again.
+func TestNotesSpillCorpus(t *testing.T) {
+	corpus, _ := filepath.Glob(filepath.Join("..", "..", "shared", "pcaps", "corpus", "*"))
+	if len(corpus) == 0 {
+		t.Skip("no corpus of captures beside the repository")
+	}
+	defer func(n int) { noteFlushSize = n }(noteFlushSize)
+	noteFlushSize = 1
+	moved, captures := 0, 0 // findings moved, and the captures that moved some
+	for _, path := range corpus {
+		src, err := pcapio.Open(path)
+		if err != nil {
+			continue // not every corpus file is a capture
+		}
+		src.Close()
+		segs := readSegments(t, path)
+		want, _, _ := analyseSpilling(t, segs, time.Second, false, nil)
+		got, _, n := analyseSpilling(t, segs, time.Second, false, func() (SpillFile, error) { return new(memFile), nil })
+		if diff := flowsDiff(want.Flows, got.Flows); diff != "" {
+			t.Errorf("%s (-in memory +moved):\n%s", filepath.Base(path), diff)
+		}
+		if n > 0 {
+			moved, captures = moved+n, captures+1
+		}
+	}
+	t.Logf("%d findings moved in %d captures", moved, captures)
+	if moved < 500 || captures < 20 { // 989 in 58 captures
+		t.Errorf("%d findings moved in %d captures: the corpus hardly tests the spill file", moved, captures)
+	}
+}
+
 // analyseSpilling analyses segs at idle, ticking after every segment when
 // live, and returns the result, the alerts' kinds and messages, and how
 // many findings moved to the spill file.
