@@ -44,6 +44,15 @@ const etherHeaderLen = 14
 // maxFilterLen is the kernel's limit on a classic BPF program's length.
 const maxFilterLen = 4096
 
+// maxFilterDepth bounds how deeply parentheses and negations nest, far
+// past any filter written by hand, so that no expression can exhaust the
+// stack of the recursive parser and code generator.
+const maxFilterDepth = 1000
+
+// maxFilterBytes bounds an expression's length. A program the kernel
+// takes, at most maxFilterLen instructions, is written in far fewer.
+const maxFilterBytes = 1 << 20
+
 // tunnelCarriers are the packets a live capture with no filter expression
 // keeps besides TCP: the tunnels Decode walks (VXLAN, Geneve, GTP-U,
 // CAPWAP and Teredo over UDP; GRE, with ERSPAN in it, and IP in IP), so that hangdiag
@@ -59,11 +68,15 @@ const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp p
 // with cooked true, packets that start at the network header (SOCK_DGRAM),
 // whose EtherType the kernel supplies through the ExtProto extension.
 func compileFilter(expr string, cooked bool, snaplen uint32) ([]bpf.Instruction, error) {
+	shown := expr // in errors, cut so that they stay one readable line
+	if len(shown) > 200 {
+		shown = shown[:200] + "..."
+	}
 	tree := &filterNode{prim: filterPrim{proto: "tcp"}}
 	if strings.TrimSpace(expr) != "" {
 		user, err := parseFilter(expr)
 		if err != nil {
-			return nil, fmt.Errorf("filter %q: %w", expr, err)
+			return nil, fmt.Errorf("filter %q: %w", shown, err)
 		}
 		tree = &filterNode{op: opAnd, l: tree, r: user}
 	} else {
@@ -76,7 +89,7 @@ func compileFilter(expr string, cooked bool, snaplen uint32) ([]bpf.Instruction,
 	var g filterGen
 	t, f := g.newLabel(), g.newLabel()
 	if err := g.gen(tree, t, f); err != nil {
-		return nil, fmt.Errorf("filter %q: %w", expr, err)
+		return nil, fmt.Errorf("filter %q: %w", shown, err)
 	}
 	g.place(t)
 	g.emit(bpf.RetConstant{Val: snaplen})
@@ -86,14 +99,14 @@ func compileFilter(expr string, cooked bool, snaplen uint32) ([]bpf.Instruction,
 	if cooked {
 		var err error
 		if prog, err = cookProgram(prog); err != nil {
-			return nil, fmt.Errorf("filter %q: %w", expr, err)
+			return nil, fmt.Errorf("filter %q: %w", shown, err)
 		}
 	}
 	if len(prog) > maxFilterLen {
-		return nil, fmt.Errorf("filter %q: %d instructions, more than the kernel's %d", expr, len(prog), maxFilterLen)
+		return nil, fmt.Errorf("filter %q: %d instructions, more than the kernel's %d", shown, len(prog), maxFilterLen)
 	}
 	if _, err := bpf.NewVM(substituteExtProto(prog, 0x0800)); err != nil {
-		return nil, fmt.Errorf("filter %q: compiled to an invalid program: %w", expr, err)
+		return nil, fmt.Errorf("filter %q: compiled to an invalid program: %w", shown, err)
 	}
 	return prog, nil
 }
@@ -136,13 +149,18 @@ func (p filterPrim) String() string {
 // filterParser is a recursive-descent parser over the tokens of an
 // expression.
 type filterParser struct {
-	toks []string
-	pos  int
-	last *filterPrim // qualifiers of the previous primitive, for omitted ones
+	toks  []string
+	pos   int
+	last  *filterPrim // qualifiers of the previous primitive, for omitted ones
+	depth int         // parentheses and negations open around the current term
+	prims int         // primitives parsed so far
 }
 
 // parseFilter parses an expression into a tree.
 func parseFilter(expr string) (*filterNode, error) {
+	if len(expr) > maxFilterBytes {
+		return nil, fmt.Errorf("%d bytes long, more than %d", len(expr), maxFilterBytes)
+	}
 	toks, err := tokenizeFilter(expr)
 	if err != nil {
 		return nil, err
@@ -257,6 +275,14 @@ func (p *filterParser) expr() (*filterNode, error) {
 // term parses a negation, a parenthesised expression or a primitive.
 func (p *filterParser) term() (*filterNode, error) {
 	switch t := p.peek(); t {
+	case "not", "(":
+		if p.depth == maxFilterDepth {
+			return nil, fmt.Errorf("parentheses and negations nested more than %d deep", maxFilterDepth)
+		}
+		p.depth++
+		defer func() { p.depth-- }()
+	}
+	switch t := p.peek(); t {
 	case "not":
 		p.next()
 		n, err := p.term()
@@ -300,6 +326,12 @@ var unsupportedFilterWords = map[string]string{
 // bare protocol, or a bare value that takes the previous primitive's
 // qualifiers.
 func (p *filterParser) primitive() (*filterNode, error) {
+	// Every primitive compiles to one instruction or more, so more than
+	// the kernel's limit can never load; stopping here also bounds the
+	// depth of the tree that and and or build.
+	if p.prims++; p.prims > maxFilterLen {
+		return nil, fmt.Errorf("more than %d primitives, more than the kernel's %d instructions can hold", maxFilterLen, maxFilterLen)
+	}
 	var q filterPrim
 	start := p.pos
 	if t := p.peek(); t == "ip" || t == "ip4" || t == "ip6" || t == "tcp" || t == "udp" {

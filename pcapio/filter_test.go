@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -418,6 +419,53 @@ func TestFilterErrors(t *testing.T) {
 				t.Errorf("compileFilter(%q) = %v; unsupported %v", tt.expr, err, tt.unsupported)
 			}
 		})
+	}
+}
+
+// TestFilterBounds checks the limits that keep the parser's recursion and
+// its errors bounded: nesting up to maxFilterDepth compiles to the program
+// of the bare primitive, one level more is an error, and so are more
+// primitives than the kernel's limit on instructions and more than
+// maxFilterBytes of text. The errors quote a long expression cut short.
+// An expression of ten million negations crashed the fuzzer's worker
+// before the limits.
+func TestFilterBounds(t *testing.T) {
+	want, err := compileFilter("port 80", false, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, open, close string }{
+		{"negations", "not ", ""},
+		{"symbolic negations", "!", ""},
+		{"parentheses", "(", ")"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			deepest := strings.Repeat(tt.open, maxFilterDepth) + "port 80" + strings.Repeat(tt.close, maxFilterDepth)
+			got, err := compileFilter(deepest, false, 256)
+			if err != nil {
+				t.Fatalf("%d deep: %v", maxFilterDepth, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%d deep compiles to %d instructions, not port 80's %d", maxFilterDepth, len(got), len(want))
+			}
+			tooDeep := tt.open + deepest + tt.close
+			if _, err := compileFilter(tooDeep, false, 256); err == nil || !strings.Contains(err.Error(), "nested more than 1000 deep") {
+				t.Errorf("%d deep: error %v", maxFilterDepth+1, err)
+			}
+		})
+	}
+	for _, tt := range []struct{ expr, want string }{
+		{strings.Repeat("port 1 or ", maxFilterLen) + "port 1", "more than 4096 primitives"},
+		{"port 1 or " + strings.Repeat("1 or ", maxFilterBytes/5-3) + "1", "more than 4096 primitives"},
+		{strings.Repeat("!", 10_000_000) + "port 80", "10000007 bytes long"},
+	} {
+		_, err := compileFilter(tt.expr, false, 256)
+		if err == nil {
+			t.Fatalf("an expression of %d bytes compiled", len(tt.expr))
+		}
+		if msg := err.Error(); len(msg) > 400 || !strings.Contains(msg, "...") || !strings.Contains(msg, tt.want) {
+			t.Errorf("an expression of %d bytes: error of %d bytes: %.100s ... %s", len(tt.expr), len(msg), msg, msg[max(0, len(msg)-100):])
+		}
 	}
 }
 
