@@ -366,12 +366,14 @@ func (a *Analyzer) makeRoom(now int64) {
 
 // Finish ends the analysis. end is the capture end: the time of the last
 // packet of the whole capture, or a later time the caller knows (in live
-// mode, now). Flows still open are judged against it. The Analyzer must not
-// be used afterwards.
+// mode, now). Flows still open are judged against it. An end before the
+// last packet, or one that int64 nanoseconds since 1970 cannot hold
+// (before 1678 or after 2262), is taken as the last packet's time. The
+// Analyzer must not be used afterwards.
 func (a *Analyzer) Finish(end time.Time) *Result {
-	endNanos := end.UnixNano()
-	if end.IsZero() || endNanos < a.lastNanos {
-		endNanos = a.lastNanos
+	endNanos := a.lastNanos
+	if n := end.UnixNano(); n > a.lastNanos && time.Unix(0, n).Equal(end) { // n overflowed when not equal
+		endNanos = n
 	}
 	// The table's memory goes back as the flows are finished, so that
 	// the flows stored for the report do not come on top of it: the

@@ -261,6 +261,36 @@ func TestFindings(t *testing.T) {
 	}
 }
 
+// TestFinishEndOutOfRange checks that a capture end that int64
+// nanoseconds cannot hold is taken as the last packet's time, as one
+// before it is, rather than wrapping round to some other time.
+func TestFinishEndOutOfRange(t *testing.T) {
+	s := time.Second
+	last := base.Add(s + time.Millisecond)
+	later := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ end, want time.Time }{
+		{time.Time{}, last},
+		{base, last},
+		{later, later},
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), last},
+		{time.Date(2262, 4, 12, 0, 0, 0, 0, time.UTC), last},
+		{time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), last},
+	} {
+		c := newConv(cli, srv, 1000).handshake(0).send(Client, s, 200).ack(Server, last.Sub(base))
+		a := New(Config{KeepAll: true})
+		for i := range c.segs {
+			a.Add(&c.segs[i])
+		}
+		r := a.Finish(tt.end)
+		if !r.CaptureEnd.Equal(tt.want) {
+			t.Errorf("Finish(%v): capture end %v, want %v", tt.end, r.CaptureEnd, tt.want)
+		}
+		if f := r.Flows.At(0); f.IdleAtEnd != tt.want.Sub(last) {
+			t.Errorf("Finish(%v): idle at end %v, want %v", tt.end, f.IdleAtEnd, tt.want.Sub(last))
+		}
+	}
+}
+
 func mustPreset(name string) *Middlebox {
 	m, ok := LookupMiddlebox(name)
 	if !ok {
