@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -177,6 +178,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if end, err = time.Parse(time.RFC3339Nano, o.captureEnd); err != nil {
 			return usagef("--capture-end %q is not an RFC 3339 time", o.captureEnd)
 		}
+		if !time.Unix(0, end.UnixNano()).Equal(end) { // as packet times are held
+			return usagef("--capture-end %s is out of range: give a time from 1678 to 2262", o.captureEnd)
+		}
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -307,22 +311,26 @@ func parseIdle(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		secs, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil {
+		switch {
+		case ferr == nil:
+			if !(secs >= minIdle.Seconds() && secs <= maxIdle.Seconds()) { // NaN too; and before the conversion overflows
+				return 0, idleRange(s)
+			}
+			d = time.Duration(secs * float64(time.Second))
+		case durationSyntax.MatchString(s): // too long for a time.Duration
+			return 0, idleRange(s)
+		default:
 			return 0, usagef("--idle %q is neither a duration (350s, 6m) nor a number of seconds", s)
 		}
-		if !(secs > 0) || secs > maxIdle.Seconds() { // NaN too; and before the conversion overflows
-			return 0, idleRange(s)
-		}
-		d = time.Duration(secs * float64(time.Second))
-	}
-	if d <= 0 {
-		return 0, usagef("--idle must be positive")
 	}
 	if d < minIdle || d > maxIdle {
 		return 0, idleRange(s)
 	}
 	return d, nil
 }
+
+// durationSyntax matches what time.ParseDuration reads, whatever the size.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // minIdle and maxIdle bound --idle: no middlebox forgets a flow within a
 // millisecond, and a gap longer than pcapio.ClockLeap is taken for the

@@ -62,7 +62,10 @@ func TestExitStatus(t *testing.T) {
 		{"missing file", []string{"analyze", "no-such.pcap"}, exitUsage, "no-such.pcap: no such file or directory"},
 		{"no files", []string{"analyze"}, exitUsage, "no capture files given"},
 		{"bad idle", []string{"analyze", "--idle", "soon", clean}, exitUsage, `--idle "soon"`},
-		{"negative idle", []string{"analyze", "--idle", "-5s", clean}, exitUsage, "--idle must be positive"},
+		{"negative idle", []string{"analyze", "--idle", "-5s", clean}, exitUsage, "--idle -5s is out of range: give 1ms to 720h"},
+		{"idle past time.Duration", []string{"analyze", "--idle", "2562048h", clean}, exitUsage, "--idle 2562048h is out of range: give 1ms to 720h"},
+		{"capture end past 2262", []string{"analyze", "--capture-end", "9999-12-31T23:59:59Z", clean}, exitUsage, "--capture-end 9999-12-31T23:59:59Z is out of range: give a time from 1678 to 2262"},
+		{"capture end before 1678", []string{"analyze", "--capture-end", "0001-01-01T00:00:00Z", clean}, exitUsage, "--capture-end 0001-01-01T00:00:00Z is out of range"},
 		{"unknown middlebox", []string{"analyze", "--middlebox", "acme", clean}, exitUsage, `unknown middlebox "acme"`},
 		{"unknown format", []string{"analyze", "--format", "xml", clean}, exitUsage, `unknown format "xml"`},
 		{"unknown flag", []string{"analyze", "--frobnicate", clean}, exitUsage, "unknown flag: --frobnicate"},
@@ -104,11 +107,21 @@ func TestParseIdle(t *testing.T) {
 			t.Errorf("parseIdle(%q) = %v, %v; want %vs", in, d, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "fast", "5 s", "999us", "0.0009", "1ns", "721h", "2592001", "1e10", "1e300", "NaN", "Inf"} {
-		if _, err := parseIdle(in); err == nil {
+	// Values that read as a duration or a number are out of range; the
+	// rest are neither.
+	for in, outOfRange := range map[string]bool{"": false, "fast": false, "5 s": false, "s": false, "1.5.5s": false, "0": true, "-1": true, "-5s": true,
+		"999us": true, "0.0009": true, "0.0000000001": true, "1ns": true, "721h": true, "2592001": true, "1e10": true, "1e300": true, "NaN": true, "Inf": true,
+		"2562048h": true, "99999999999999999999s": true, "1h99999999999999999999m": true, ".5us": true} {
+		_, err := parseIdle(in)
+		if err == nil {
 			t.Errorf("parseIdle(%q) succeeded", in)
-		} else if !errors.As(err, new(*usageError)) {
+			continue
+		}
+		if !errors.As(err, new(*usageError)) {
 			t.Errorf("parseIdle(%q) error %v is not a usage error", in, err)
+		}
+		if got := strings.Contains(err.Error(), "out of range"); got != outOfRange {
+			t.Errorf("parseIdle(%q) = %v; out of range %v, want %v", in, err, got, outOfRange)
 		}
 	}
 }
