@@ -37,6 +37,17 @@ func damage(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errDamaged, fmt.Sprintf(format, args...))
 }
 
+// truncated is the damage of a read that failed with err: the file cut
+// short, or the stream's own error (a damaged gzip stream, a failed read),
+// which it names.
+func truncated(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return damage("truncated %s", what)
+	}
+	return damage("unreadable %s: %v", what, err)
+}
+
 // pcapReader reads classic pcap (and the modified pcap variant).
 type pcapReader struct {
 	r        *byteReader
@@ -52,8 +63,11 @@ type pcapReader struct {
 
 func newPcapReader(r *byteReader) (*pcapReader, error) {
 	h, err := r.read(24)
-	if err != nil {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, errors.New("truncated pcap file header")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unreadable pcap file header: %w", err)
 	}
 	p := &pcapReader{r: r}
 	magic := binary.LittleEndian.Uint32(h)
@@ -133,7 +147,7 @@ func (p *pcapReader) next(pk *packet) error {
 	}
 	p.packetNo++
 	if err != nil {
-		return damage("truncated record header at byte %d (packet %d)", at, p.packetNo)
+		return truncated(err, "record header at byte %d (packet %d)", at, p.packetNo)
 	}
 	sec, frac, incl, orig := p.u32(h[0:4]), p.u32(h[4:8]), p.u32(h[8:12]), p.u32(h[12:16])
 	if incl > p.limit {
@@ -145,7 +159,7 @@ func (p *pcapReader) next(pk *packet) error {
 	}
 	data, err := r.read(int(incl))
 	if err != nil {
-		return damage("truncated record at byte %d (packet %d)", at, p.packetNo)
+		return truncated(err, "record at byte %d (packet %d)", at, p.packetNo)
 	}
 	p.fill(pk, sec, frac, incl, orig, data)
 	return nil
@@ -208,7 +222,7 @@ func (p *pcapngReader) next(pk *packet) error {
 			return io.EOF
 		}
 		if err != nil {
-			return damage("truncated block header at byte %d (after packet %d)", at, p.packetNo)
+			return truncated(err, "block header at byte %d (after packet %d)", at, p.packetNo)
 		}
 		typ := p.u32(h[0:4]) // the section header's type reads the same in both orders
 		if typ == ngSectionHeader {
@@ -223,7 +237,7 @@ func (p *pcapngReader) next(pk *packet) error {
 		}
 		body, err := p.r.read(int(blen) - 8)
 		if err != nil {
-			return damage("truncated block at byte %d (after packet %d)", at, p.packetNo)
+			return truncated(err, "block at byte %d (after packet %d)", at, p.packetNo)
 		}
 		if p.u32(body[len(body)-4:]) != blen {
 			return damage("block at byte %d (after packet %d) has mismatched trailing length", at, p.packetNo)
@@ -312,7 +326,7 @@ func (p *pcapngReader) readSection(at int64, h []byte) error {
 	rawLen := binary.LittleEndian.Uint32(h[4:8])
 	m, err := p.r.read(4)
 	if err != nil {
-		return damage("truncated section header at byte %d", at)
+		return truncated(err, "section header at byte %d", at)
 	}
 	switch binary.LittleEndian.Uint32(m) {
 	case ngByteOrderMagic:
@@ -330,7 +344,7 @@ func (p *pcapngReader) readSection(at int64, h []byte) error {
 		return damage("section header at byte %d has invalid length %d", at, blen)
 	}
 	if _, err := p.r.read(int(blen) - 12); err != nil {
-		return damage("truncated section header at byte %d", at)
+		return truncated(err, "section header at byte %d", at)
 	}
 	p.ifaces = p.ifaces[:0]
 	return nil

@@ -244,6 +244,19 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 		r = &byteReader{src: newReadAhead(gz, firstChunkSize, pool.done), pool: pool}
 		magic = r.peek(4)
 	}
+	if len(magic) < 4 && r.err != nil && r.err != io.EOF { // not too short: unreadable
+		where := "before any of its data"
+		if len(magic) > 0 {
+			where = "within its first 4 bytes of data"
+		}
+		switch {
+		case info.Gzip && errors.Is(r.err, io.ErrUnexpectedEOF):
+			return nil, errors.New("gzip stream cut short " + where)
+		case info.Gzip:
+			return nil, fmt.Errorf("damaged gzip stream, %s: %w", where, r.err)
+		}
+		return nil, r.err
+	}
 	if len(magic) == 0 {
 		return nil, errors.New("empty file")
 	}

@@ -652,6 +652,8 @@ func TestDamage(t *testing.T) {
 	bigSnap = patch(bigSnap, 24+56+8, 0, 0, 0, 2)
 	gzCut := gzipped(t, three)
 	gzCut = gzCut[:len(gzCut)-8] // no CRC and size trailer
+	gzBadSum := gzipped(t, three)
+	gzBadSum = patch(gzBadSum, len(gzBadSum)-8, gzBadSum[len(gzBadSum)-8]^0xff) // the CRC's first byte
 
 	ng := newNg(le).idb(LinkRaw).epb(0, base*1e6, seqPacket(1))
 	ngGood := len(ng.b)
@@ -686,6 +688,8 @@ func TestDamage(t *testing.T) {
 			want: []uint32{1}, damage: "truncated record header at byte 88 (packet 2)", exact: true},
 		{name: "gzip stream cut", file: gzCut, want: []uint32{1, 2, 3},
 			damage: "truncated record header at byte 192 (packet 4)", exact: true},
+		{name: "gzip checksum wrong", file: gzBadSum, want: []uint32{1, 2, 3},
+			damage: "unreadable record header at byte 192 (packet 4): gzip: invalid checksum", exact: true},
 		{name: "pcapng bad trailing length", file: badTrailer, want: []uint32{1},
 			damage: "block at byte 120 (after packet 1) has mismatched trailing length", exact: true},
 		{name: "pcapng block length not a multiple of 4", file: oddLength, want: []uint32{1}, damage: "invalid length 73"},
@@ -782,6 +786,11 @@ func TestOpenErrors(t *testing.T) {
 		{name: "gzip of text", file: gzipped(t, []byte("plain text")), msg: "not a pcap or pcapng file"},
 		{name: "gzip of nothing", file: gzipped(t, nil), msg: "empty file"},
 		{name: "gzip header cut", file: []byte{0x1f, 0x8b, 8}, msg: "damaged gzip header: unexpected EOF"},
+		{name: "gzip cut before its data", file: gzipped(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw))[:10], msg: "gzip stream cut short before any of its data"},
+		{name: "gzip cut in its magic", file: gzipped(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw))[:12], msg: "gzip stream cut short within its first 4 bytes of data"},
+		// A deflate block of the reserved type 3 is damage from its first byte.
+		{name: "gzip damaged before its data", file: append(gzipped(t, nil)[:10], 0x07, 0, 0, 0, 0, 0, 0, 0, 0),
+			msg: "damaged gzip stream, before any of its data: flate: corrupt input before offset 1"},
 		{name: "directory", path: dir, msg: "is a directory"},
 	}
 	for _, tt := range tests {
