@@ -149,12 +149,15 @@ type Flow struct {
 	Bytes          [2]uint64 // payload bytes sent, indexed by Side
 	Retransmitted  [2]uint64 // retransmitted segments, indexed by Side
 	Resets         [2]uint64 // RSTs carrying each side's address, indexed by Side
-	MaxGap         time.Duration
-	MaxGapAt       time.Time     // when the longest gap began
-	IdleAtEnd      time.Duration // silence from the last packet to the capture end; 0 for closed flows
-	Keepalive      [2]KeepaliveStats
-	Gaps           []Gap // the gaps at or above the threshold, at most MaxListed
-	Findings       []Finding
+	// MaxGap is the longest silence between packets that restart the
+	// middlebox's idle timer; for a flow still open at the capture end,
+	// the silence up to it (IdleAtEnd) counts too.
+	MaxGap    time.Duration
+	MaxGapAt  time.Time     // when the longest gap began
+	IdleAtEnd time.Duration // silence from the last packet to the capture end; 0 for closed flows
+	Keepalive [2]KeepaliveStats
+	Gaps      []Gap // the gaps at or above the threshold, at most MaxListed
+	Findings  []Finding
 	// GapsNotListed and FindingsNotListed count the long gaps and the
 	// findings of each kind past MaxListed, left out of Gaps and Findings;
 	// FindingsNotListed is nil when none is.
