@@ -222,11 +222,17 @@ func (a *Analyzer) roomToThaw(n int) {
 
 // add analyses seg; f is its flow as the table holds it now, nil when the
 // table has none.
+//
+// Time never goes back, but for each flow apart: a packet stamped earlier
+// than its flow's last packet takes that packet's time, so that no gap is
+// negative, while one stamped earlier than another flow's packets keeps
+// its own. A single packet stamped far ahead (a damaged capture, or
+// captures merged from clocks that disagree) then moves no other flow's
+// times, and a flow's times are those Wireshark shows for its packets.
+// now, the capture's latest time so far, drives the sweeps and the
+// capture end.
 func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
-	now := seg.Nanos
-	if now < a.lastNanos {
-		now = a.lastNanos
-	}
+	now := max(a.lastNanos, seg.Nanos)
 	a.lastNanos = now
 	a.stats.Segments++
 
@@ -243,13 +249,13 @@ func (a *Analyzer) add(seg *pcapio.Segment, f *flow) {
 			a.freezeIdle(now)
 		}
 		f = a.flows.add(&seg.Flow, seg.Hash)
-		f.start(uint32(a.nextIndex), seg, now)
+		f.start(uint32(a.nextIndex), seg, seg.Nanos)
 		a.nextIndex++
 		a.stats.Flows++
 		a.stats.MaxLive = max(a.stats.MaxLive, a.flows.live)
 	}
 	wasOpen := f.state == Open
-	if f.add(a, seg, now) == addedDuplicate {
+	if f.add(a, seg, max(f.last, seg.Nanos)) == addedDuplicate {
 		a.stats.Duplicates++
 	}
 	if wasOpen && f.state != Open {

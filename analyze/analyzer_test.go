@@ -291,6 +291,46 @@ func TestFinishEndOutOfRange(t *testing.T) {
 	}
 }
 
+// TestTimeIsPerFlow checks that a packet stamped far ahead of the
+// packets around it moves no other flow's times: a flow's packets after
+// it keep their own times, so that the flow has no long gap, while a
+// packet stamped before its own flow's last one takes that one's time.
+func TestTimeIsPerFlow(t *testing.T) {
+	s := time.Second
+	a := newConv(cli, srv, 1000).handshake(0).exchange(s, 100, 200, 10*time.Millisecond).fin(Client, 3*s).fin(Server, 3*s+time.Millisecond).ack(Client, 3*s+2*time.Millisecond)
+	ahead := newConv("192.0.2.77:40000", srv, 5000).send(Client, 100*s, 10)
+	behind := newConv("192.0.2.78:40000", srv, 7000).handshake(4*s).send(Client, 200*s, 10).send(Client, 150*s, 10).ack(Server, 201*s)
+	// In capture order: the far-ahead packet among the first flow's
+	// packets, and the third flow's second data packet stamped before its
+	// first.
+	var segs []pcapio.Segment
+	segs = append(segs, a.segs[:4]...)
+	segs = append(segs, ahead.segs...)
+	segs = append(segs, a.segs[4:]...)
+	segs = append(segs, behind.segs...)
+
+	an := New(Config{KeepAll: true, Idle: 60 * s})
+	for i := range segs {
+		an.Add(&segs[i])
+	}
+	r := an.Finish(time.Time{})
+	if want := base.Add(201 * s); !r.CaptureEnd.Equal(want) {
+		t.Errorf("capture end %v, want %v", r.CaptureEnd, want)
+	}
+	byClient := map[string]Flow{}
+	for _, f := range r.Flows.All() {
+		byClient[f.Client.String()] = *f
+	}
+	first := byClient[cli]
+	if want := base.Add(3*s + 2*time.Millisecond); !first.Last.Equal(want) || first.MaxGap != 1989*time.Millisecond || len(first.Findings) != 0 {
+		t.Errorf("first flow: last %v (want %v), longest gap %v (want 1.989s), findings %v", first.Last, want, first.MaxGap, first.Findings)
+	}
+	third := byClient["192.0.2.78:40000"]
+	if want := 196*s - 2*time.Millisecond; third.MaxGap != want || !third.Last.Equal(base.Add(201*s)) {
+		t.Errorf("third flow: longest gap %v (want %v, none negative), last %v", third.MaxGap, want, third.Last)
+	}
+}
+
 func mustPreset(name string) *Middlebox {
 	m, ok := LookupMiddlebox(name)
 	if !ok {
