@@ -34,7 +34,8 @@ type jsonMiddlebox struct {
 }
 
 type jsonCapture struct {
-	Files          []jsonFile        `json:"files"`
+	Files          []string          `json:"files"`        // the names, as the contract has them
+	FileDetails    []jsonFile        `json:"file_details"` // the same files' formats, counts and damage
 	FirstPacket    *time.Time        `json:"first_packet"`
 	LastPacket     *time.Time        `json:"last_packet"`
 	End            time.Time         `json:"end"`
@@ -354,7 +355,7 @@ func (r *Report) jsonHead() jsonReport {
 	}
 	st := &r.Capture
 	c := jsonCapture{
-		Files: []jsonFile{}, End: res.CaptureEnd, Packets: st.Packets, TCPPackets: st.TCP(),
+		Files: []string{}, FileDetails: []jsonFile{}, End: res.CaptureEnd, Packets: st.Packets, TCPPackets: st.TCP(),
 		LinkTypes: []string{}, SkippedPackets: st.Packets - st.TCP(), Skipped: map[string]uint64{},
 		Duplicates: res.Stats.Duplicates, Warnings: nonNil(r.Warnings()), Notes: nonNil(r.Notes()),
 	}
@@ -363,7 +364,8 @@ func (r *Report) jsonHead() jsonReport {
 		c.FirstPacket, c.LastPacket = &first, &last
 	}
 	for _, f := range r.Files {
-		c.Files = append(c.Files, jsonFile{f.Name, f.Format, f.Gzip, f.Packets, f.Damage})
+		c.Files = append(c.Files, f.Name)
+		c.FileDetails = append(c.FileDetails, jsonFile{f.Name, f.Format, f.Gzip, f.Packets, f.Damage})
 	}
 	for _, l := range st.Links {
 		c.LinkTypes = append(c.LinkTypes, pcapio.LinkName(l.LinkType))

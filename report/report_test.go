@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -126,36 +127,58 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestJSONContract pins the field names DESIGN.md promises: they may gain
-// siblings, never lose or rename one.
+// TestJSONContract pins the field names DESIGN.md promises, and the type
+// of each: they may gain siblings, never lose, rename or retype one.
+// contractShape is DESIGN.md's example, its values standing for types:
+// a string, a number, a boolean, an object with at least those keys, an
+// array whose items are of its first item's type (an empty array, of any),
+// and null for a number or null.
 func TestJSONContract(t *testing.T) {
-	r := build(t, analyze.Config{}, "long-request-nokeepalive.pcap")
-	var buf bytes.Buffer
-	if err := JSON(&buf, r); err != nil {
+	const contractShape = `{
+	  "schema": "hangdiag.report/v1",
+	  "idle_threshold_seconds": 350,
+	  "capture": {"files": ["a.pcap"], "first_packet": "RFC3339Nano", "last_packet": "...",
+	              "packets": 0, "tcp_packets": 0, "link_types": ["EN10MB"], "skipped_packets": 0,
+	              "warnings": []},
+	  "flows": [{
+	      "client": "10.0.0.1:51234", "server": "[2001:db8::1]:443", "index": 0,
+	      "first_seen": "...", "last_seen": "...", "handshake_seen": true,
+	      "state": "open|closed|reset", "packets": 0, "bytes": {"client": 0, "server": 0},
+	      "max_gap_seconds": 0.0, "idle_at_end_seconds": 0.0,
+	      "keepalive": {"client": {"probes": 0, "acks": 0, "interval_seconds": null},
+	                    "server": {"probes": 0, "acks": 0, "interval_seconds": null}},
+	      "findings": [{"kind": "reset-after-idle", "severity": "error|warning|info",
+	                    "at": "...", "gap_seconds": 0.0, "message": "plain English", "evidence": {}}]
+	  }],
+	  "inference": {"timeout_survived_seconds": null, "timeout_fatal_seconds": null, "matches": []}
+	}`
+	var shape any
+	if err := json.Unmarshal([]byte(contractShape), &shape); err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"long-request-nokeepalive.pcap", "long-request-keepalive-60s.pcap"} {
+		r := build(t, analyze.Config{KeepAll: true}, name)
+		var buf bytes.Buffer
+		if err := JSON(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc["schema"] != Schema {
+			t.Errorf("schema = %v", doc["schema"])
+		}
+		if len(doc["flows"].([]any)) == 0 {
+			t.Fatalf("%s: no flows", name)
+		}
+		matchShape(t, name, doc, shape)
+		capture, _ := doc["capture"].(map[string]any)
+		files, _ := capture["files"].([]any)
+		if len(files) != 1 || !strings.HasSuffix(fmt.Sprint(files[0]), "/"+name) {
+			t.Errorf("%s: capture.files = %v, want its name alone", name, files)
+		}
 	}
-	requireKeys(t, "report", doc, "schema", "idle_threshold_seconds", "capture", "flows", "inference")
-	if doc["schema"] != Schema {
-		t.Errorf("schema = %v", doc["schema"])
-	}
-	requireKeys(t, "capture", doc["capture"], "files", "first_packet", "last_packet", "packets", "tcp_packets", "link_types", "skipped_packets", "warnings")
-	flows := doc["flows"].([]any)
-	if len(flows) == 0 {
-		t.Fatal("no flows in the report of a capture with findings")
-	}
-	flow := flows[0]
-	requireKeys(t, "flow", flow, "client", "server", "index", "first_seen", "last_seen", "handshake_seen", "state", "packets", "bytes", "max_gap_seconds", "idle_at_end_seconds", "keepalive", "findings")
-	fm := flow.(map[string]any)
-	requireKeys(t, "bytes", fm["bytes"], "client", "server")
-	requireKeys(t, "keepalive", fm["keepalive"], "client", "server")
-	requireKeys(t, "keepalive.client", fm["keepalive"].(map[string]any)["client"], "probes", "acks", "interval_seconds")
-	finding := fm["findings"].([]any)[0]
-	requireKeys(t, "finding", finding, "kind", "severity", "at", "gap_seconds", "message", "evidence")
-	requireKeys(t, "inference", doc["inference"], "timeout_survived_seconds", "timeout_fatal_seconds", "matches")
 }
 
 func requireKeys(t *testing.T, where string, v any, keys ...string) {
@@ -167,6 +190,46 @@ func requireKeys(t *testing.T, where string, v any, keys ...string) {
 	for _, k := range keys {
 		if _, ok := m[k]; !ok {
 			t.Errorf("%s lacks %q", where, k)
+		}
+	}
+}
+
+// matchShape reports where v is not of shape's type (see TestJSONContract).
+func matchShape(t *testing.T, where string, v, shape any) {
+	t.Helper()
+	switch sh := shape.(type) {
+	case nil:
+		if _, ok := v.(float64); !ok && v != nil {
+			t.Errorf("%s is %T, want a number or null", where, v)
+		}
+	case map[string]any:
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Errorf("%s is %T, want an object", where, v)
+			return
+		}
+		for k, kshape := range sh {
+			kv, ok := m[k]
+			if !ok {
+				t.Errorf("%s lacks %q", where, k)
+				continue
+			}
+			matchShape(t, where+"."+k, kv, kshape)
+		}
+	case []any:
+		a, ok := v.([]any)
+		if !ok {
+			t.Errorf("%s is %T, want an array", where, v)
+			return
+		}
+		if len(sh) > 0 {
+			for i, item := range a {
+				matchShape(t, fmt.Sprintf("%s[%d]", where, i), item, sh[0])
+			}
+		}
+	default:
+		if fmt.Sprintf("%T", v) != fmt.Sprintf("%T", shape) {
+			t.Errorf("%s is %T, want %T", where, v, shape)
 		}
 	}
 }

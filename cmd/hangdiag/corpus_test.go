@@ -53,7 +53,7 @@ func TestCorpus(t *testing.T) {
 					Warnings   []string `json:"warnings"`
 					Files      []struct {
 						Damage string `json:"damage"`
-					} `json:"files"`
+					} `json:"file_details"`
 				} `json:"capture"`
 			}
 			if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
