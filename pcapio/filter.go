@@ -328,7 +328,7 @@ var unsupportedFilterWords = map[string]string{
 func (p *filterParser) primitive() (*filterNode, error) {
 	// Every primitive compiles to one instruction or more, so more than
 	// the kernel's limit can never load; stopping here also bounds the
-	// depth of the tree that and and or build.
+	// depth of the tree that "and" and "or" build.
 	if p.prims++; p.prims > maxFilterLen {
 		return nil, fmt.Errorf("more than %d primitives, more than the kernel's %d instructions can hold", maxFilterLen, maxFilterLen)
 	}
