@@ -84,7 +84,11 @@ func (r *Report) htmlPage() htmlPage {
 	}
 	st := &r.Capture
 	if st.Packets > 0 {
-		p.Facts = append(p.Facts, [2]string{"Span", fmt.Sprintf("%s – %s UTC (%s)", stamp(st.First), stamp(st.Last), seconds(res.CaptureEnd.Sub(timeOf(st.First))))})
+		span, end := r.spanWords()
+		p.Facts = append(p.Facts, [2]string{"Span", span})
+		if end != "" {
+			p.Facts = append(p.Facts, [2]string{"Capture end", end})
+		}
 	}
 	p.Facts = append(p.Facts, [2]string{"Packets", fmt.Sprintf("%d, of which %d TCP; %s", st.Packets, st.TCP(), count(uint64(res.Stats.Flows), "flow", "flows"))})
 	p.Facts = append(p.Facts, [2]string{"Idle threshold", r.thresholdWords()})

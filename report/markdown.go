@@ -52,7 +52,11 @@ func Markdown(w io.Writer, r *Report) error {
 	}
 	st := &r.Capture
 	if st.Packets > 0 {
-		fmt.Fprintf(ew, "| Span | %s – %s UTC (%s) |\n", stamp(st.First), stamp(st.Last), seconds(res.CaptureEnd.Sub(timeOf(st.First))))
+		span, end := r.spanWords()
+		fmt.Fprintf(ew, "| Span | %s |\n", span)
+		if end != "" {
+			fmt.Fprintf(ew, "| Capture end | %s |\n", end)
+		}
 	}
 	fmt.Fprintf(ew, "| Packets | %d, of which %d TCP; %s |\n", st.Packets, st.TCP(), count(uint64(res.Stats.Flows), "flow", "flows"))
 	fmt.Fprintf(ew, "| Idle threshold | %s |\n", mdCell(r.thresholdWords()))

@@ -383,3 +383,16 @@ func seconds(d time.Duration) string {
 }
 
 func timeOf(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// spanWords is the capture's span, from its first packet to its last, and,
+// when the capture ended later than its last packet (--capture-end, or a
+// live capture stopped after a quiet spell), when it ended; "" when not.
+// Flows still open are judged up to that end.
+func (r *Report) spanWords() (span, end string) {
+	st := &r.Capture
+	span = fmt.Sprintf("%s – %s UTC (%s)", stamp(st.First), stamp(st.Last), seconds(timeOf(st.Last).Sub(timeOf(st.First))))
+	if after := r.Result.CaptureEnd.Sub(timeOf(st.Last)); after > 0 {
+		end = fmt.Sprintf("%s UTC, %s after the last packet", stamp(r.Result.CaptureEnd.UnixNano()), seconds(after))
+	}
+	return span, end
+}

@@ -305,3 +305,32 @@ func TestNoTCPWireless(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanAndEnd checks that the reports for people give the span from the
+// first packet to the last with its own length, and the capture end apart
+// when it came later (--capture-end, a live capture stopped after a quiet
+// spell): the span once gave the first and last packets' times with the
+// length up to the end.
+func TestSpanAndEnd(t *testing.T) {
+	const span = "2024-03-01 12:00:00.000 – 2024-03-01 12:16:00.020 UTC (960.021 s)"
+	const end = "2024-03-01 12:30:00.000 UTC, 839.979 s after the last packet"
+	for _, format := range []string{"table", "markdown", "html"} {
+		for _, later := range []bool{false, true} {
+			r := build(t, analyze.Config{}, "long-request-nokeepalive.pcap")
+			if later {
+				r.Result.CaptureEnd = time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)
+			}
+			var buf bytes.Buffer
+			if err := Formats[format](&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			if !strings.Contains(out, span) {
+				t.Errorf("%s, end later %v: no span %q", format, later, span)
+			}
+			if strings.Contains(out, end) != later {
+				t.Errorf("%s, end later %v: capture end given %v", format, later, !later)
+			}
+		}
+	}
+}

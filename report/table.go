@@ -69,7 +69,11 @@ func Table(w io.Writer, r *Report) error {
 	}
 	st := &r.Capture
 	if st.Packets > 0 {
-		fmt.Fprintf(ew, "  span      %s – %s UTC (%s)\n", stamp(st.First), stamp(st.Last), seconds(res.CaptureEnd.Sub(timeOf(st.First))))
+		span, end := r.spanWords()
+		fmt.Fprintf(ew, "  span      %s\n", span)
+		if end != "" {
+			fmt.Fprintf(ew, "  end       %s\n", end)
+		}
 	}
 	fmt.Fprintf(ew, "  packets   %d, of which %d TCP\n", st.Packets, st.TCP())
 	for _, w := range r.Warnings() {
