@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -558,6 +559,58 @@ func TestPacketRefPlace(t *testing.T) {
 		p := r.value()
 		if r.frame() != tc.frame || r.file() != tc.file || p.Frame != tc.frame || p.File != tc.file || r.none() {
 			t.Errorf("frame %d of file %d: kept as frame %d of file %d, exported as frame %d of file %d", tc.frame, tc.file, r.frame(), r.file(), p.Frame, p.File)
+		}
+	}
+}
+
+// TestTimeIsPerFlowCorpus checks each flow's times on the corpus captures
+// whose timestamps go back, against the packets as pcapio reads them: a
+// flow starts at its first packet's own time and ends at the latest time
+// among its packets, whatever other flows' packets say. With one clock for
+// the capture, every flow after a late packet took that packet's time.
+func TestTimeIsPerFlowCorpus(t *testing.T) {
+	for _, name := range []string{"tcpdump__kday4.pcap", "tcpdump__kday7.pcap", "arkime__tcpseq_synthetic.pcap"} {
+		path := filepath.Join("..", "..", "shared", "pcaps", "corpus", name)
+		src, err := pcapio.Open(path)
+		if err != nil {
+			t.Skipf("no corpus capture beside the repository: %v", err)
+		}
+		type span struct{ first, last int64 }
+		want := map[pcapio.FlowKey]*span{}
+		a := New(Config{KeepAll: true})
+		backwards := false
+		var seg pcapio.Segment
+		var prev int64
+		for src.Next(&seg) {
+			backwards = backwards || seg.Nanos < prev
+			prev = max(prev, seg.Nanos)
+			if s := want[seg.Flow]; s == nil {
+				want[seg.Flow] = &span{seg.Nanos, seg.Nanos}
+			} else {
+				s.last = max(s.last, seg.Nanos)
+			}
+			a.Add(&seg)
+		}
+		src.Close()
+		if !backwards {
+			t.Fatalf("%s: no timestamp goes back; the test needs one that does", name)
+		}
+		r := a.Finish(time.Time{})
+		if r.Flows.Len() != len(want) {
+			t.Fatalf("%s: %d flows, %d 4-tuples", name, r.Flows.Len(), len(want))
+		}
+		for _, f := range r.Flows.All() {
+			var key pcapio.Segment
+			key.SetAddrs(f.Client, f.Server)
+			s := want[key.Flow]
+			if s == nil {
+				t.Errorf("%s: flow %v → %v has no packets", name, f.Client, f.Server)
+				continue
+			}
+			if f.First.UnixNano() != s.first || f.Last.UnixNano() != s.last {
+				t.Errorf("%s: flow %v → %v runs %v to %v; its packets, %v to %v", name, f.Client, f.Server,
+					f.First, f.Last, time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC())
+			}
 		}
 	}
 }
