@@ -93,11 +93,8 @@ func (n *flowNotes) listGap(fd *findingNote) {
 	if n.gapsListed < MaxListed {
 		n.gapsListed++
 	} else {
-		for i := len(n.findings) - 1; i >= 0; i-- {
-			if n.findings[i].listedGap != 0 {
-				n.findings[i].listedGap = 0
-				break
-			}
+		if latest := n.latestListed(); latest != nil {
+			latest.listedGap = 0
 		}
 		n.gapsNotListed++
 	}
@@ -106,12 +103,21 @@ func (n *flowNotes) listGap(fd *findingNote) {
 
 // setOutcome sets the outcome of the latest gap, which is listed.
 func (n *flowNotes) setOutcome(out Outcome) {
+	if latest := n.latestListed(); latest != nil {
+		latest.listedGap = 1 + uint8(slices.Index(outcomes[:], out))
+	}
+}
+
+// latestListed returns the finding of the latest listed gap, or nil. It
+// is always in memory: seal moves a listed gap's finding only once a later
+// one is listed.
+func (n *flowNotes) latestListed() *findingNote {
 	for i := len(n.findings) - 1; i >= 0; i-- {
 		if n.findings[i].listedGap != 0 {
-			n.findings[i].listedGap = 1 + uint8(slices.Index(outcomes[:], out))
-			return
+			return &n.findings[i]
 		}
 	}
+	return nil
 }
 
 // addFinding adds fd; past MaxListed findings of its kind, it drops the

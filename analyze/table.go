@@ -74,13 +74,12 @@ type mappings struct {
 // newChunk returns a zeroed chunk: mapped on its own for the first
 // plainChunks, then in huge pages, when it can be; else from the Go heap.
 func (t *flowTable) newChunk() *flowChunk {
-	if len(t.slab) == 0 && t.mem != nil && len(t.chunks) < plainChunks {
-		if b := t.mem.mapPlain(int(unsafe.Sizeof(flowChunk{}))); b != nil {
-			return (*flowChunk)(unsafe.Pointer(unsafe.SliceData(b)))
-		}
-	}
-	if len(t.slab) == 0 && t.mem != nil && len(t.chunks) >= plainChunks {
-		if b := t.mem.mapHuge(slabChunks * int(unsafe.Sizeof(flowChunk{}))); b != nil {
+	if len(t.slab) == 0 && t.mem != nil {
+		if len(t.chunks) < plainChunks {
+			if b := t.mem.mapPlain(int(unsafe.Sizeof(flowChunk{}))); b != nil {
+				return (*flowChunk)(unsafe.Pointer(unsafe.SliceData(b)))
+			}
+		} else if b := t.mem.mapHuge(slabChunks * int(unsafe.Sizeof(flowChunk{}))); b != nil {
 			t.slab = unsafe.Slice((*flowChunk)(unsafe.Pointer(unsafe.SliceData(b))), slabChunks)
 			t.mem.prefault(b[hugePage:]) // the first huge page is written at once
 		}
