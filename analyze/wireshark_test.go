@@ -281,10 +281,11 @@ func corpusTCPFiles(dir string) ([]string, error) {
 		if len(row) <= max(fileCol, formatCol, tcpCol) {
 			continue
 		}
-		// "pcap little-endian ...", "pcapng ...", "pcap-modified(Kuznetzov) ...";
-		// not "zstd ...", "snoop ...", "unknown:...".
+		// "pcap little-endian ...", "pcapng ...", "pcap-modified(Kuznetzov) ...",
+		// "zstd zstd-compressed" (which both read); not "snoop ...",
+		// "unknown:...".
 		format := strings.Fields(row[formatCol])
-		if len(format) == 0 || !strings.HasPrefix(format[0], "pcap") || row[tcpCol] == "0" {
+		if len(format) == 0 || !strings.HasPrefix(format[0], "pcap") && format[0] != "zstd" || row[tcpCol] == "0" {
 			continue
 		}
 		files = append(files, filepath.Join(dir, row[fileCol]))

@@ -68,9 +68,21 @@ const fuzzSeedLimit = 20 << 10
 
 // maxReadAlloc bounds what reading one input may allocate: the read chunks
 // in flight (one per queued batch, plus those of the batch being read, the
-// batch being consumed and the current one), the gzip goroutine's four
-// chunks, and one record or block of at most maxRecord.
+// batch being consumed and the current one), the decompressing goroutine's
+// four chunks, and one record or block of at most maxRecord. A zstd
+// input may add its window (zstdMaxWindow at most) and two blocks.
 const maxReadAlloc = (queueLen+3)*readBufferSize + 4*aheadSize + maxRecord + 4<<20
+
+// readBounds returns what reading data may allocate, and how many
+// segments it may yield: every packet takes at least 12 bytes of the
+// input, which gzip multiplies by about a thousand at most, zstd by some
+// 130,000 (a match of 128 KiB in a byte or so).
+func readBounds(data []byte) (alloc, segments uint64) {
+	if len(data) >= 4 && isZstd(data[:4]) {
+		return maxReadAlloc + zstdMaxWindow + 1<<20, uint64(len(data)) * 140_000
+	}
+	return maxReadAlloc, uint64(len(data)) * 1100
+}
 
 func FuzzReader(f *testing.F) {
 	for _, path := range globFiles(f, "testdata/pcaps/*.pcap*") {
@@ -90,9 +102,11 @@ func FuzzReader(f *testing.F) {
 	w := newNg(le).idb(LinkEthernet, (&ngFile{order: le}).opt(ngOptionTsresol, []byte{0x80 | 20})).epb(0, 1, seqFrame(1)).spb(seqFrame(2))
 	f.Add(w.section(be).idb(LinkRaw).block(0xbad, nil).obsolete(0, 2, seqPacket(3)).b)
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Add(zstdRawFrame(17, pcapFile(le, magicMicro, LinkRaw, pcapRec{sec: base, data: seqPacket(1)})))
 	f.Add([]byte{})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		maxAlloc, maxSegments := readBounds(data)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		s, err := NewReader("fuzz", bytes.NewReader(data))
@@ -106,15 +120,13 @@ func FuzzReader(f *testing.F) {
 		var seg Segment
 		var segments, sum uint64
 		for s.Next(&seg) {
-			// Every packet takes at least 12 bytes of input, gzip at most
-			// multiplies it by about a thousand.
-			if segments++; segments > uint64(len(data))*1100 {
+			if segments++; segments > maxSegments {
 				t.Fatalf("Next does not stop after %d segments", segments)
 			}
 			sum = foldSegment(sum, &seg)
 		}
 		runtime.ReadMemStats(&after)
-		if n := after.TotalAlloc - before.TotalAlloc; n > maxReadAlloc {
+		if n := after.TotalAlloc - before.TotalAlloc; n > maxAlloc {
 			t.Errorf("reading %d bytes allocated %d bytes", len(data), n)
 		}
 		st := s.Stats()

@@ -13,8 +13,8 @@ import (
 // file is read and decoded when the file is opened. Once the caller has
 // consumed it, a goroutine of the file's own reads, parses and decodes
 // batches of packets ahead, while Next hands them out: the reading and
-// decoding of one core overlaps the caller's work on the other. A gzip
-// layer is removed on a further goroutine, in large chunks. A file that
+// decoding of one core overlaps the caller's work on the other. A gzip or
+// zstd layer is removed on a further goroutine, in large chunks. A file that
 // fits in its first batch never starts a goroutine, nor does any file when
 // GOMAXPROCS is 1, and the goroutines of rotated files run one after the
 // other as the merge reaches each file.
@@ -43,7 +43,8 @@ const (
 	// GiB), and the benchmark captures' peak RSS 1.5 MB lower and
 	// steadier.
 	queueLen = 3
-	// aheadSize is the size of the chunks the gzip goroutine hands over.
+	// aheadSize is the size of the chunks a decompressing goroutine hands
+	// over.
 	aheadSize = 256 << 10
 )
 
@@ -497,10 +498,10 @@ func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 }
 
 // spins reports whether the reading goroutine and Next spin on the queue
-// (spinWait): not when the processors have other work, a gzip goroutine
+// (spinWait): not when the processors have other work, a goroutine
 // decompressing or other files' goroutines reading.
 func (f *sourceFile) spins() bool {
-	return !f.info.Gzip && (f.pool.left == nil || f.pool.left.reading.Load() <= 1)
+	return f.info.Compression == "" && (f.pool.left == nil || f.pool.left.reading.Load() <= 1)
 }
 
 // spinRecv tries for spinWait to take a batch from f's queue; it does not

@@ -68,7 +68,7 @@ func TestReadAhead(t *testing.T) {
 	if len(pcap) < 4*readBufferSize {
 		t.Fatalf("capture of %d bytes is too small to need several chunks", len(pcap))
 	}
-	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap)}
+	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap), "zstd": zstded(t, pcap, 0)}
 	for name, b := range files {
 		t.Run(name, func(t *testing.T) {
 			s, err := Open(writeFile(t, "big."+name, b))
@@ -157,15 +157,15 @@ func TestCloseStopsReading(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, pcapRec{sec: base, data: seqFrame(1)}, pcapRec{sec: base, data: seqFrame(2)})
-	gz := gzipped(t, pcap)
-	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gz)}
+	gz, z := gzipped(t, pcap), zstded(t, pcap, 0)
+	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gz), writeFile(t, "c.pcap.zst", z)}
 	s, err := Open(paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	readAll(t, s)
-	want := int64(len(pcap) + len(gz))
+	want := int64(len(pcap) + len(gz) + len(z))
 	if read, total := s.Progress(); read != want || total != want {
 		t.Errorf("Progress() = %d, %d; want %d, %d", read, total, want, want)
 	}
@@ -205,12 +205,12 @@ func TestProgressStdin(t *testing.T) {
 
 // TestSpins checks when the reading goroutine and Next spin on the queue
 // between them rather than block at once: for a file read alone, not for
-// a gzipped one, whose decompressing goroutine needs the processor, nor
+// a compressed one, whose decompressing goroutine needs the processor, nor
 // while other files' goroutines read too. The spinning itself is timed by
 // bench/run.sh, not here.
 func TestSpins(t *testing.T) {
 	frames, pcap := manyFramesPcap(3000)
-	plain, gz := writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap))
+	plain, gz, z := writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap, 0))
 	for _, tt := range []struct {
 		name    string
 		path    string
@@ -219,6 +219,7 @@ func TestSpins(t *testing.T) {
 	}{
 		{"alone", plain, 0, true},
 		{"gzip", gz, 0, false},
+		{"zstd", z, 0, false},
 		{"beside another file's reader", plain, 1, false},
 	} {
 		s, err := Open(tt.path)

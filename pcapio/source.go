@@ -14,17 +14,20 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // FileInfo describes one capture file of a Source.
 type FileInfo struct {
-	Name    string // path as given; "-" for standard input
-	Format  string // e.g. "pcap (microsecond, little-endian)", "pcapng"
-	Gzip    bool   // the file was gzip-compressed
-	Packets uint64 // packets read from it
-	First   int64  // capture time of its first packet, Unix nanoseconds; 0 when empty
-	Last    int64  // capture time of its last packet
-	Damage  string // where and why reading stopped early; empty when the file was read to its end
+	Name   string // path as given; "-" for standard input
+	Format string // e.g. "pcap (microsecond, little-endian)", "pcapng"
+	// Compression is "gzip" or "zstd" for a compressed file, whose
+	// layer is removed as it is read; empty otherwise.
+	Compression string
+	Packets     uint64 // packets read from it
+	First       int64  // capture time of its first packet, Unix nanoseconds; 0 when empty
+	Last        int64  // capture time of its last packet
+	Damage      string // where and why reading stopped early; empty when the file was read to its end
 }
 
 // LinkCount is the number of packets seen with one link type.
@@ -96,9 +99,10 @@ type sourceFile struct {
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
-// is recognised by its magic number, never by the file name, and a gzip
-// layer is removed first. It fails, with the file name in the message, when
-// a file cannot be opened or is not a pcap or pcapng capture.
+// is recognised by its magic number, never by the file name, and a gzip or
+// zstd layer is removed first. It fails, with the file name in the
+// message, when a file cannot be opened or is not a pcap or pcapng
+// capture.
 func Open(paths ...string) (*Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no capture files given")
@@ -235,13 +239,28 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 	pool := newChunkPool(left)
 	r := &byteReader{src: rc, pool: pool}
 	magic := r.peek(4)
-	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	var plain io.Reader // the decompressed stream of a compressed file
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		gz, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
 		if err != nil {
 			return nil, fmt.Errorf("damaged gzip header: %w", err)
 		}
-		info.Gzip = true
-		r = &byteReader{src: newReadAhead(gz, firstChunkSize, pool.done), pool: pool}
+		info.Compression, plain = "gzip", gz
+	case isZstd(magic):
+		var h zstd.Header
+		if h.Decode(r.peek(zstd.HeaderMaxSize)) == nil && !h.SingleSegment && h.WindowSize > zstdMaxWindow {
+			return nil, fmt.Errorf("compressed with a zstd window of %d MiB (zstd --long or --ultra), more than the %d MiB read here; decompress it first (zstd -d)", h.WindowSize>>20, zstdMaxWindow>>20)
+		}
+		zr, err := zstd.NewReader(bufio.NewReaderSize(r, 64<<10), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(1<<63))
+		if err != nil {
+			return nil, err
+		}
+		info.Compression, plain = "zstd", zstdErrors{zr}
+	}
+	if plain != nil { // decompressed on a goroutine of its own
+		r = &byteReader{src: newReadAhead(plain, firstChunkSize, pool.done), pool: pool}
 		magic = r.peek(4)
 	}
 	if len(magic) < 4 && r.err != nil && r.err != io.EOF { // not too short: unreadable
@@ -249,11 +268,11 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 		if len(magic) > 0 {
 			where = "within its first 4 bytes of data"
 		}
-		switch {
-		case info.Gzip && errors.Is(r.err, io.ErrUnexpectedEOF):
-			return nil, errors.New("gzip stream cut short " + where)
-		case info.Gzip:
-			return nil, fmt.Errorf("damaged gzip stream, %s: %w", where, r.err)
+		switch c := info.Compression; {
+		case c != "" && errors.Is(r.err, io.ErrUnexpectedEOF):
+			return nil, errors.New(c + " stream cut short " + where)
+		case c != "":
+			return nil, fmt.Errorf("damaged %s stream, %s: %w", c, where, r.err)
 		}
 		return nil, r.err
 	}
@@ -297,12 +316,39 @@ func isPcapMagic(m []byte) bool {
 	return false
 }
 
+// zstdErrors names the zstd layer in the errors of r, which are not
+// prefixed as gzip's are, but for the ends of the stream.
+type zstdErrors struct{ r io.Reader }
+
+func (z zstdErrors) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		err = fmt.Errorf("zstd: %w", err)
+	}
+	return n, err
+}
+
+// zstdMagic starts a zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// isZstd reports whether a file that starts with magic is zstd: a frame,
+// or a skippable frame (magic 0x184D2A50 to 0x184D2A5F), which pzstd
+// writes first.
+func isZstd(magic []byte) bool {
+	return bytes.Equal(magic, zstdMagic) || len(magic) == 4 && magic[0]&0xf0 == 0x50 && bytes.Equal(magic[1:], []byte{0x2a, 0x4d, 0x18})
+}
+
+// zstdMaxWindow is the largest zstd window read: the decoder keeps that
+// much of the stream. zstd's levels 1 to 19 use windows of at most 8 MiB;
+// --long (128 MiB by default) and --ultra go beyond, and such a file is
+// refused, to be decompressed first, rather than let a file's header say
+// how much memory a run takes.
+const zstdMaxWindow = 32 << 20
+
 // unknownFormat names the format of a file that is not pcap or pcapng, when
 // it is a common one, with what to do about it.
 func unknownFormat(head []byte) string {
 	switch {
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return "zstd-compressed; decompress it first (zstd -d)"
 	case bytes.HasPrefix(head, []byte("BZh")):
 		return "bzip2-compressed; decompress it first (bunzip2)"
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
@@ -378,7 +424,7 @@ func (f *sourceFile) nextBatch() bool {
 	// file is closed now and lets go of its buffers, so that rotated
 	// files do not all hold theirs to the end.
 	if f.closer != nil {
-		f.shut()             // also stops a gzip layer's goroutine, if damage came first
+		f.shut()             // also stops a compressed file's goroutine, if damage came first
 		f.pool.put(f.br.buf) // no batch holds packets of it any more
 		f.pool.leave()
 		f.leaveBatches()
@@ -616,7 +662,7 @@ func (s *Source) Close() error {
 
 // Progress returns the bytes read from the capture files so far and their
 // total size, or -1 for the total when a size is unknown (standard input, a
-// pipe). A gzip-compressed file counts its compressed bytes. Reading runs a
+// pipe). A compressed file counts its compressed bytes. Reading runs a
 // little ahead of Next. Progress, unlike the other methods, is safe to call
 // while another goroutine calls Next.
 func (s *Source) Progress() (read, total int64) { return s.read.Load(), s.size }

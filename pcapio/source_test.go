@@ -18,6 +18,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Capture builders for what pcapgo cannot write.
@@ -226,6 +227,51 @@ func gzipped(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// zstded returns b compressed as zstd does by default, in one frame, or
+// with the given window when window is not 0 (zstd --long).
+func zstded(t *testing.T, b []byte, window int) []byte {
+	t.Helper()
+	opts := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
+	if window != 0 {
+		opts = append(opts, zstd.WithWindowSize(window))
+	}
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// zstdRawFrame returns a zstd frame that declares a window of 2^windowLog
+// bytes and holds b in one raw block: how a file written with zstd --long
+// starts, whatever its contents.
+func zstdRawFrame(windowLog int, b []byte) []byte {
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0, byte(windowLog-10) << 3}
+	head := uint32(len(b))<<3 | 1 // a raw block, the last
+	frame = append(frame, byte(head), byte(head>>8), byte(head>>16))
+	return append(frame, b...)
+}
+
+// compressed returns b as a file compressed with c ("gzip", "zstd"),
+// or b itself for "".
+func compressed(t *testing.T, c string, b []byte) []byte {
+	t.Helper()
+	switch c {
+	case "gzip":
+		return gzipped(t, b)
+	case "zstd":
+		return zstded(t, b, 0)
+	}
+	return b
 }
 
 // pcapgoFile writes frames with pcapgo; nanos selects NewWriterNanos.
@@ -487,21 +533,17 @@ func TestReadFormats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := tt.file(t)
-			for _, gz := range []bool{false, true} {
-				b := file
-				if gz {
-					b = gzipped(t, file)
-				}
-				s := newSource(t, b)
+			for _, c := range []string{"", "gzip", "zstd"} {
+				s := newSource(t, compressed(t, c, file))
 				if diff := cmp.Diff(tt.want, readAll(t, s)); diff != "" {
-					t.Errorf("gzip %v: segments mismatch (-want +got):\n%s", gz, diff)
+					t.Errorf("compression %q: segments mismatch (-want +got):\n%s", c, diff)
 				}
 				fi := s.Files()[0]
-				if fi.Format != tt.format || fi.Gzip != gz || fi.Damage != "" {
-					t.Errorf("gzip %v: Files()[0] = format %q, gzip %v, damage %q; want %q, %v, none", gz, fi.Format, fi.Gzip, fi.Damage, tt.format, gz)
+				if fi.Format != tt.format || fi.Compression != c || fi.Damage != "" {
+					t.Errorf("compression %q: Files()[0] = format %q, compression %q, damage %q; want %q, %q, none", c, fi.Format, fi.Compression, fi.Damage, tt.format, c)
 				}
 				if diff := cmp.Diff(tt.links, s.Stats().Links); diff != "" {
-					t.Errorf("gzip %v: Stats().Links mismatch (-want +got):\n%s", gz, diff)
+					t.Errorf("compression %q: Stats().Links mismatch (-want +got):\n%s", c, diff)
 				}
 			}
 		})
@@ -599,7 +641,7 @@ func TestMerge(t *testing.T) {
 	wantFiles := []FileInfo{
 		{Name: a, Format: "pcap (microsecond, little-endian)", Packets: 4, First: base*1e9 + 1000, Last: base*1e9 + 6000},
 		{Name: b, Format: "pcapng", Packets: 3, First: base*1e9 + 2000, Last: base*1e9 + 5000},
-		{Name: c, Format: "pcap (nanosecond, little-endian)", Gzip: true, Packets: 1, First: (base - 1) * 1e9, Last: (base - 1) * 1e9},
+		{Name: c, Format: "pcap (nanosecond, little-endian)", Compression: "gzip", Packets: 1, First: (base - 1) * 1e9, Last: (base - 1) * 1e9},
 	}
 	if diff := cmp.Diff(wantFiles, s.Files()); diff != "" {
 		t.Errorf("Files mismatch (-want +got):\n%s", diff)
@@ -777,7 +819,6 @@ func TestOpenErrors(t *testing.T) {
 		{name: "empty", file: []byte{}, msg: "empty file"},
 		{name: "text", file: []byte("hello, this is not a capture\n"), msg: "not a pcap or pcapng file"},
 		{name: "short", file: []byte{0xd4}, msg: "not a pcap or pcapng file"},
-		{name: "zstd", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0}, msg: "zstd-compressed; decompress it first (zstd -d)"},
 		{name: "bzip2", file: []byte("BZh91AY&SY"), msg: "bzip2-compressed; decompress it first (bunzip2)"},
 		{name: "xz", file: []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0}, msg: "xz-compressed; decompress it first (unxz)"},
 		{name: "snoop", file: []byte("snoop\x00\x00\x00\x00\x00\x00\x02"), msg: "a Solaris snoop file, not pcap or pcapng; convert it with editcap -F pcap"},
@@ -791,6 +832,18 @@ func TestOpenErrors(t *testing.T) {
 		// A deflate block of the reserved type 3 is damage from its first byte.
 		{name: "gzip damaged before its data", file: append(gzipped(t, nil)[:10], 0x07, 0, 0, 0, 0, 0, 0, 0, 0),
 			msg: "damaged gzip stream, before any of its data: flate: corrupt input before offset 1"},
+		{name: "zstd of text", file: zstded(t, []byte("plain text"), 0), msg: "not a pcap or pcapng file"},
+		{name: "zstd of nothing", file: zstded(t, nil, 0), msg: "empty file"},
+		{name: "zstd magic alone", file: []byte{0x28, 0xb5, 0x2f, 0xfd}, msg: "zstd stream cut short before any of its data"},
+		{name: "zstd cut in its frame header", file: zstded(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw), 0)[:5], msg: "zstd stream cut short before any of its data"},
+		// A frame header descriptor with its reserved bit set.
+		{name: "zstd damaged before its data", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x08, 0, 0, 0, 0, 0, 0, 0},
+			msg: "damaged zstd stream, before any of its data: zstd: reserved bit set on frame header"},
+		{name: "zstd window past the limit", file: zstdRawFrame(26, pcapFile(binary.LittleEndian, magicMicro, LinkRaw)),
+			msg: "compressed with a zstd window of 64 MiB (zstd --long or --ultra), more than the 32 MiB read here; decompress it first (zstd -d)"},
+		// A block larger than its frame's window.
+		{name: "zstd block past its window", file: zstdRawFrame(10, pcapFile(binary.LittleEndian, magicMicro, LinkRaw, pcapRec{sec: base, data: make([]byte, 2000)})),
+			msg: "damaged zstd stream, before any of its data: zstd: window size exceeded"},
 		{name: "directory", path: dir, msg: "is a directory"},
 	}
 	for _, tt := range tests {
@@ -1112,5 +1165,58 @@ func TestRotatedFilesShareChunks(t *testing.T) {
 		t.Errorf("read %d segments allocating %.1f MB; want %d segments and at most 4.5 MB", n, float64(alloc)/(1<<20), 8*1600)
 	} else {
 		t.Logf("%.1f MB allocated", float64(alloc)/(1<<20))
+	}
+}
+
+// TestZstdDamage reads a zstd-compressed capture of many blocks cut short
+// or damaged past its first block: the packets before the damage come
+// through, in order, and the damage says at which packet reading stopped
+// and why.
+func TestZstdDamage(t *testing.T) {
+	frames, pcap := manyFramesPcap(3000)
+	z := zstded(t, pcap, 0)
+	badSum := patch(z, len(z)-4, z[len(z)-4]^0xff) // the frame's checksum
+	for _, tt := range []struct {
+		name   string
+		file   []byte
+		damage string // a substring of the damage
+	}{
+		{name: "cut midway", file: z[:len(z)/2], damage: "truncated record"},
+		// The decoder keeps a frame's last block until its checksum is
+		// read and checked.
+		{name: "checksum cut off", file: z[:len(z)-4], damage: "truncated record"},
+		{name: "checksum wrong", file: badSum, damage: "): zstd: CRC check failed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSource(t, tt.file)
+			var seg Segment
+			n := 0
+			for ; s.Next(&seg); n++ {
+				if seg.Seq != uint32(n) {
+					t.Fatalf("segment %d has Seq %d", n, seg.Seq)
+				}
+			}
+			fi := s.Files()[0]
+			if n == 0 || n >= len(frames) || !strings.Contains(fi.Damage, tt.damage) || !strings.Contains(fi.Damage, fmt.Sprintf("(packet %d)", n+1)) {
+				t.Errorf("%d of %d segments, damage %q; want some, and damage at packet %d with %q", n, len(frames), fi.Damage, n+1, tt.damage)
+			}
+			t.Logf("%d of %d segments, damage %q", n, len(frames), fi.Damage)
+		})
+	}
+}
+
+// TestZstdWindows reads frames that declare windows up to the 32 MiB
+// read (8 MiB is the most zstd's levels 1 to 19 use), and a file that
+// starts with a skippable frame.
+func TestZstdWindows(t *testing.T) {
+	frames, pcap := manyFramesPcap(20)
+	// A skippable frame (as pzstd writes first), then the frame.
+	skippable := append([]byte{0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3}, zstdRawFrame(20, pcap)...)
+	for _, file := range [][]byte{zstdRawFrame(14, pcap), zstdRawFrame(23, pcap), zstdRawFrame(25, pcap), skippable} {
+		s := newSource(t, file)
+		checkFrames(t, s, frames)
+		if c := s.Files()[0].Compression; c != "zstd" {
+			t.Errorf("compression %q, want zstd", c)
+		}
 	}
 }

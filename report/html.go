@@ -77,8 +77,8 @@ func (r *Report) htmlPage() htmlPage {
 	}
 	for _, f := range r.Files {
 		line := f.Name + " (" + f.Format
-		if f.Gzip {
-			line += ", gzip"
+		if f.Compression != "" {
+			line += ", " + f.Compression
 		}
 		p.Facts = append(p.Facts, [2]string{"File", line + ", " + count(f.Packets, "packet", "packets") + ")"})
 	}

@@ -50,11 +50,14 @@ type jsonCapture struct {
 }
 
 type jsonFile struct {
-	Name    string `json:"name"`
-	Format  string `json:"format"`
-	Gzip    bool   `json:"gzip"`
-	Packets uint64 `json:"packets"`
-	Damage  string `json:"damage,omitempty"`
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Gzip   bool   `json:"gzip"`
+	// Compression is "gzip" or "zstd" for a compressed file, absent
+	// otherwise; Gzip says the first alone, as it did before zstd.
+	Compression string `json:"compression,omitempty"`
+	Packets     uint64 `json:"packets"`
+	Damage      string `json:"damage,omitempty"`
 }
 
 type jsonSummary struct {
@@ -365,7 +368,7 @@ func (r *Report) jsonHead() jsonReport {
 	}
 	for _, f := range r.Files {
 		c.Files = append(c.Files, f.Name)
-		c.FileDetails = append(c.FileDetails, jsonFile{f.Name, f.Format, f.Gzip, f.Packets, f.Damage})
+		c.FileDetails = append(c.FileDetails, jsonFile{f.Name, f.Format, f.Compression == "gzip", f.Compression, f.Packets, f.Damage})
 	}
 	for _, l := range st.Links {
 		c.LinkTypes = append(c.LinkTypes, pcapio.LinkName(l.LinkType))

@@ -45,8 +45,8 @@ func Markdown(w io.Writer, r *Report) error {
 	fmt.Fprintf(ew, "| Capture | |\n| --- | --- |\n")
 	for _, f := range r.Files {
 		format := f.Format
-		if f.Gzip {
-			format += ", gzip"
+		if f.Compression != "" {
+			format += ", " + f.Compression
 		}
 		fmt.Fprintf(ew, "| File | %s (%s, %s) |\n", mdCode(strings.ReplaceAll(f.Name, "|", `\|`)), mdCell(format), count(f.Packets, "packet", "packets"))
 	}

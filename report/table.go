@@ -56,8 +56,8 @@ func Table(w io.Writer, r *Report) error {
 	fmt.Fprintln(ew)
 	for _, f := range r.Files {
 		line := f.Name + " (" + f.Format
-		if f.Gzip {
-			line += ", gzip"
+		if f.Compression != "" {
+			line += ", " + f.Compression
 		}
 		line = fmt.Sprintf("%s, %s)", line, count(f.Packets, "packet", "packets"))
 		if r.Width > 0 && 12+len([]rune(line)) > r.Width {

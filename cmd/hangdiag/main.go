@@ -97,7 +97,7 @@ func exitStatus(err error, stderr io.Writer) int {
 const mainUsage = `hangdiag diagnoses hanging TCP connections from packet captures.
 
 Usage:
-  hangdiag analyze [flags] FILE...   analyse captures (pcap, pcapng, gzip; "-" for stdin)
+  hangdiag analyze [flags] FILE...   analyse captures (pcap, pcapng, gzip, zstd; "-" for stdin)
   hangdiag analyze --vantage A B     compare captures of the same traffic taken at two points
   hangdiag live -i IFACE [FILTER]    watch an interface and warn before a middlebox forgets a flow
   hangdiag middleboxes               list the middlebox presets and their idle timeouts
