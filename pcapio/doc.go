@@ -2,9 +2,9 @@
 //
 // It knows capture file formats (classic pcap in both byte orders with
 // micro- or nanosecond timestamps, the modified pcap variant, and pcapng with
-// any number of interfaces), gzip and zstd compression, link-layer framings (Ethernet
-// with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP, BSD NULL and
-// LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it needs
+// any number of interfaces), gzip and zstd compression, link-layer framings
+// (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP, BSD
+// NULL and LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it needs
 // those layouts: a [Source] yields [Segment] values.
 //
 // # Writing
@@ -17,9 +17,9 @@
 // # Speed
 //
 // Each file is read in 1 MiB chunks, parsed and decoded a few batches ahead
-// of [Source.Next] on a goroutine of its own, and a gzip or zstd layer is removed on
-// another, so that reading overlaps the caller's work on a second core; a
-// packet costs no allocation. [Source.Close] stops the goroutines, and
+// of [Source.Next] on a goroutine of its own, and a gzip or zstd layer is
+// removed on another, so that reading overlaps the caller's work on a second
+// core; a packet costs no allocation. [Source.Close] stops the goroutines, and
 // [Source.Progress] tells how far reading has got, for a progress bar.
 //
 // # Damage

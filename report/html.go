@@ -75,11 +75,9 @@ func (r *Report) htmlPage() htmlPage {
 	if len(r.Files) == 1 {
 		p.Title += ": " + r.Files[0].Name
 	}
-	for _, f := range r.Files {
-		line := f.Name + " (" + f.Format
-		if f.Compression != "" {
-			line += ", " + f.Compression
-		}
+	for i := range r.Files {
+		f := &r.Files[i]
+		line := f.Name + " (" + formatWords(f)
 		p.Facts = append(p.Facts, [2]string{"File", line + ", " + count(f.Packets, "packet", "packets") + ")"})
 	}
 	st := &r.Capture

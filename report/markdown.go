@@ -43,12 +43,9 @@ func Markdown(w io.Writer, r *Report) error {
 	}
 
 	fmt.Fprintf(ew, "| Capture | |\n| --- | --- |\n")
-	for _, f := range r.Files {
-		format := f.Format
-		if f.Compression != "" {
-			format += ", " + f.Compression
-		}
-		fmt.Fprintf(ew, "| File | %s (%s, %s) |\n", mdCode(strings.ReplaceAll(f.Name, "|", `\|`)), mdCell(format), count(f.Packets, "packet", "packets"))
+	for i := range r.Files {
+		f := &r.Files[i]
+		fmt.Fprintf(ew, "| File | %s (%s, %s) |\n", mdCode(strings.ReplaceAll(f.Name, "|", `\|`)), mdCell(formatWords(f)), count(f.Packets, "packet", "packets"))
 	}
 	st := &r.Capture
 	if st.Packets > 0 {

@@ -368,6 +368,15 @@ func stamp(n int64) string {
 	return time.Unix(0, n).UTC().Format("2006-01-02 15:04:05.000")
 }
 
+// formatWords gives a capture file's format for people, with its
+// compression when it had one: "pcapng, zstd".
+func formatWords(f *pcapio.FileInfo) string {
+	if f.Compression != "" {
+		return f.Format + ", " + f.Compression
+	}
+	return f.Format
+}
+
 func count(n uint64, one, many string) string {
 	if n == 1 {
 		return "1 " + one

@@ -54,11 +54,9 @@ func Table(w io.Writer, r *Report) error {
 		fmt.Fprintln(ew, head)
 	}
 	fmt.Fprintln(ew)
-	for _, f := range r.Files {
-		line := f.Name + " (" + f.Format
-		if f.Compression != "" {
-			line += ", " + f.Compression
-		}
+	for i := range r.Files {
+		f := &r.Files[i]
+		line := f.Name + " (" + formatWords(f)
 		line = fmt.Sprintf("%s, %s)", line, count(f.Packets, "packet", "packets"))
 		if r.Width > 0 && 12+len([]rune(line)) > r.Width {
 			// the name on one line, its format and size on the next

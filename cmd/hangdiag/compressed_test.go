@@ -15,7 +15,7 @@ import (
 // TestCompressedCapture analyses a shipped capture compressed with zstd,
 // as `zstd` writes it: the flows and findings are those of the file
 // itself, the JSON report's file details say "zstd" (and not gzip), and
-// the terminal report names the compression beside the format.
+// the reports for people name the compression beside the format.
 func TestCompressedCapture(t *testing.T) {
 	plain := pcaps("long-request-nokeepalive.pcap")
 	data, err := os.ReadFile(plain)
@@ -74,9 +74,11 @@ func TestCompressedCapture(t *testing.T) {
 			t.Errorf("flow %d differs:\n%s\nwant\n%s", i, got.Flows[i], w)
 		}
 	}
-	table, _ := analyse(zst, "table")
-	if !strings.Contains(table, "capture.pcap.zst ("+f.Format+", zstd, 7 packets)") {
-		t.Errorf("the table does not name the compression:\n%s", table)
+	for _, format := range []string{"table", "markdown", "html"} {
+		out, _ := analyse(zst, format)
+		if !strings.Contains(out, "("+f.Format+", zstd, 7 packets)") {
+			t.Errorf("the %s report does not name the compression:\n%s", format, out)
+		}
 	}
 }
 
