@@ -349,6 +349,8 @@ const zstdMaxWindow = 32 << 20
 // it is a common one, with what to do about it.
 func unknownFormat(head []byte) string {
 	switch {
+	case bytes.HasPrefix(head, []byte{0x04, 0x22, 0x4d, 0x18}):
+		return "lz4-compressed; decompress it first (lz4 -d)"
 	case bytes.HasPrefix(head, []byte("BZh")):
 		return "bzip2-compressed; decompress it first (bunzip2)"
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):

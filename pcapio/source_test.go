@@ -819,6 +819,7 @@ func TestOpenErrors(t *testing.T) {
 		{name: "empty", file: []byte{}, msg: "empty file"},
 		{name: "text", file: []byte("hello, this is not a capture\n"), msg: "not a pcap or pcapng file"},
 		{name: "short", file: []byte{0xd4}, msg: "not a pcap or pcapng file"},
+		{name: "lz4", file: []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7}, msg: "lz4-compressed; decompress it first (lz4 -d)"},
 		{name: "bzip2", file: []byte("BZh91AY&SY"), msg: "bzip2-compressed; decompress it first (bunzip2)"},
 		{name: "xz", file: []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0}, msg: "xz-compressed; decompress it first (unxz)"},
 		{name: "snoop", file: []byte("snoop\x00\x00\x00\x00\x00\x00\x02"), msg: "a Solaris snoop file, not pcap or pcapng; convert it with editcap -F pcap"},
