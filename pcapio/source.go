@@ -249,11 +249,20 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 		info.Compression, plain = "gzip", gz
 	case isZstd(magic):
 		var h zstd.Header
-		if h.Decode(r.peek(zstd.HeaderMaxSize)) == nil && !h.SingleSegment && h.WindowSize > zstdMaxWindow {
-			return nil, fmt.Errorf("compressed with a zstd window of %d MiB (zstd --long or --ultra), more than the %d MiB read here; decompress it first (zstd -d)", h.WindowSize>>20, zstdMaxWindow>>20)
+		if h.Decode(r.peek(zstd.HeaderMaxSize)) == nil {
+			window := h.WindowSize
+			if h.SingleSegment { // the whole frame is the window
+				window = h.FrameContentSize
+			}
+			if window > zstdMaxWindow {
+				return nil, fmt.Errorf("compressed with a zstd window of %d MiB (zstd --long or --ultra), more than the %d MiB read here; decompress it first (zstd -d)", window>>20, zstdMaxWindow>>20)
+			}
 		}
+		// The limits hold for every frame: a frame in one segment is
+		// held whole, and its size is checked against the memory limit,
+		// which in a stream bounds nothing else.
 		zr, err := zstd.NewReader(bufio.NewReaderSize(r, 64<<10), zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(1<<63))
+			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(zstdMaxWindow))
 		if err != nil {
 			return nil, err
 		}

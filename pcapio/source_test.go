@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -842,6 +843,9 @@ func TestOpenErrors(t *testing.T) {
 			msg: "damaged zstd stream, before any of its data: zstd: reserved bit set on frame header"},
 		{name: "zstd window past the limit", file: zstdRawFrame(26, pcapFile(binary.LittleEndian, magicMicro, LinkRaw)),
 			msg: "compressed with a zstd window of 64 MiB (zstd --long or --ultra), more than the 32 MiB read here; decompress it first (zstd -d)"},
+		// One segment of 64 MiB, which the decoder would hold whole.
+		{name: "zstd single segment past the limit", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 4, 1, 0, 0},
+			msg: "compressed with a zstd window of 64 MiB (zstd --long or --ultra), more than the 32 MiB read here; decompress it first (zstd -d)"},
 		// A block larger than its frame's window.
 		{name: "zstd block past its window", file: zstdRawFrame(10, pcapFile(binary.LittleEndian, magicMicro, LinkRaw, pcapRec{sec: base, data: make([]byte, 2000)})),
 			msg: "damaged zstd stream, before any of its data: zstd: window size exceeded"},
@@ -1170,16 +1174,20 @@ func TestRotatedFilesShareChunks(t *testing.T) {
 }
 
 // TestZstdDamage reads a zstd-compressed capture of many blocks cut short
-// or damaged past its first block: the packets before the damage come
-// through, in order, and the damage says at which packet reading stopped
-// and why.
+// or damaged past its first block, or followed by a frame too large to
+// hold: the packets before the damage come through, in order, and the
+// damage says at which packet reading stopped and why.
 func TestZstdDamage(t *testing.T) {
 	frames, pcap := manyFramesPcap(3000)
 	z := zstded(t, pcap, 0)
 	badSum := patch(z, len(z)-4, z[len(z)-4]^0xff) // the frame's checksum
+	// A second frame of 64 GiB in one segment, which the decoder would
+	// hold whole.
+	bomb := append(slices.Clip(z), 0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0)
 	for _, tt := range []struct {
 		name   string
 		file   []byte
+		all    bool   // every packet comes through, and then the damage
 		damage string // a substring of the damage
 	}{
 		{name: "cut midway", file: z[:len(z)/2], damage: "truncated record"},
@@ -1187,6 +1195,7 @@ func TestZstdDamage(t *testing.T) {
 		// read and checked.
 		{name: "checksum cut off", file: z[:len(z)-4], damage: "truncated record"},
 		{name: "checksum wrong", file: badSum, damage: "): zstd: CRC check failed"},
+		{name: "a later frame too large", file: bomb, all: true, damage: "): zstd: decompressed size exceeds configured limit"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSource(t, tt.file)
@@ -1198,8 +1207,8 @@ func TestZstdDamage(t *testing.T) {
 				}
 			}
 			fi := s.Files()[0]
-			if n == 0 || n >= len(frames) || !strings.Contains(fi.Damage, tt.damage) || !strings.Contains(fi.Damage, fmt.Sprintf("(packet %d)", n+1)) {
-				t.Errorf("%d of %d segments, damage %q; want some, and damage at packet %d with %q", n, len(frames), fi.Damage, n+1, tt.damage)
+			if n == 0 || n > len(frames) || tt.all != (n == len(frames)) || !strings.Contains(fi.Damage, tt.damage) || !strings.Contains(fi.Damage, fmt.Sprintf("(packet %d)", n+1)) {
+				t.Errorf("%d of %d segments, damage %q; want all %v, and damage at packet %d with %q", n, len(frames), fi.Damage, tt.all, n+1, tt.damage)
 			}
 			t.Logf("%d of %d segments, damage %q", n, len(frames), fi.Damage)
 		})
