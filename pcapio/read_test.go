@@ -129,21 +129,29 @@ func TestReadAheadBigRecords(t *testing.T) {
 // TestCloseStopsReading checks that closing a Source part-way stops its
 // reading goroutines.
 func TestCloseStopsReading(t *testing.T) {
-	_, pcap := manyFramesPcap(12000)
-	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap))}
+	frames := manyFrames(12000)
+	recs := make([]pcapRec, len(frames))
+	for i, f := range frames {
+		recs[i] = pcapRec{sec: base, frac: uint32(i), data: f}
+	}
+	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
+	// The three files' packets have the same times, so the merge takes
+	// one of each in turn and all three read ahead at once.
+	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap, 0))}
 	before := runtime.NumGoroutine()
 	s, err := Open(paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var seg Segment
-	for range 3000 { // past the first batch of both files
+	for range 6000 { // past the first batch of every file
 		if !s.Next(&seg) {
 			t.Fatal("ran out of packets")
 		}
 	}
-	if runtime.NumGoroutine() <= before {
-		t.Fatal("no goroutine reads ahead")
+	// Each file's reading goroutine, and the compressed files' decompressing ones.
+	if n := runtime.NumGoroutine() - before; n < 5 {
+		t.Fatalf("%d goroutines read ahead, want 5", n)
 	}
 	s.Close()
 	deadline := time.Now().Add(5 * time.Second)
