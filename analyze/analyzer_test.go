@@ -563,6 +563,11 @@ func TestPacketRefPlace(t *testing.T) {
 	}
 }
 
+// corpusDir holds real captures from public projects, described by
+// MANIFEST.tsv, beside the repository (wiresharkCorpus, for the tests
+// outside the package).
+const corpusDir = "../../shared/pcaps/corpus"
+
 // TestTimeIsPerFlowCorpus checks each flow's times on the corpus captures
 // whose timestamps go back, against the packets as pcapio reads them: a
 // flow starts at its first packet's own time and ends at the latest time
@@ -570,7 +575,7 @@ func TestPacketRefPlace(t *testing.T) {
 // the capture, every flow after a late packet took that packet's time.
 func TestTimeIsPerFlowCorpus(t *testing.T) {
 	for _, name := range []string{"tcpdump__kday4.pcap", "tcpdump__kday7.pcap", "arkime__tcpseq_synthetic.pcap"} {
-		path := filepath.Join("..", "..", "shared", "pcaps", "corpus", name)
+		path := filepath.Join(corpusDir, name)
 		src, err := pcapio.Open(path)
 		if err != nil {
 			t.Skipf("no corpus capture beside the repository: %v", err)

@@ -159,7 +159,7 @@ func TestColdAnalysis(t *testing.T) {
 		compareCold(t, spreadSegments(t, append(shipped, lab...), 100), 0, 1200)
 	})
 	t.Run("corpus", func(t *testing.T) {
-		corpus, _ := filepath.Glob(filepath.Join("..", "..", "shared", "pcaps", "corpus", "*"))
+		corpus, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
 		if len(corpus) == 0 {
 			t.Skip("no corpus of captures beside the repository")
 		}

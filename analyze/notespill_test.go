@@ -69,7 +69,7 @@ func TestNotesSpill(t *testing.T) {
 // the corpus beside the repository at a 1 s threshold, where real
 // captures' flows are silent past it again and again.
 func TestNotesSpillCorpus(t *testing.T) {
-	corpus, _ := filepath.Glob(filepath.Join("..", "..", "shared", "pcaps", "corpus", "*"))
+	corpus, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
 	if len(corpus) == 0 {
 		t.Skip("no corpus of captures beside the repository")
 	}
