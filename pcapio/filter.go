@@ -274,15 +274,15 @@ func (p *filterParser) expr() (*filterNode, error) {
 
 // term parses a negation, a parenthesised expression or a primitive.
 func (p *filterParser) term() (*filterNode, error) {
-	switch t := p.peek(); t {
-	case "not", "(":
+	t := p.peek()
+	if t == "not" || t == "(" {
 		if p.depth == maxFilterDepth {
 			return nil, fmt.Errorf("parentheses and negations nested more than %d deep", maxFilterDepth)
 		}
 		p.depth++
 		defer func() { p.depth-- }()
 	}
-	switch t := p.peek(); t {
+	switch t {
 	case "not":
 		p.next()
 		n, err := p.term()
