@@ -68,7 +68,7 @@ func TestReadAhead(t *testing.T) {
 	if len(pcap) < 4*readBufferSize {
 		t.Fatalf("capture of %d bytes is too small to need several chunks", len(pcap))
 	}
-	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap), "zstd": zstded(t, pcap, 0)}
+	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap), "zstd": zstded(t, pcap)}
 	for name, b := range files {
 		t.Run(name, func(t *testing.T) {
 			s, err := Open(writeFile(t, "big."+name, b))
@@ -137,7 +137,7 @@ func TestCloseStopsReading(t *testing.T) {
 	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
 	// The three files' packets have the same times, so the merge takes
 	// one of each in turn and all three read ahead at once.
-	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap, 0))}
+	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap))}
 	before := runtime.NumGoroutine()
 	s, err := Open(paths...)
 	if err != nil {
@@ -165,7 +165,7 @@ func TestCloseStopsReading(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	pcap := pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, pcapRec{sec: base, data: seqFrame(1)}, pcapRec{sec: base, data: seqFrame(2)})
-	gz, z := gzipped(t, pcap), zstded(t, pcap, 0)
+	gz, z := gzipped(t, pcap), zstded(t, pcap)
 	paths := []string{writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gz), writeFile(t, "c.pcap.zst", z)}
 	s, err := Open(paths...)
 	if err != nil {
@@ -218,7 +218,7 @@ func TestProgressStdin(t *testing.T) {
 // bench/run.sh, not here.
 func TestSpins(t *testing.T) {
 	frames, pcap := manyFramesPcap(3000)
-	plain, gz, z := writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap, 0))
+	plain, gz, z := writeFile(t, "a.pcap", pcap), writeFile(t, "b.pcap.gz", gzipped(t, pcap)), writeFile(t, "c.pcap.zst", zstded(t, pcap))
 	for _, tt := range []struct {
 		name    string
 		path    string

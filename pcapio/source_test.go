@@ -230,16 +230,11 @@ func gzipped(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// zstded returns b compressed as zstd does by default, in one frame, or
-// with the given window when window is not 0 (zstd --long).
-func zstded(t *testing.T, b []byte, window int) []byte {
+// zstded returns b compressed as zstd does by default, in one frame.
+func zstded(t *testing.T, b []byte) []byte {
 	t.Helper()
-	opts := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
-	if window != 0 {
-		opts = append(opts, zstd.WithWindowSize(window))
-	}
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf, opts...)
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +265,7 @@ func compressed(t *testing.T, c string, b []byte) []byte {
 	case "gzip":
 		return gzipped(t, b)
 	case "zstd":
-		return zstded(t, b, 0)
+		return zstded(t, b)
 	}
 	return b
 }
@@ -834,10 +829,10 @@ func TestOpenErrors(t *testing.T) {
 		// A deflate block of the reserved type 3 is damage from its first byte.
 		{name: "gzip damaged before its data", file: append(gzipped(t, nil)[:10], 0x07, 0, 0, 0, 0, 0, 0, 0, 0),
 			msg: "damaged gzip stream, before any of its data: flate: corrupt input before offset 1"},
-		{name: "zstd of text", file: zstded(t, []byte("plain text"), 0), msg: "not a pcap or pcapng file"},
-		{name: "zstd of nothing", file: zstded(t, nil, 0), msg: "empty file"},
+		{name: "zstd of text", file: zstded(t, []byte("plain text")), msg: "not a pcap or pcapng file"},
+		{name: "zstd of nothing", file: zstded(t, nil), msg: "empty file"},
 		{name: "zstd magic alone", file: []byte{0x28, 0xb5, 0x2f, 0xfd}, msg: "zstd stream cut short before any of its data"},
-		{name: "zstd cut in its frame header", file: zstded(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw), 0)[:5], msg: "zstd stream cut short before any of its data"},
+		{name: "zstd cut in its frame header", file: zstded(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw))[:5], msg: "zstd stream cut short before any of its data"},
 		// A frame header descriptor with its reserved bit set.
 		{name: "zstd damaged before its data", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x08, 0, 0, 0, 0, 0, 0, 0},
 			msg: "damaged zstd stream, before any of its data: zstd: reserved bit set on frame header"},
@@ -1179,7 +1174,7 @@ func TestRotatedFilesShareChunks(t *testing.T) {
 // damage says at which packet reading stopped and why.
 func TestZstdDamage(t *testing.T) {
 	frames, pcap := manyFramesPcap(3000)
-	z := zstded(t, pcap, 0)
+	z := zstded(t, pcap)
 	badSum := patch(z, len(z)-4, z[len(z)-4]^0xff) // the frame's checksum
 	// A second frame of 64 GiB in one segment, which the decoder would
 	// hold whole.
