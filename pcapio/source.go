@@ -255,7 +255,7 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 				window = h.FrameContentSize
 			}
 			if window > zstdMaxWindow {
-				return nil, fmt.Errorf("compressed with a zstd window of %d MiB (zstd --long or --ultra), more than the %d MiB read here; decompress it first (zstd -d)", window>>20, zstdMaxWindow>>20)
+				return nil, zstdTooLarge(fmt.Sprintf("its zstd frame needs a window of %d MiB", window>>20))
 			}
 		}
 		// The limits hold for every frame: a frame in one segment is
@@ -326,15 +326,26 @@ func isPcapMagic(m []byte) bool {
 }
 
 // zstdErrors names the zstd layer in the errors of r, which are not
-// prefixed as gzip's are, but for the ends of the stream.
+// prefixed as gzip's are, but for the ends of the stream; and says what a
+// frame too large to hold (the decoder's memory limit) means to the user.
 type zstdErrors struct{ r io.Reader }
 
 func (z zstdErrors) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	switch {
+	case err == nil || err == io.EOF || err == io.ErrUnexpectedEOF:
+	case errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		err = zstdTooLarge("zstd: a frame needs a larger window")
+	default:
 		err = fmt.Errorf("zstd: %w", err)
 	}
 	return n, err
+}
+
+// zstdTooLarge is the error for a zstd stream that needs more memory than
+// is read here (zstdMaxWindow); what says why.
+func zstdTooLarge(what string) error {
+	return fmt.Errorf("%s, more than the %d MiB read here (zstd --long and --ultra write such files); decompress it first (zstd -d)", what, zstdMaxWindow>>20)
 }
 
 // zstdMagic starts a zstd frame.

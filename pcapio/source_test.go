@@ -837,10 +837,10 @@ func TestOpenErrors(t *testing.T) {
 		{name: "zstd damaged before its data", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0x08, 0, 0, 0, 0, 0, 0, 0},
 			msg: "damaged zstd stream, before any of its data: zstd: reserved bit set on frame header"},
 		{name: "zstd window past the limit", file: zstdRawFrame(26, pcapFile(binary.LittleEndian, magicMicro, LinkRaw)),
-			msg: "compressed with a zstd window of 64 MiB (zstd --long or --ultra), more than the 32 MiB read here; decompress it first (zstd -d)"},
+			msg: "its zstd frame needs a window of 64 MiB, more than the 32 MiB read here (zstd --long and --ultra write such files); decompress it first (zstd -d)"},
 		// One segment of 64 MiB, which the decoder would hold whole.
 		{name: "zstd single segment past the limit", file: []byte{0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 4, 1, 0, 0},
-			msg: "compressed with a zstd window of 64 MiB (zstd --long or --ultra), more than the 32 MiB read here; decompress it first (zstd -d)"},
+			msg: "its zstd frame needs a window of 64 MiB, more than the 32 MiB read here (zstd --long and --ultra write such files); decompress it first (zstd -d)"},
 		// A block larger than its frame's window.
 		{name: "zstd block past its window", file: zstdRawFrame(10, pcapFile(binary.LittleEndian, magicMicro, LinkRaw, pcapRec{sec: base, data: make([]byte, 2000)})),
 			msg: "damaged zstd stream, before any of its data: zstd: window size exceeded"},
@@ -1190,7 +1190,7 @@ func TestZstdDamage(t *testing.T) {
 		// read and checked.
 		{name: "checksum cut off", file: z[:len(z)-4], damage: "truncated record"},
 		{name: "checksum wrong", file: badSum, damage: "): zstd: CRC check failed"},
-		{name: "a later frame too large", file: bomb, all: true, damage: "): zstd: decompressed size exceeds configured limit"},
+		{name: "a later frame too large", file: bomb, all: true, damage: "): zstd: a frame needs a larger window, more than the 32 MiB read here (zstd --long and --ultra write such files); decompress it first (zstd -d)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSource(t, tt.file)
