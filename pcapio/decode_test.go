@@ -320,17 +320,17 @@ var decodeTests = append([]decodeTest{
 	{
 		// tcpdump -s 54: the payload is cut, the length comes from the IP header.
 		name: "payload cut by snap length", link: LinkEthernet, want: Decoded, seg: data4Seg,
-		frame: eth(0x0800, data4)[:14+20+32],
+		frame: eth(0x0800, data4)[:14+20+32], wireLen: 14 + len(data4),
 	},
 	{
 		name: "IPv6 payload cut by snap length", link: LinkRaw, want: Decoded, seg: ack6Seg,
-		frame: ack6[:60],
+		frame: ack6[:60], wireLen: len(ack6),
 	},
 	{
 		// The fixed header is there; the cut options are left out.
 		name: "TCP options cut by snap length", link: LinkRaw, want: Decoded,
-		frame: syn4[:20+20+6],
-		seg:   between(ap(v4a, 40000), ap(v4b, 80), Segment{Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1}),
+		frame: syn4[:20+20+6], wireLen: len(syn4),
+		seg: between(ap(v4a, 40000), ap(v4b, 80), Segment{Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1}),
 	},
 	{
 		// The same timestamps behind NOPs in another order: the option

@@ -264,7 +264,7 @@ func decodeJuniperEther(data []byte, wireLen uint32, seg *Segment, lay *frameHea
 		}
 		n += 2 + int(binary.BigEndian.Uint16(data[4:6]))
 	}
-	if flags&0x02 != 0 { // no layer 2 header: a protocol family, then IP
+	if flags&0x02 != 0 { // no layer 2 header: a protocol (little-endian), then IP, told by its version as tcpdump does
 		n += 4
 		if len(data) < n+1 {
 			return Truncated

@@ -87,6 +87,11 @@ var (
 	ipoib = func(ethType uint16, payload []byte) []byte {
 		return append(binary.BigEndian.AppendUint16(make([]byte, 40), ethType), append([]byte{0, 0}, payload...)...)
 	}
+	// amsdu is an A-MSDU subframe: destination, source, the length of
+	// msdu, then msdu.
+	amsdu = func(msdu []byte) []byte {
+		return append(binary.BigEndian.AppendUint16(make([]byte, 12), uint16(len(msdu))), msdu...)
+	}
 	juniper = func(flags byte, ext []byte, payload []byte) []byte {
 		b := []byte{'M', 'G', 'C', flags}
 		if flags&0x80 != 0 {
@@ -107,7 +112,7 @@ var linkTests = []decodeTest{
 	{name: "802.11 between access points: four addresses", link: LinkIEEE80211, want: Decoded, seg: tunnelled(data4Seg, 3),
 		frame: wlan(0x08, 0x03, 0, 0, snap(0x0800, data4))},
 	{name: "802.11 A-MSDU: the first subframe", link: LinkIEEE80211, want: Decoded, seg: tunnelled(data4Seg, 2),
-		frame: wlan(0x88, 0x02, 0, 0x80, append(make([]byte, 14), snap(0x0800, data4)...))},
+		frame: wlan(0x88, 0x02, 0, 0x80, amsdu(snap(0x0800, data4)))},
 	{name: "802.11 bridge tunnel SNAP", link: LinkIEEE80211, want: Decoded, seg: tunnelled(data4Seg, 1),
 		frame: wlan(0x08, 0x01, 0, 0, patch(snap(0x0800, data4), 5, 0xf8))},
 	{name: "802.11 encrypted", link: LinkIEEE80211, frame: wlan(0x08, 0x41, 0, 0, snap(0x0800, data4)), want: NotIP},
@@ -174,7 +179,7 @@ var linkTests = []decodeTest{
 
 	{name: "Juniper Ethernet with extensions", link: LinkJuniperEther, frame: juniper(0x80, make([]byte, 16), eth(0x0800, data4)), want: Decoded, seg: data4Seg},
 	{name: "Juniper Ethernet without", link: LinkJuniperEther, frame: juniper(0x00, nil, eth(0x86dd, ack6)), want: Decoded, seg: ack6Seg},
-	{name: "Juniper, no layer 2 header", link: LinkJuniperEther, frame: juniper(0x82, []byte{1, 2}, append([]byte{0, 0, 0, 2}, data4...)), want: Decoded, seg: data4Seg},
+	{name: "Juniper, no layer 2 header", link: LinkJuniperEther, frame: juniper(0x82, []byte{1, 2}, append([]byte{2, 0, 0, 0}, data4...)), want: Decoded, seg: data4Seg},
 	{name: "Juniper, bad magic", link: LinkJuniperEther, frame: patch(juniper(0, nil, eth(0x0800, data4)), 0, 'X'), want: Malformed},
 	{name: "Juniper, extensions past the frame", link: LinkJuniperEther, frame: juniper(0x80, make([]byte, 16), nil)[:12], want: Truncated},
 

@@ -211,7 +211,7 @@ var tunnelTests = []decodeTest{
 	{name: "NFLOG little-endian", link: LinkNFLOG, want: Decoded, seg: atPoint(data4Seg, 7), frame: nflog(binary.LittleEndian, 2, data4)},
 	{name: "NFLOG big-endian, IPv6", link: LinkNFLOG, want: Decoded, seg: atPoint(ack6Seg, 7), frame: nflog(binary.BigEndian, 10, ack6)},
 	{name: "NFLOG payload cut by the snap length", link: LinkNFLOG, want: Decoded, seg: atPoint(data4Seg, 7),
-		frame: nflog(binary.LittleEndian, 2, data4)[:4+8+4+20+32]},
+		frame: nflog(binary.LittleEndian, 2, data4)[:4+8+4+20+32], wireLen: len(nflog(binary.LittleEndian, 2, data4))},
 	{name: "NFLOG without a payload", link: LinkNFLOG, want: Truncated, frame: nflog(binary.LittleEndian, 2, nil)[:12]},
 	{name: "NFLOG attribute shorter than its header", link: LinkNFLOG, want: Malformed, frame: []byte{2, 0, 0, 7, 2, 0, 9, 0}},
 	{name: "NFLOG attribute of the greatest length", link: LinkNFLOG, want: Truncated, frame: []byte{2, 0, 0, 7, 0xff, 0xff, 10, 0, 0, 0, 0, 0}},

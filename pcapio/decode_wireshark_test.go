@@ -1,0 +1,187 @@
+package pcapio
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// wiresharkOptions are the tshark options a frame of decodeTests needs for
+// Wireshark to dissect it: a port or a layout it does not assume, which a
+// user would set as these do.
+var wiresharkOptions = map[string][]string{
+	"VXLAN on flannel's port 8472, IPv6 inside":    {"-d", "udp.port==8472,vxlan"},
+	"MPLS pseudowire: control word, then Ethernet": {"-d", "mpls.label==16,pwethcw"},
+	"CAPWAP, 802.11": {"-o", "capwap.swap_fc:FALSE"},
+}
+
+// wiresharkDiffers are the frames of decodeTests in which tshark finds no
+// TCP segment, or another, by design: why Decode reads them as it does.
+var wiresharkDiffers = map[string]string{
+	"NULL little-endian AF_INET6 Linux": "Wireshark knows the BSDs' numbers for IPv6 in a loopback header (24, 28, 30), not Linux's 10",
+	"IPv6 payload length 0 takes the wire length": "Wireshark takes a payload length of 0 as an empty packet; " +
+		"Decode takes the rest of the frame, as a packet captured before segmentation offload (TSO/GSO) gives it, and as both do for IPv4",
+	"a tunnel's first fragment holds the inner headers": "Wireshark dissects a fragmented packet only once it has all the fragments",
+	"802.11 first fragment":                             "Wireshark dissects a fragmented frame only once it has all the fragments",
+	"802.11 whole frame numbered as a last fragment":    "Wireshark waits for fragments 0 to 5 of a frame numbered 6",
+	"FDDI, synchronous LLC, IPv6":                       "Wireshark and tcpdump read LLC only in asynchronous frames",
+	"NFLOG big-endian, IPv6": "Wireshark reads NFLOG in the file's byte order, the capturing host's, and this file is little-endian; " +
+		"Decode tells the order from the record",
+	"NFLOG payload cut by the snap length": "Wireshark stops at an attribute the snap length cut; tcpdump and Decode read the headers in it",
+	"ARCNET, exception packet": "Wireshark and tcpdump take Linux ARCNET captures to hold no exception packets, " +
+		"whose padding the kernel drops; Decode skips it should one come",
+}
+
+// TestDecodeWireshark has tshark dissect every frame of decodeTests that
+// Decode turns into a segment and checks that Wireshark finds the same TCP
+// segment in it: the innermost addresses, the ports, sequence and
+// acknowledgement numbers, payload length, window and flags. It checks the
+// tests' frame builders, and so Decode, against a dissector written by
+// others from the same specifications.
+func TestDecodeWireshark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tshark; skipped in -short mode")
+	}
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark not installed")
+	}
+	groups := map[string][]decodeTest{} // by the options tshark needs, joined
+	for _, tt := range decodeTests {
+		if tt.want == Decoded {
+			opts := strings.Join(wiresharkOptions[tt.name], " ")
+			groups[opts] = append(groups[opts], tt)
+		}
+	}
+	seen := map[string]bool{}
+	for _, opts := range slices.Sorted(maps.Keys(groups)) {
+		cases := groups[opts]
+		lines := tsharkSegments(t, tshark, strings.Fields(opts), cases)
+		for i, tt := range cases {
+			seen[tt.name] = true
+			var seg Segment
+			Decode(tt.link, tt.frame, wireLength(tt), &seg)
+			diff := fieldDiff(wiresharkFields(&seg), strings.Split(lines[i], "\t")[1:])
+			why, differs := wiresharkDiffers[tt.name]
+			switch {
+			case diff != "" && !differs:
+				t.Errorf("%s: tshark %s sees otherwise:%s", tt.name, opts, diff)
+			case diff == "" && differs:
+				t.Errorf("%s: tshark agrees now; remove its entry in wiresharkDiffers (%s)", tt.name, why)
+			}
+		}
+	}
+	for name := range wiresharkDiffers {
+		if !seen[name] {
+			t.Errorf("wiresharkDiffers names %q, which is no decoded frame of decodeTests", name)
+		}
+	}
+	for name := range wiresharkOptions {
+		if !seen[name] {
+			t.Errorf("wiresharkOptions names %q, which is no decoded frame of decodeTests", name)
+		}
+	}
+}
+
+// wiresharkSegmentFields are the fields TestDecodeWireshark has tshark
+// print, the last occurrence of each: the innermost header's.
+var wiresharkSegmentFields = []string{"frame.number", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+	"tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.window_size_value", "tcp.flags"}
+
+// tsharkSegments writes the frames of cases to a pcapng file, an interface
+// for each link type, and returns tshark's line of fields for each.
+func tsharkSegments(t *testing.T, tshark string, opts []string, cases []decodeTest) []string {
+	t.Helper()
+	var links []uint16
+	for _, tt := range cases {
+		if !slices.Contains(links, tt.link) {
+			links = append(links, tt.link)
+		}
+	}
+	var file bytes.Buffer
+	w, err := NewPcapngWriter(&file, links...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range cases {
+		p := Raw{Nanos: int64(i+1) * 1e9, LinkType: tt.link, Interface: uint32(slices.Index(links, tt.link)), Data: tt.frame, WireLen: wireLength(tt)}
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "frames.pcapng")
+	if err := os.WriteFile(path, file.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(slices.Clone(opts), "-r", path, "-T", "fields", "-E", "occurrence=l")
+	for _, f := range wiresharkSegmentFields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command(tshark, args...).Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v", strings.Join(args, " "), err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("tshark printed %d lines for %d frames", len(lines), len(cases))
+	}
+	return lines
+}
+
+func wireLength(tt decodeTest) uint32 { return uint32(max(tt.wireLen, len(tt.frame))) }
+
+// wiresharkFields gives seg as tshark prints wiresharkSegmentFields, but
+// for the frame number; the addresses of the other IP version are left
+// empty.
+func wiresharkFields(seg *Segment) []string {
+	src, dst := seg.Flow.Lo, seg.Flow.Hi
+	if !seg.SrcIsLo {
+		src, dst = dst, src
+	}
+	addr := func(e Endpoint) string { return e.AddrPort().Addr().String() }
+	f := make([]string, len(wiresharkSegmentFields)-1)
+	if src.Is4 {
+		f[0], f[1] = addr(src), addr(dst)
+	} else {
+		f[2], f[3] = addr(src), addr(dst)
+	}
+	f[4], f[5] = strconv.Itoa(int(src.Port)), strconv.Itoa(int(dst.Port))
+	f[6], f[7] = strconv.FormatUint(uint64(seg.Seq), 10), strconv.FormatUint(uint64(seg.Ack), 10)
+	f[8], f[9] = strconv.FormatUint(uint64(seg.PayloadLen), 10), strconv.Itoa(int(seg.Window))
+	f[10] = fmt.Sprintf("0x%04x", seg.Flags)
+	return f
+}
+
+// fieldDiff lists the fields in which tshark's got differ from want. The
+// addresses of the IP version the segment is not in are not compared: they
+// are an outer header's, or none.
+func fieldDiff(want, got []string) string {
+	var b strings.Builder
+	for i, w := range want {
+		name, g := wiresharkSegmentFields[i+1], ""
+		if i < len(got) {
+			g = got[i]
+		}
+		if w == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(g); err == nil {
+			g = a.String()
+		}
+		if g != w {
+			fmt.Fprintf(&b, "\n\t%s: tshark %q, Decode %q", name, g, w)
+		}
+	}
+	return b.String()
+}
