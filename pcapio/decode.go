@@ -704,11 +704,15 @@ func decodeIPv6(b []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth
 }
 
 // decodeTCP fills seg from the TCP header; the caller sets the endpoints.
+// It needs the header through the window: the checksum and urgent pointer
+// are not used, and a snap length of 54 bytes (tcpdump -s 54) cuts them
+// off behind a VLAN tag or IPv4 options, as Wireshark still reads the
+// segment.
 func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
-	if len(b) < 20 {
+	if len(b) < 16 {
 		return Truncated
 	}
-	h := (*[20]byte)(b) // the fixed header: no bounds checks below
+	h := (*[16]byte)(b) // the fixed header through the window: no bounds checks below
 	hlen := int(h[12]>>4) * 4
 	if hlen < 20 || ipPayload < hlen {
 		return Malformed
@@ -732,7 +736,7 @@ func decodeTCP(b []byte, ipPayload int, seg *Segment) SkipReason {
 	}
 	seg.HasTS = false
 	seg.TSVal, seg.TSEcr = 0, 0
-	opts := b[20:min(hlen, len(b))]
+	opts := b[min(20, len(b)):min(hlen, len(b))]
 	for len(opts) > 0 {
 		kind := opts[0]
 		if kind == 0 {

@@ -333,6 +333,15 @@ var decodeTests = append([]decodeTest{
 		seg: between(ap(v4a, 40000), ap(v4b, 80), Segment{Seq: 100, Window: 64240, Flags: SYN, TTL: 64, IPID: 0x1234, WScale: -1}),
 	},
 	{
+		// tcpdump -s 54 behind a VLAN tag: the checksum, urgent pointer
+		// and options are cut.
+		name: "TCP header cut after the window", link: LinkEthernet, want: Decoded,
+		frame: eth(0x8100, vlanTag(0x0800, data4))[:54], wireLen: 18 + len(data4),
+		seg: between(ap(v4b, 80), ap(v4a, 40000), Segment{
+			Seq: 5000, Ack: 101, PayloadLen: 100, Window: 502, Flags: ACK | PSH, TTL: 57, IPID: 7, WScale: -1,
+		}),
+	},
+	{
 		// The same timestamps behind NOPs in another order: the option
 		// walk, not the NOP-NOP-timestamps shortcut.
 		name: "timestamps before their NOPs", link: LinkRaw, want: Decoded, seg: data4Seg,
@@ -400,7 +409,7 @@ var decodeTests = append([]decodeTest{
 	{name: "IPv6 extension header cut", link: LinkRaw, frame: ipv6(ipFields{src: v6a, dst: v6b}, tcp(tcpFields{}), destOpts)[:40+12], want: Truncated},
 	{name: "IPv6 extension header length past the end", link: LinkRaw, frame: patch(ipv6(ipFields{src: v6a, dst: v6b}, tcp(tcpFields{}), hopByHop), 41, 9), want: Truncated},
 	{name: "IPv6 AH cut", link: LinkRaw, frame: ipv6(ipFields{src: v6a, dst: v6b, proto: 51}, []byte{6, 4, 0, 0}), want: Truncated},
-	{name: "TCP header cut", link: LinkEthernet, frame: eth(0x0800, syn4[:20+19]), want: Truncated},
+	{name: "TCP header cut before the window", link: LinkEthernet, frame: eth(0x0800, syn4[:20+15]), wireLen: 14 + len(syn4), want: Truncated},
 	{name: "TCP header cut after IPv6", link: LinkRaw, frame: ack6[:40+10], want: Truncated},
 
 	{name: "IHL below 5", link: LinkRaw, frame: patch(data4, 0, 0x44), want: Malformed},
