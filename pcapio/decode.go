@@ -95,14 +95,14 @@ func (r SkipReason) String() string {
 // and Juniper's Ethernet captures.
 //
 // Below the link layer it walks VLAN, QinQ, VN-Tag and E-Tag headers,
-// MPLS label stacks and PPPoE sessions, and into the tunnels a capture in a
-// cloud, a cluster or a mobile network carries: GRE (with ERSPAN types I
-// to III), IP in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and
-// flannel's default), Geneve (UDP 6081), GTP-U (UDP 2152), CAPWAP (UDP
-// 5247, a wireless controller's tunnel to its access points) and Teredo
-// (UDP 3544), as tcpdump,
-// Wireshark and Zeek do; the segment is
-// the innermost TCP one. A tunnelled segment's Point differs from the same
+// MPLS label stacks, PPPoE sessions and NSH service paths, and into the
+// tunnels a capture in a cloud, a cluster, a mobile network or a VPN
+// carries: GRE (with ERSPAN types I to III, and PPTP's enhanced GRE), IP
+// in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and flannel's
+// default), VXLAN-GPE (UDP 4790), Geneve (UDP 6081), GTP-U (UDP 2152),
+// CAPWAP (UDP 5247, a wireless controller's tunnel to its access points),
+// Teredo (UDP 3544) and L2TP version 2 (UDP 1701), as tcpdump, Wireshark
+// and Zeek do; the segment is the innermost TCP one. A tunnelled segment's Point differs from the same
 // segment's captured outside the tunnel, so that the two copies count once.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
 	return decodeFrame(linkType, data, wireLen, seg, nil)
@@ -287,8 +287,64 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		return decodeEther(ethType, data, wireLen, seg, lay, depth)
 	case 0x6558: // transparent Ethernet bridging (GRE, Geneve)
 		return decodeEthernet(data, wireLen, seg, lay, depth)
+	case 0x894f: // NSH (RFC 8300): version, length in words, next protocol; the service path and index
+		if len(data) < 8 {
+			return Truncated
+		}
+		n := int(data[1]&0x3f) * 4
+		switch {
+		case data[0]>>6 != 0:
+			return NotIP
+		case n < 8:
+			return Malformed
+		case len(data) < n:
+			return Truncated
+		}
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[4:8])>>8) // the service path, not its index, which each hop lowers
+		ethType = nextProtocolType(data[3])
+		skip(n)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
 	}
 	return NotIP
+}
+
+// nextProtocolType maps the next protocol of NSH and VXLAN-GPE to an
+// EtherType: IPv4, IPv6, Ethernet, NSH or MPLS; 0 for any other.
+func nextProtocolType(next byte) uint16 {
+	switch next {
+	case 1:
+		return 0x0800
+	case 2:
+		return 0x86dd
+	case 3:
+		return 0x6558
+	case 4:
+		return 0x894f
+	case 5:
+		return 0x8847
+	}
+	return 0
+}
+
+// pppHeader reads the header of a PPP frame: the address and control
+// bytes when they are there, and the protocol, one byte when it is
+// compressed (odd). It returns the EtherType of what the frame carries (0
+// when it is not IP or MPLS) and the header's length; ok is false when the
+// header is cut short.
+func pppHeader(p []byte) (ethType uint16, n int, ok bool) {
+	if len(p) >= 2 && p[0] == 0xff && p[1] == 0x03 {
+		n = 2
+	}
+	if len(p) < n+1 {
+		return 0, 0, false
+	}
+	if proto := p[n]; proto&1 != 0 {
+		return pppType(uint16(proto)), n + 1, true
+	}
+	if len(p) < n+2 {
+		return 0, 0, false
+	}
+	return pppType(binary.BigEndian.Uint16(p[n : n+2])), n + 2, true
 }
 
 // pppType maps a PPP protocol number to an EtherType: IP, or MPLS; 0 for
@@ -324,20 +380,10 @@ func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment,
 		} else if linkType == LinkCHDLC {
 			return NotIP
 		}
-		if data[0] == 0xff && data[1] == 0x03 { // PPP address and control
-			n = 2
-		}
-		if len(data) < n+1 {
+		var ok bool
+		if ethType, n, ok = pppHeader(data); !ok {
 			return Truncated
 		}
-		if proto := data[n]; proto&1 != 0 { // a compressed protocol field
-			ethType, n = pppType(uint16(proto)), n+1
-			break
-		}
-		if len(data) < n+2 {
-			return Truncated
-		}
-		ethType, n = pppType(binary.BigEndian.Uint16(data[n:n+2])), n+2
 	case LinkPPPoE:
 		if len(data) < 8 {
 			return Truncated
@@ -447,6 +493,19 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
 		skip(16)
 		return decodeEthernet(p, wireLen, seg, lay, depth)
+	case port(4790): // VXLAN-GPE: flags with the version, next protocol (read whatever its flag says, as tcpdump and Wireshark do), network id
+		if len(p) < 16 {
+			return Truncated
+		}
+		if p[8]&0x30 != 0 { // not version 0
+			return NotTCP
+		}
+		ethType := nextProtocolType(p[11])
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
+		skip(16)
+		return decodeEther(ethType, p, wireLen, seg, lay, depth)
+	case port(1701): // L2TP: a remote-access VPN's PPP sessions
+		return decodeL2TP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(5247): // CAPWAP data: a wireless access point's clients' frames
 		return decodeCAPWAP(p[8:], wireLen-min(wireLen, 8), seg, lay, depth)
 	case port(3544): // Teredo: IPv6 over UDP, through NATs
@@ -470,6 +529,47 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		return decodeEther(ethType, p, wireLen, seg, lay, depth)
 	}
 	return NotTCP
+}
+
+// decodeL2TP decodes an L2TP version 2 data message (RFC 2661): flags, the
+// length, tunnel and session, sequence numbers and padding when the flags
+// say so, then a PPP frame. p is the UDP payload. Control messages and
+// L2TPv3, whose header's length the packets do not give, are not TCP.
+func decodeL2TP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	if len(p) < 2 {
+		return Truncated
+	}
+	flags, n := binary.BigEndian.Uint16(p[0:2]), 2
+	if flags&0x8000 != 0 || flags&0x000f != 2 { // a control message, or not version 2
+		return NotTCP
+	}
+	if flags&0x4000 != 0 { // length
+		n += 2
+	}
+	if len(p) < n+4 {
+		return Truncated
+	}
+	id := binary.BigEndian.Uint32(p[n : n+4]) // tunnel and session
+	n += 4
+	if flags&0x0800 != 0 { // Ns and Nr
+		n += 4
+	}
+	if flags&0x0200 != 0 { // the offset size, then as many bytes of padding
+		if len(p) < n+2 {
+			return Truncated
+		}
+		n += 2 + int(binary.BigEndian.Uint16(p[n:n+2]))
+	}
+	if len(p) < n {
+		return Truncated
+	}
+	ethType, k, ok := pppHeader(p[n:])
+	if !ok {
+		return Truncated
+	}
+	n += k
+	seg.Point = mixPoint(seg.Point, id)
+	return decodeEther(ethType, p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
 }
 
 // decodeGTP decodes a GTP-U (version 1) message carrying a user's IP
@@ -522,7 +622,8 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 		return Truncated
 	}
 	flags, ethType := binary.BigEndian.Uint16(p[0:2]), binary.BigEndian.Uint16(p[2:4])
-	if flags&0x4007 != 0 { // routing present, or not version 0
+	pptp := flags&7 == 1 && ethType == 0x880b       // version 1: PPTP's enhanced GRE (RFC 2637), carrying PPP
+	if flags&0x4000 != 0 || flags&7 != 0 && !pptp { // routing present, or another version
 		return NotTCP
 	}
 	n, id := 4, uint32(47) // id: the key and session, for Point
@@ -533,12 +634,30 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 		if len(p) < n+4 {
 			return Truncated
 		}
-		id ^= binary.BigEndian.Uint32(p[n : n+4])
+		key := binary.BigEndian.Uint32(p[n : n+4])
+		if pptp {
+			key &= 0xffff // the call; the payload's length is above it
+		}
+		id ^= key
 		n += 4
 	}
 	seq := flags&0x1000 != 0
 	if seq {
 		n += 4
+	}
+	if pptp {
+		if flags&0x0080 != 0 { // acknowledgement number
+			n += 4
+		}
+		if len(p) < n {
+			return Truncated
+		}
+		k := 0
+		var ok bool
+		if ethType, k, ok = pppHeader(p[n:]); !ok {
+			return Truncated
+		}
+		n += k
 	}
 	switch ethType {
 	case 0x88be: // ERSPAN: type II has a sequence number and an 8-byte header, type I neither

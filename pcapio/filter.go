@@ -54,11 +54,12 @@ const maxFilterDepth = 1000
 const maxFilterBytes = 1 << 20
 
 // tunnelCarriers are the packets a live capture with no filter expression
-// keeps besides TCP: the tunnels Decode walks (VXLAN, Geneve, GTP-U,
-// CAPWAP and Teredo over UDP; GRE, with ERSPAN in it, and IP in IP), so that hangdiag
-// live watches the TCP inside them too, as on the target of a mirror
-// session or on a wireless controller.
-const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 6081 or udp port 2152 or udp port 5247 or udp port 3544 or proto 47 or proto 4 or proto 41"
+// keeps besides TCP: the tunnels Decode walks (VXLAN, VXLAN-GPE, Geneve,
+// GTP-U, CAPWAP, Teredo and L2TP over UDP; GRE, with ERSPAN and PPTP in
+// it, and IP in IP), so that hangdiag live watches the TCP inside them
+// too, as on the target of a mirror session, on a wireless controller or
+// on a VPN server.
+const tunnelCarriers = "udp port 4789 or udp port 8472 or udp port 4790 or udp port 6081 or udp port 2152 or udp port 5247 or udp port 3544 or udp port 1701 or proto 47 or proto 4 or proto 41"
 
 // compileFilter compiles a tcpdump-style filter expression into a classic
 // BPF program for a packet socket that accepts the TCP segments the

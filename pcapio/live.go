@@ -14,7 +14,7 @@ import (
 // through a Linux packet socket (AF_PACKET, no libpcap and no cgo), and
 // decodes them with the same Decode as a file. The kernel keeps only TCP
 // segments that match the filter expression (with none, also the tunnels
-// Decode walks: VXLAN, Geneve and GTP-U over UDP, GRE and IP in IP) and
+// over UDP, GRE and IP in IP that Decode walks: tunnelCarriers) and
 // cuts each to the snap length. On other systems OpenLive returns
 // ErrLiveUnsupported.
 

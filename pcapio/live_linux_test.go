@@ -200,7 +200,7 @@ func TestLiveTunnel(t *testing.T) {
 		if vxlanC, err = net.Dial("udp", "127.0.0.1:4789"); err != nil {
 			return
 		}
-		otherC, err = net.Dial("udp", "127.0.0.1:4790")
+		otherC, err = net.Dial("udp", "127.0.0.1:4791")
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,49 @@ func geneve(optWords int, proto uint16, vni uint32, inner []byte) []byte {
 	return append(b, inner...)
 }
 
+// gpe is a VXLAN-GPE header with the given flags (0x08: a network id
+// follows; 0x04: a next protocol is given; 0x30: the version), next
+// protocol (1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH) and network id,
+// then the inner packet.
+func gpe(flags, next byte, vni uint32, inner []byte) []byte {
+	return append([]byte{flags, 0, 0, next, byte(vni >> 16), byte(vni >> 8), byte(vni), 0}, inner...)
+}
+
+// nsh is an NSH header of metadata type 2 with no metadata, or of type 1
+// with its 16 bytes, for the next protocol (1 IPv4, 2 IPv6, 3 Ethernet),
+// service path and service index, then the inner packet.
+func nsh(next byte, path uint32, index byte, inner []byte) []byte {
+	words, mdType := byte(2), byte(2)
+	if next == 3 {
+		words, mdType = 6, 1 // Ethernet inside: type 1 here, to cover its metadata
+	}
+	b := []byte{0x0f, 0xc0 | words, mdType, next}
+	b = binary.BigEndian.AppendUint32(b, path<<8|uint32(index))
+	b = append(b, make([]byte, 4*int(words)-8)...)
+	return append(b, inner...)
+}
+
+// l2tp is an L2TP header with the given flags and version (0x0002: a data
+// message of version 2), tunnel and session, then opt (the Ns and Nr and
+// offset fields the flags announce, placed after the session), then the
+// frame. A length, when the flags announce it, is filled in.
+func l2tp(flags uint16, tunnel, session uint16, opt []byte, frame []byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, flags)
+	if flags&0x4000 != 0 {
+		b = binary.BigEndian.AppendUint16(b, uint16(2+2+4+len(opt)+len(frame)))
+	}
+	b = binary.BigEndian.AppendUint16(b, tunnel)
+	b = binary.BigEndian.AppendUint16(b, session)
+	b = append(b, opt...)
+	return append(b, frame...)
+}
+
+// ppp is a PPP frame with address and control bytes and an uncompressed
+// protocol.
+func ppp(proto uint16, payload []byte) []byte {
+	return append(binary.BigEndian.AppendUint16([]byte{0xff, 0x03}, proto), payload...)
+}
+
 // gtp is a GTP-U G-PDU header with the given flags (0x30, and 0x04 when
 // extension headers follow, 0x02 with a sequence number) and TEID; opt is
 // the sequence number, N-PDU number, next extension type and the
@@ -117,6 +160,44 @@ var tunnelTests = []decodeTest{
 		frame: eth(0x0800, outer4(17, udp(51000, 4789, []byte{8, 0, 0})))},
 	{name: "VXLAN inner frame cut", link: LinkEthernet, want: Truncated,
 		frame: eth(0x0800, outer4(17, udp(51000, 4789, vxlan(0x08, 100, eth(0x0800, data4)[:20]))))},
+	{name: "VXLAN-GPE, IPv4 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 100<<8),
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x0c, 1, 100, data4))))},
+	{name: "VXLAN-GPE, Ethernet inside", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 3<<8),
+		frame: eth(0x0800, outer4(17, udp(4790, 4790, gpe(0x0c, 3, 3, eth(0x86dd, ack6)))))},
+	{name: "VXLAN-GPE without the next protocol's flag", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 100<<8),
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x08, 1, 100, data4))))},
+	{name: "VXLAN-GPE, NSH inside", link: LinkEthernet, want: Decoded, seg: tunnelled(tunnelled(data4Seg, 100<<8), 0x123),
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x0c, 4, 100, nsh(1, 0x123, 255, data4)))))},
+	{name: "VXLAN-GPE version 1", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x1c, 1, 100, data4))))},
+	{name: "VXLAN-GPE carrying another protocol", link: LinkEthernet, want: NotIP,
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x0c, 0x81, 100, data4))))},
+	{name: "VXLAN-GPE header cut", link: LinkEthernet, want: Truncated,
+		frame: eth(0x0800, outer4(17, udp(51000, 4790, gpe(0x0c, 1, 100, nil)[:6])))},
+	{name: "NSH with metadata of type 1, Ethernet inside", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 0xabcdef),
+		frame: eth(0x894f, nsh(3, 0xabcdef, 254, eth(0x0800, data4)))},
+	{name: "NSH, the next hop's copy: the service index lowered", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 7),
+		frame: eth(0x894f, nsh(2, 7, 200, ack6))},
+	{name: "NSH version 1", link: LinkEthernet, want: NotIP,
+		frame: eth(0x894f, patch(nsh(1, 7, 255, data4), 0, 0x40))},
+	{name: "NSH length below its fixed header", link: LinkEthernet, want: Malformed,
+		frame: eth(0x894f, patch(nsh(1, 7, 255, data4), 1, 1))},
+	{name: "NSH metadata cut", link: LinkEthernet, want: Truncated,
+		frame: eth(0x894f, nsh(3, 7, 255, nil)[:20])},
+	{name: "L2TP: PPP inside", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 5<<16|9),
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0x0002, 5, 9, nil, ppp(0x0021, data4)))))},
+	{name: "L2TP with length, sequence numbers and padding, IPv6 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 5<<16|9),
+		frame: eth(0x0800, outer4(17, udp(50000, 1701, l2tp(0x4a02, 5, 9, []byte{0, 1, 0, 2, 0, 3, 0xee, 0xee, 0xee}, ppp(0x0057, ack6)))))},
+	{name: "L2TP, the PPP protocol compressed", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 1<<16|1),
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0x0002, 1, 1, nil, append([]byte{0x21}, data4...)))))},
+	{name: "L2TP control message", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0xc802, 5, 0, []byte{0, 0x14, 0, 0, 0, 0}, make([]byte, 8)))))},
+	{name: "L2TPv3", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0x0003, 0, 0, u32s(0x1234), eth(0x0800, data4)))))},
+	{name: "L2TP, LCP inside", link: LinkEthernet, want: NotIP,
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0x0002, 5, 9, nil, ppp(0xc021, make([]byte, 8))))))},
+	{name: "L2TP padding past the packet", link: LinkEthernet, want: Truncated,
+		frame: eth(0x0800, outer4(17, udp(1701, 1701, l2tp(0x0202, 5, 9, []byte{0x10, 0}, ppp(0x0021, nil)))))},
 	{name: "UDP on another port", link: LinkEthernet, want: NotTCP,
 		frame: eth(0x0800, outer4(17, udp(51000, 4788, vxlan(0x08, 100, eth(0x0800, data4)))))},
 
@@ -145,8 +226,18 @@ var tunnelTests = []decodeTest{
 		frame: eth(0x0800, outer4(47, gre(0xb000, 0x86dd, u32s(0, 0xabcd, 9), ack6)))},
 	{name: "GRE bridging Ethernet", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 47^2),
 		frame: eth(0x0800, outer4(47, gre(0x2000, 0x6558, u32s(2), eth(0x0800, data4))))},
-	{name: "GRE version 1 (PPTP)", link: LinkEthernet, want: NotTCP,
-		frame: eth(0x0800, outer4(47, gre(0x3001, 0x880b, u32s(0, 1), data4)))},
+	{name: "PPTP: enhanced GRE with an acknowledgement, PPP inside", link: LinkEthernet, want: Decoded, seg: tunnelled(data4Seg, 47^0x42),
+		frame: eth(0x0800, outer4(47, gre(0x3081, 0x880b, u32s(uint32(4+len(data4))<<16|0x42, 1, 0), ppp(0x0021, data4))))},
+	{name: "PPTP, the PPP protocol compressed, IPv6 inside", link: LinkEthernet, want: Decoded, seg: tunnelled(ack6Seg, 47^0x42),
+		frame: eth(0x0800, outer4(47, gre(0x3001, 0x880b, u32s(uint32(1+len(ack6))<<16|0x42, 1), append([]byte{0x57}, ack6...))))},
+	{name: "PPTP, compressed or encrypted PPP (MPPE)", link: LinkEthernet, want: NotIP,
+		frame: eth(0x0800, outer4(47, gre(0x3001, 0x880b, u32s(0x420042, 1), ppp(0x00fd, data4))))},
+	{name: "PPTP, PPP header cut", link: LinkEthernet, want: Truncated,
+		frame: eth(0x0800, outer4(47, gre(0x3001, 0x880b, u32s(0x420042, 1), []byte{0xff, 0x03, 0})))},
+	{name: "GRE version 1 not carrying PPP", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(47, gre(0x3001, 0x0800, u32s(0, 1), data4)))},
+	{name: "GRE version 2", link: LinkEthernet, want: NotTCP,
+		frame: eth(0x0800, outer4(47, gre(0x3002, 0x880b, u32s(0, 1), ppp(0x0021, data4))))},
 	{name: "GRE with routing", link: LinkEthernet, want: NotTCP,
 		frame: eth(0x0800, outer4(47, gre(0x4000, 0x0800, u32s(0), data4)))},
 	{name: "GRE fields cut", link: LinkEthernet, want: Truncated,

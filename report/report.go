@@ -95,7 +95,7 @@ func (r *Report) Warnings() []string {
 		for _, r := range st.SkipReasons() {
 			parts = append(parts, fmt.Sprintf("%d %s", st.Skipped[r], r))
 		}
-		w := fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP, PPPoE and 802.11 and in GRE, ERSPAN, VXLAN, Geneve, GTP-U, CAPWAP, Teredo and IP-in-IP tunnels, not in encrypted ones",
+		w := fmt.Sprintf("no TCP segment in %s (%s); hangdiag finds TCP over Ethernet, VLAN, MPLS, PPP, PPPoE and 802.11 and in GRE, ERSPAN, VXLAN, VXLAN-GPE, Geneve, GTP-U, CAPWAP, Teredo, L2TP, PPTP and IP-in-IP tunnels, not in encrypted ones",
 			count(st.Packets, "packet", "packets"), strings.Join(parts, ", "))
 		if slices.ContainsFunc(st.Links, func(l pcapio.LinkCount) bool { return pcapio.Link80211(l.LinkType) }) {
 			w += ": a monitor-mode capture of a protected wireless network holds its data frames encrypted; capture on the client or the server instead, or decrypt the frames in Wireshark and export them"
