@@ -3,15 +3,19 @@ package pcapio
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -299,7 +303,7 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
 		rr = newPcapngReader(r)
 	default:
-		return nil, errors.New(unknownFormat(r.peek(8)))
+		return nil, errors.New(unknownFormat(r.peek(textPeek)))
 	}
 	info.Format = rr.format()
 	f := &sourceFile{index: index, closer: rc, br: r, rr: rr, pool: pool, info: info, cur: new(batch), pos: -1}
@@ -379,8 +383,64 @@ func unknownFormat(head []byte) string {
 		return "a Solaris snoop file, not pcap or pcapng; convert it with editcap -F pcap"
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
 		return "a zip archive; extract the capture first"
+	case bytes.HasPrefix(head, []byte("GMBU")), bytes.HasPrefix(head, []byte("RTSS")):
+		return "a Microsoft Network Monitor capture, not pcap or pcapng; convert it with editcap -F pcapng (from Wireshark)"
+	case len(head) >= 0x4c && (binary.LittleEndian.Uint32(head[0x48:]) == 0xc0010002 || binary.LittleEndian.Uint32(head[0x48:]) == 0xc0020002):
+		// An event trace's first buffer header, 0x48 bytes, then the
+		// marker of its log file header event (32- or 64-bit).
+		return "a Windows event trace (ETL), as netsh trace and pktmon write; convert it with pktmon etl2pcap (Windows 10 and later) or etl2pcapng"
+	}
+	if what, ok := textFormat(head); ok {
+		return what
 	}
 	return "not a pcap or pcapng file"
+}
+
+// textPeek is how much of a file unknownFormat looks at.
+const textPeek = 512
+
+// textFormat names what a file that starts with head is when it is text:
+// what users send for a capture by mistake (tcpdump's or tshark's printed
+// output, an export of dissected packets, a browser's HTTP log), with how
+// to get the capture itself.
+func textFormat(head []byte) (string, bool) {
+	text := head
+	if len(text) == textPeek { // the file goes on: its last character may be cut
+		for i := range min(utf8.UTFMax-1, len(text)) {
+			if r := text[len(text)-1-i]; utf8.RuneStart(r) {
+				text = text[:len(text)-1-i]
+				break
+			}
+		}
+	}
+	if len(text) == 0 || !utf8.Valid(text) || bytes.ContainsFunc(text, func(r rune) bool { return r < ' ' && r != '\t' && r != '\r' && r != '\n' }) {
+		return "", false
+	}
+	first := head
+	for len(first) > 0 && (first[0] == '\n' || first[0] == '\r') {
+		first = first[1:]
+	}
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	line := string(first)
+	match := func(pattern string) bool { return regexp.MustCompile(pattern).MatchString(line) }
+	json := bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("{")) || bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("["))
+	switch {
+	case json && bytes.Contains(head, []byte(`"log"`)) && (bytes.Contains(head, []byte(`"creator"`)) || bytes.Contains(head, []byte(`"entries"`))):
+		return "a browser's network log (HAR), which holds HTTP requests, not packets; capture the packets with tcpdump -w FILE.pcap or Wireshark", true
+	case json && (bytes.Contains(head, []byte(`"_source"`)) || bytes.Contains(head, []byte(`"_index"`))) ||
+		bytes.Contains(head, []byte("<pdml")) || bytes.Contains(head, []byte("<psml")):
+		return "packets dissected by Wireshark or tshark (a JSON or XML export), not a capture; save the packets themselves with tshark -w FILE.pcapng, or File > Save As in Wireshark", true
+	case strings.HasPrefix(line, "tcpdump: ") || strings.HasPrefix(line, "reading from file ") ||
+		match(`^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{6,9} `) || match(`^\d{9,10}\.\d{6,9} `) || match(`^IP6? \S+ > \S+: `):
+		return "tcpdump's printed output, not a capture; write the packets to a file with tcpdump -w FILE.pcap", true
+	case strings.HasPrefix(line, "No.") || strings.HasPrefix(line, `"No.",`) || match(`^\s*\d+\s+-?\d+\.\d+\s+\S+ (→|->) `):
+		return "a packet list printed by Wireshark or tshark, not a capture; save the packets themselves with File > Save As in Wireshark, or tshark -w FILE.pcapng", true
+	case match(`^(0x)?0000:?\s+[0-9a-fA-F]{2}`):
+		return "a hex dump, not a capture; text2pcap (from Wireshark) turns one into a capture", true
+	}
+	return "a text file, not a pcap or pcapng capture", true
 }
 
 // fill moves f to its next packet.

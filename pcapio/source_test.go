@@ -804,6 +804,14 @@ func TestHugeClaimAllocation(t *testing.T) {
 	}
 }
 
+// What TestOpenErrors expects of the text users send for a capture.
+const (
+	msgText      = "a text file, not a pcap or pcapng capture"
+	msgTcpdump   = "tcpdump's printed output, not a capture; write the packets to a file with tcpdump -w FILE.pcap"
+	msgList      = "a packet list printed by Wireshark or tshark, not a capture; save the packets themselves with File > Save As in Wireshark, or tshark -w FILE.pcapng"
+	msgDissected = "packets dissected by Wireshark or tshark (a JSON or XML export), not a capture; save the packets themselves with tshark -w FILE.pcapng, or File > Save As in Wireshark"
+)
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -813,15 +821,35 @@ func TestOpenErrors(t *testing.T) {
 		msg  string // the one-line message after "path: "
 	}{
 		{name: "empty", file: []byte{}, msg: "empty file"},
-		{name: "text", file: []byte("hello, this is not a capture\n"), msg: "not a pcap or pcapng file"},
+		{name: "text", file: []byte("hello, this is not a capture\n"), msg: msgText},
 		{name: "short", file: []byte{0xd4}, msg: "not a pcap or pcapng file"},
+		{name: "binary", file: []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0}, msg: "not a pcap or pcapng file"},
+		{name: "text, a character cut at the end of the look", file: append(bytes.Repeat([]byte("a"), textPeek-1), "é and more"...), msg: msgText},
+		{name: "text with a control character", file: []byte("abc\x01def"), msg: "not a pcap or pcapng file"},
+		{name: "tcpdump's printed output", file: []byte("12:00:00.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], seq 117443333, win 64240, length 0\n"), msg: msgTcpdump},
+		{name: "tcpdump's printed output with dates", file: []byte("2024-03-01 12:00:00.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], seq 117443333, length 0\n"), msg: msgTcpdump},
+		{name: "tcpdump's printed output in epoch seconds", file: []byte("1709294400.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], length 0\n"), msg: msgTcpdump},
+		{name: "tcpdump's printed output without times", file: []byte("IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], length 0\n"), msg: msgTcpdump},
+		{name: "tcpdump's printed output with its messages", file: []byte("reading from file clean.pcap, link-type EN10MB (Ethernet), snapshot length 262144\n12:00:00.000000 IP ...\n"), msg: msgTcpdump},
+		{name: "tshark's printed output", file: []byte("    1   0.000000  192.0.2.120 → 198.51.100.130 TCP 74 55001 → 80 [SYN] Seq=0 Win=64240 Len=0\n"), msg: msgList},
+		{name: "Wireshark's packet list as text", file: []byte("No.     Time           Source                Destination           Protocol Length Info\n      1 0.000000       192.0.2.120\n"), msg: msgList},
+		{name: "Wireshark's packet list as CSV", file: []byte("\"No.\",\"Time\",\"Source\",\"Destination\",\"Protocol\",\"Length\",\"Info\"\n"), msg: msgList},
+		{name: "tshark's hex dump", file: []byte("0000  02 00 00 00 05 01 02 00 00 00 0c 01 08 00 45 00   ..............E.\n"), msg: "a hex dump, not a capture; text2pcap (from Wireshark) turns one into a capture"},
+		{name: "tshark's JSON", file: []byte("[\n  {\n    \"_index\": \"packets-2024-03-01\",\n    \"_type\": \"doc\",\n    \"_score\": null,\n    \"_source\": {\n      \"layers\": {\n"),
+			msg: msgDissected},
+		{name: "tshark's PDML", file: []byte("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"pdml2html.xsl\"?>\n<pdml version=\"0\" creator=\"wireshark/4.0.17\">\n"), msg: msgDissected},
+		{name: "a browser's HAR", file: []byte(`{"log": {"version": "1.2", "creator": {"name": "Firefox", "version": "120.0"}, "pages": []}}`),
+			msg: "a browser's network log (HAR), which holds HTTP requests, not packets; capture the packets with tcpdump -w FILE.pcap or Wireshark"},
+		{name: "Network Monitor", file: []byte("GMBU\x02\x02\x01\x00"), msg: "a Microsoft Network Monitor capture, not pcap or pcapng; convert it with editcap -F pcapng (from Wireshark)"},
+		{name: "event trace", file: append(append(binary.LittleEndian.AppendUint32(nil, 0x10000), make([]byte, 0x44)...), 0x02, 0x00, 0x02, 0xc0, 0x30, 0x01, 0, 0),
+			msg: "a Windows event trace (ETL), as netsh trace and pktmon write; convert it with pktmon etl2pcap (Windows 10 and later) or etl2pcapng"},
 		{name: "lz4", file: []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7}, msg: "lz4-compressed; decompress it first (lz4 -d)"},
 		{name: "bzip2", file: []byte("BZh91AY&SY"), msg: "bzip2-compressed; decompress it first (bunzip2)"},
 		{name: "xz", file: []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0}, msg: "xz-compressed; decompress it first (unxz)"},
 		{name: "snoop", file: []byte("snoop\x00\x00\x00\x00\x00\x00\x02"), msg: "a Solaris snoop file, not pcap or pcapng; convert it with editcap -F pcap"},
 		{name: "zip", file: []byte("PK\x03\x04rest"), msg: "a zip archive; extract the capture first"},
 		{name: "pcap header cut", file: pcapFile(binary.LittleEndian, magicMicro, LinkRaw)[:20], msg: "truncated pcap file header"},
-		{name: "gzip of text", file: gzipped(t, []byte("plain text")), msg: "not a pcap or pcapng file"},
+		{name: "gzip of text", file: gzipped(t, []byte("plain text")), msg: msgText},
 		{name: "gzip of nothing", file: gzipped(t, nil), msg: "empty file"},
 		{name: "gzip header cut", file: []byte{0x1f, 0x8b, 8}, msg: "damaged gzip header: unexpected EOF"},
 		{name: "gzip cut before its data", file: gzipped(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw))[:10], msg: "gzip stream cut short before any of its data"},
@@ -829,7 +857,7 @@ func TestOpenErrors(t *testing.T) {
 		// A deflate block of the reserved type 3 is damage from its first byte.
 		{name: "gzip damaged before its data", file: append(gzipped(t, nil)[:10], 0x07, 0, 0, 0, 0, 0, 0, 0, 0),
 			msg: "damaged gzip stream, before any of its data: flate: corrupt input before offset 1"},
-		{name: "zstd of text", file: zstded(t, []byte("plain text")), msg: "not a pcap or pcapng file"},
+		{name: "zstd of text", file: zstded(t, []byte("plain text")), msg: msgText},
 		{name: "zstd of nothing", file: zstded(t, nil), msg: "empty file"},
 		{name: "zstd magic alone", file: []byte{0x28, 0xb5, 0x2f, 0xfd}, msg: "zstd stream cut short before any of its data"},
 		{name: "zstd cut in its frame header", file: zstded(t, pcapFile(binary.LittleEndian, magicMicro, LinkRaw))[:5], msg: "zstd stream cut short before any of its data"},
@@ -893,8 +921,8 @@ func TestNewReader(t *testing.T) {
 		t.Errorf("Files()[0].Name = %q, want \"-\"", name)
 	}
 	_, err = NewReader("stdin", strings.NewReader("GET / HTTP/1.1\r\n"))
-	if err == nil || err.Error() != "stdin: not a pcap or pcapng file" {
-		t.Errorf("NewReader(text) error = %v, want \"stdin: not a pcap or pcapng file\"", err)
+	if err == nil || err.Error() != "stdin: "+msgText {
+		t.Errorf("NewReader(text) error = %v, want %q", err, "stdin: "+msgText)
 	}
 }
 

@@ -587,7 +587,7 @@ func TestEvidenceStdin(t *testing.T) {
 		wantErr string // empty for success
 	}{
 		{"capture", pcaps("gzip.pcap.gz"), ""},
-		{"not a capture", filepath.Join(repoRoot, "go.mod"), "-: not a pcap or pcapng file"},
+		{"not a capture", filepath.Join(repoRoot, "go.mod"), "-: a text file, not a pcap or pcapng capture"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -640,7 +640,7 @@ func TestEvidenceErrors(t *testing.T) {
 		{"a directory", []string{"--write-flagged", dir, capture}, false, "is a directory"},
 		{"the input itself", []string{"--write-flagged", capture, capture}, false, "would overwrite a capture being read"},
 		{"missing input", []string{"--write-flagged", ev, filepath.Join(dir, "missing.pcap")}, false, "missing.pcap: no such file or directory"},
-		{"input not a capture", []string{"--write-flagged", ev, filepath.Join(repoRoot, "go.mod")}, false, "not a pcap or pcapng file"},
+		{"input not a capture", []string{"--write-flagged", ev, filepath.Join(repoRoot, "go.mod")}, false, "a text file, not a pcap or pcapng capture"},
 		{"interrupted", []string{"--write-flagged", ev, capture}, true, "interrupted before the report was written"},
 		{"payload without evidence", []string{"--keep-payload", capture}, false, "--keep-payload needs --write-flagged"},
 	}

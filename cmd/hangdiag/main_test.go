@@ -58,7 +58,7 @@ func TestExitStatus(t *testing.T) {
 		{"findings without --exit-code", []string{"analyze", nokeepalive}, exitOK, ""},
 		{"findings with --exit-code", []string{"analyze", "--exit-code", nokeepalive}, exitFindings, ""},
 		{"clean capture with --exit-code", []string{"analyze", "--exit-code", clean}, exitOK, ""},
-		{"not a capture", []string{"analyze", notCapture}, exitUsage, "go.mod: not a pcap or pcapng file"},
+		{"not a capture", []string{"analyze", notCapture}, exitUsage, "go.mod: a text file, not a pcap or pcapng capture"},
 		{"missing file", []string{"analyze", "no-such.pcap"}, exitUsage, "no-such.pcap: no such file or directory"},
 		{"no files", []string{"analyze"}, exitUsage, "no capture files given"},
 		{"bad idle", []string{"analyze", "--idle", "soon", clean}, exitUsage, `--idle "soon"`},
