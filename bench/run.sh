@@ -130,6 +130,10 @@ for c in "${captures[@]}"; do
 		echo "$gen_digest" >"$out/$file.gen"
 	fi
 done
+# Captures just written are still being written back to disk for a while,
+# which slows the runs (the GiB as pcapng, timed just after its conversion:
+# 0.71 s, against 0.36 s once written): wait for it.
+sync
 
 if [ "$pgo" = 1 ]; then
 	go build -pgo=off -o "$out/hangdiag-nopgo" ./cmd/hangdiag
