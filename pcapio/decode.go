@@ -102,8 +102,9 @@ func (r SkipReason) String() string {
 // default), VXLAN-GPE (UDP 4790), Geneve (UDP 6081), GTP-U (UDP 2152),
 // CAPWAP (UDP 5247, a wireless controller's tunnel to its access points),
 // Teredo (UDP 3544) and L2TP version 2 (UDP 1701), as tcpdump, Wireshark
-// and Zeek do; the segment is the innermost TCP one. A tunnelled segment's Point differs from the same
-// segment's captured outside the tunnel, so that the two copies count once.
+// and Zeek do; the segment is the innermost TCP one. A tunnelled segment's
+// Point differs from the same segment's captured outside the tunnel, so
+// that the two copies count once.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
 	return decodeFrame(linkType, data, wireLen, seg, nil)
 }
@@ -630,12 +631,14 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 	if flags&0x8000 != 0 { // checksum
 		n += 4
 	}
+	payload := true        // PPTP: a payload follows
 	if flags&0x2000 != 0 { // key
 		if len(p) < n+4 {
 			return Truncated
 		}
 		key := binary.BigEndian.Uint32(p[n : n+4])
 		if pptp {
+			payload = key>>16 != 0
 			key &= 0xffff // the call; the payload's length is above it
 		}
 		id ^= key
@@ -646,6 +649,9 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 		n += 4
 	}
 	if pptp {
+		if !seq || !payload { // an acknowledgement alone
+			return NotTCP
+		}
 		if flags&0x0080 != 0 { // acknowledgement number
 			n += 4
 		}
