@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
@@ -404,8 +405,23 @@ const textPeek = 512
 // output, an export of dissected packets, a browser's HTTP log), with how
 // to get the capture itself.
 func textFormat(head []byte) (string, bool) {
+	cut := len(head) == textPeek // the file goes on: its last character may be cut
+	if len(head) >= 2 && (head[0] == 0xff && head[1] == 0xfe || head[0] == 0xfe && head[1] == 0xff) {
+		// UTF-16, as Windows PowerShell 5 writes what is redirected to a
+		// file; a character cut at the end becomes U+FFFD
+		var order binary.ByteOrder = binary.LittleEndian
+		if head[0] == 0xfe {
+			order = binary.BigEndian
+		}
+		units := make([]uint16, 0, len(head)/2)
+		for i := 2; i+1 < len(head); i += 2 {
+			units = append(units, order.Uint16(head[i:]))
+		}
+		head, cut = []byte(string(utf16.Decode(units))), false
+	}
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	text := head
-	if len(text) == textPeek { // the file goes on: its last character may be cut
+	if cut {
 		for i := range min(utf8.UTFMax-1, len(text)) {
 			if r := text[len(text)-1-i]; utf8.RuneStart(r) {
 				text = text[:len(text)-1-i]

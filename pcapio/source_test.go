@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket"
@@ -804,6 +805,15 @@ func TestHugeClaimAllocation(t *testing.T) {
 	}
 }
 
+// utf16LE encodes s in UTF-16, little-endian.
+func utf16LE(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return b
+}
+
 // What TestOpenErrors expects of the text users send for a capture.
 const (
 	msgText      = "a text file, not a pcap or pcapng capture"
@@ -827,6 +837,9 @@ func TestOpenErrors(t *testing.T) {
 		{name: "text, a character cut at the end of the look", file: append(bytes.Repeat([]byte("a"), textPeek-1), "é and more"...), msg: msgText},
 		{name: "text with a control character", file: []byte("abc\x01def"), msg: "not a pcap or pcapng file"},
 		{name: "tcpdump's printed output", file: []byte("12:00:00.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], seq 117443333, win 64240, length 0\n"), msg: msgTcpdump},
+		{name: "tcpdump's printed output, UTF-16 as PowerShell redirects it", file: utf16LE("\ufeff12:00:00.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], length 0\r\n"), msg: msgTcpdump},
+		{name: "tshark's printed output after a UTF-8 byte order mark", file: []byte("\ufeff    1   0.000000  192.0.2.120 → 198.51.100.130 TCP 74 55001 → 80 [SYN]\n"), msg: msgList},
+		{name: "UTF-16 text cut in a character", file: utf16LE("\ufeff" + strings.Repeat("a", textPeek/2-2) + "\U0001F600 and more"), msg: msgText},
 		{name: "tcpdump's printed output with dates", file: []byte("2024-03-01 12:00:00.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], seq 117443333, length 0\n"), msg: msgTcpdump},
 		{name: "tcpdump's printed output in epoch seconds", file: []byte("1709294400.000000 IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], length 0\n"), msg: msgTcpdump},
 		{name: "tcpdump's printed output without times", file: []byte("IP 192.0.2.120.55001 > 198.51.100.130.80: Flags [S], length 0\n"), msg: msgTcpdump},
