@@ -389,7 +389,7 @@ func unknownFormat(head []byte) string {
 	case len(head) >= 0x4c && (binary.LittleEndian.Uint32(head[0x48:]) == 0xc0010002 || binary.LittleEndian.Uint32(head[0x48:]) == 0xc0020002):
 		// An event trace's first buffer header, 0x48 bytes, then the
 		// marker of its log file header event (32- or 64-bit).
-		return "a Windows event trace (ETL), as netsh trace and pktmon write; convert it with pktmon etl2pcap (Windows 10 and later) or etl2pcapng"
+		return "a Windows event trace (ETL), as pktmon and netsh trace write; convert it to pcapng with pktmon etl2pcap FILE --out FILE.pcapng (pktmon's) or etl2pcapng (netsh trace's)"
 	}
 	if what, ok := textFormat(head); ok {
 		return what

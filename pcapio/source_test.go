@@ -855,7 +855,7 @@ func TestOpenErrors(t *testing.T) {
 			msg: "a browser's network log (HAR), which holds HTTP requests, not packets; capture the packets with tcpdump -w FILE.pcap or Wireshark"},
 		{name: "Network Monitor", file: []byte("GMBU\x02\x02\x01\x00"), msg: "a Microsoft Network Monitor capture, not pcap or pcapng; convert it with editcap -F pcapng (from Wireshark)"},
 		{name: "event trace", file: append(append(binary.LittleEndian.AppendUint32(nil, 0x10000), make([]byte, 0x44)...), 0x02, 0x00, 0x02, 0xc0, 0x30, 0x01, 0, 0),
-			msg: "a Windows event trace (ETL), as netsh trace and pktmon write; convert it with pktmon etl2pcap (Windows 10 and later) or etl2pcapng"},
+			msg: "a Windows event trace (ETL), as pktmon and netsh trace write; convert it to pcapng with pktmon etl2pcap FILE --out FILE.pcapng (pktmon's) or etl2pcapng (netsh trace's)"},
 		{name: "lz4", file: []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7}, msg: "lz4-compressed; decompress it first (lz4 -d)"},
 		{name: "bzip2", file: []byte("BZh91AY&SY"), msg: "bzip2-compressed; decompress it first (bunzip2)"},
 		{name: "xz", file: []byte{0xfd, '7', 'z', 'X', 'Z', 0, 0, 0}, msg: "xz-compressed; decompress it first (unxz)"},
