@@ -184,41 +184,62 @@ func TestLiveCapture(t *testing.T) {
 
 // TestLiveTunnel checks that a live capture without a filter expression
 // keeps the UDP tunnels Decode walks, and finds the TCP segment inside: a
-// VXLAN datagram sent to port 4789 is captured as its inner segment, the
-// same datagram to another port not at all.
+// VXLAN datagram sent to port 4789, a VXLAN-GPE one to 4790 and an L2TP
+// one to 1701 are each captured as their inner segment; a datagram to
+// another port not at all.
 func TestLiveTunnel(t *testing.T) {
 	ns := testNetns(t)
+	tunnels := []struct {
+		port    int
+		payload []byte
+		point   uint32 // what the tunnel mixes into the segment's Point
+	}{
+		{4789, vxlan(0x08, 5, eth(0x0800, data4)), 5 << 8},
+		{4790, gpe(0x0c, 1, 6, data4), 6 << 8},
+		{1701, l2tp(0x0002, 7, 8, nil, ppp(0x0021, data4)), 7<<16 | 8},
+	}
 	var (
-		l              *Live
-		err            error
-		vxlanC, otherC net.Conn
+		l     *Live
+		err   error
+		conns []net.Conn
 	)
 	inNetns(t, ns, func() {
 		if l, err = OpenLive("lo", &LiveConfig{Timeout: 50 * time.Millisecond}); err != nil {
 			return
 		}
-		if vxlanC, err = net.Dial("udp", "127.0.0.1:4789"); err != nil {
-			return
+		for _, port := range []int{4791, 4789, 4790, 1701} { // the first is no tunnel's
+			var c net.Conn
+			if c, err = net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+				return
+			}
+			conns = append(conns, c)
 		}
-		otherC, err = net.Dial("udp", "127.0.0.1:4791")
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	defer vxlanC.Close()
-	defer otherC.Close()
-	inner := vxlan(0x08, 5, eth(0x0800, data4))
-	otherC.Write(inner)
-	vxlanC.Write(inner)
-	segs := collect(t, l, 1)
-	if len(segs) != 1 {
-		t.Fatalf("captured %d segments, want 1", len(segs))
+	for _, c := range conns {
+		defer c.Close()
 	}
-	if got, want := segs[0].Flow, data4Seg.Flow; got != want || segs[0].Seq != data4Seg.Seq {
-		t.Errorf("captured %v seq %d, want the tunnel's segment %v seq %d", got, segs[0].Seq, want, data4Seg.Seq)
+	conns[0].Write(tunnels[0].payload)
+	for i, tt := range tunnels {
+		conns[i+1].Write(tt.payload)
 	}
-	expectNoMore(t, l, 1)
+	segs := collect(t, l, len(tunnels))
+	if len(segs) != len(tunnels) {
+		t.Fatalf("captured %d segments, want %d", len(segs), len(tunnels))
+	}
+	for i, tt := range tunnels {
+		got := segs[i]
+		if got.Flow != data4Seg.Flow || got.Seq != data4Seg.Seq {
+			t.Errorf("UDP %d: captured %v seq %d, want the tunnel's segment %v seq %d", tt.port, got.Flow, got.Seq, data4Seg.Flow, data4Seg.Seq)
+		}
+		if want := mixPoint(0, tt.point); got.Point != want {
+			t.Errorf("UDP %d: Point %#x, want the tunnel's %#x", tt.port, got.Point, want)
+		}
+	}
+	expectNoMore(t, l, uint64(len(tunnels)))
 }
 
 // expectNoMore checks that nothing more comes through l for 300 ms, and
