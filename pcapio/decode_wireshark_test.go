@@ -36,8 +36,8 @@ var wiresharkDiffers = map[string]string{
 	"NFLOG big-endian, IPv6": "Wireshark reads NFLOG in the file's byte order, the capturing host's, and this file is little-endian; " +
 		"Decode tells the order from the record",
 	"NFLOG payload cut by the snap length": "Wireshark stops at an attribute the snap length cut; tcpdump and Decode read the headers in it",
-	"ARCNET, exception packet": "Wireshark and tcpdump take Linux ARCNET captures to hold no exception packets, " +
-		"whose padding the kernel drops; Decode skips it should one come",
+	"ARCNET, exception packet": "Wireshark and tcpdump take Linux ARCNET captures to hold no exception packet's padding; " +
+		"Decode skips it should one come",
 }
 
 // wiresharkReadsMore are the frames of decodeTests that Decode turns into
