@@ -17,6 +17,46 @@ import (
 // are counted as duplicates, and the findings are those of the mirror
 // alone.
 func TestTunnelCopiesCountOnce(t *testing.T) {
+	const outer = 14 + 20 + 8 + 8 // Ethernet, IPv4, UDP, VXLAN
+	copiesCountOnce(t, func(r pcapio.Raw) []pcapio.Raw {
+		inner := r
+		inner.Nanos += int64(10 * time.Microsecond)
+		inner.Data, inner.WireLen = r.Data[outer:], r.WireLen-outer
+		return []pcapio.Raw{r, inner}
+	})
+}
+
+// TestServiceChainCopiesCountOnce does the same with the mirror's packets
+// captured at two hops of a service function chain, in NSH with the
+// service index lowered at the second, and with IPv4 IDs of 0 (as Linux
+// sends with DF set): no header but the service index tells the two
+// copies apart from a packet sent twice.
+func TestServiceChainCopiesCountOnce(t *testing.T) {
+	const outer = 14 + 20 + 8 + 8
+	eth := func(ethType uint16, payload []byte) []byte {
+		return append(append(make([]byte, 12), byte(ethType>>8), byte(ethType)), payload...)
+	}
+	hop := func(r pcapio.Raw, index byte, inner []byte) pcapio.Raw {
+		nsh := []byte{0x0f, 0xc2, 0x02, 0x03, 0, 0, 0x2a, index} // version 0, 2 words, type 2, Ethernet next; path 42
+		r.Data = eth(0x894f, append(nsh, inner...))
+		r.WireLen = uint32(len(r.Data))
+		return r
+	}
+	copiesCountOnce(t, func(r pcapio.Raw) []pcapio.Raw {
+		inner := bytes.Clone(r.Data[outer:])
+		inner[14+4], inner[14+5] = 0, 0 // the IPv4 ID
+		second := hop(r, 254, inner)
+		second.Nanos += int64(10 * time.Microsecond)
+		return []pcapio.Raw{hop(r, 255, inner), second}
+	})
+}
+
+// copiesCountOnce analyses testdata's mirror session with each packet
+// turned by copies into two, and checks that the flow and its findings
+// are the mirror's, and that the second copy of each of its 7 packets is
+// counted as a duplicate.
+func copiesCountOnce(t *testing.T, copies func(pcapio.Raw) []pcapio.Raw) {
+	t.Helper()
 	path := filepath.Join("..", "testdata", "pcaps", "vxlan-mirror.pcap")
 	src, err := pcapio.Open(path)
 	if err != nil {
@@ -28,13 +68,9 @@ func TestTunnelCopiesCountOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seg pcapio.Segment
-	const outer = 14 + 20 + 8 + 8 // Ethernet, IPv4, UDP, VXLAN
 	for src.Next(&seg) {
 		r, _ := src.Raw()
-		inner := r
-		inner.Nanos += int64(10 * time.Microsecond)
-		inner.Data, inner.WireLen = r.Data[outer:], r.WireLen-outer
-		for _, p := range []pcapio.Raw{r, inner} {
+		for _, p := range copies(r) {
 			if err := w.WritePacket(p); err != nil {
 				t.Fatal(err)
 			}

@@ -301,7 +301,7 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		case len(data) < n:
 			return Truncated
 		}
-		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[4:8])>>8) // the service path, not its index, which each hop lowers
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[4:8])) // the service path and index: each hop lowers the index, so a copy taken at the next hop differs
 		ethType = nextProtocolType(data[3])
 		skip(n)
 		return decodeEther(ethType, data, wireLen, seg, lay, depth)
