@@ -101,8 +101,8 @@ func (r SkipReason) String() string {
 // in IP, VXLAN (UDP port 4789, and 8472, the Linux kernel's and flannel's
 // default), VXLAN-GPE (UDP 4790), Geneve (UDP 6081), GTP-U (UDP 2152),
 // CAPWAP (UDP 5247, a wireless controller's tunnel to its access points),
-// Teredo (UDP 3544) and L2TP version 2 (UDP 1701), as tcpdump, Wireshark
-// and Zeek do; the segment is the innermost TCP one. A tunnelled segment's
+// Teredo (UDP 3544) and L2TP version 2 (UDP 1701), as tcpdump and
+// Wireshark do; the segment is the innermost TCP one. A tunnelled segment's
 // Point differs from the same segment's captured outside the tunnel, so
 // that the two copies count once.
 func Decode(linkType uint16, data []byte, wireLen uint32, seg *Segment) SkipReason {
