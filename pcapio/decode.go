@@ -94,7 +94,8 @@ func (r SkipReason) String() string {
 // frames cannot be read), Apple's PKTAP, FDDI, ARCNET, IP over InfiniBand
 // and Juniper's Ethernet captures.
 //
-// Below the link layer it walks VLAN, QinQ, VN-Tag and E-Tag headers,
+// Below the link layer it walks VLAN, QinQ, VN-Tag, E-Tag, 802.1ah
+// backbone and Cisco MetaData headers, 802.3 frames' LLC and SNAP headers,
 // MPLS label stacks, PPPoE sessions and NSH service paths, and into the
 // tunnels a capture in a cloud, a cluster, a mobile network or a VPN
 // carries: GRE (with ERSPAN types I to III, and PPTP's enhanced GRE), IP
@@ -226,7 +227,8 @@ func decodeEthernet(data []byte, wireLen uint32, seg *Segment, lay *frameHeaders
 }
 
 // decodeEncap decodes the EtherTypes other than IP and VLAN tags: further
-// tags, MPLS, PPPoE and bridged Ethernet.
+// tags, MPLS, PPPoE, NSH and bridged Ethernet, and the SNAP header of an
+// 802.3 frame, whose EtherType field holds its length.
 func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
 	if depth >= maxEncap {
 		return NotIP
@@ -236,6 +238,17 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		data = data[n:]
 		wireLen -= min(wireLen, uint32(n))
 	}
+	if ethType <= 1500 { // an 802.3 frame's length: IP comes in 802.2 LLC with a SNAP header
+		if len(data) < 8 {
+			return Truncated
+		}
+		if data[0] != 0xaa || data[1] != 0xaa || data[2] != 0x03 || data[3]|data[4]|data[5] != 0 {
+			return NotIP // spanning tree, CDP, IPX and the like
+		}
+		ethType = binary.BigEndian.Uint16(data[6:8])
+		skip(8)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	}
 	switch ethType {
 	case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType
 		if len(data) < 6 {
@@ -244,6 +257,20 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		ethType = binary.BigEndian.Uint16(data[4:6])
 		skip(6)
 		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	case 0x8909: // Cisco MetaData (a TrustSec security group tag): version, length, option, tag, then the EtherType
+		if len(data) < 8 {
+			return Truncated
+		}
+		ethType = binary.BigEndian.Uint16(data[6:8])
+		skip(8)
+		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+	case 0x88e7: // IEEE 802.1ah backbone service instance tag: 4 bytes, then the customer's Ethernet frame
+		if len(data) < 4 {
+			return Truncated
+		}
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[0:4])&0xffffff) // the service instance
+		skip(4)
+		return decodeEthernet(data, wireLen, seg, lay, depth)
 	case 0x893f: // IEEE 802.1BR E-Tag: 6 bytes, then the EtherType
 		if len(data) < 8 {
 			return Truncated
