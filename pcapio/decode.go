@@ -239,11 +239,16 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		wireLen -= min(wireLen, uint32(n))
 	}
 	if ethType <= 1500 { // an 802.3 frame's length: IP comes in 802.2 LLC with a SNAP header
-		if len(data) < 8 {
-			return Truncated
+		for i, b := range [6]byte{0xaa, 0xaa, 0x03} { // DSAP, SSAP, control, then SNAP's organisation 0
+			if i < len(data) && data[i] != b {
+				return NotIP // spanning tree, CDP, IPX and the like
+			}
 		}
-		if data[0] != 0xaa || data[1] != 0xaa || data[2] != 0x03 || data[3]|data[4]|data[5] != 0 {
-			return NotIP // spanning tree, CDP, IPX and the like
+		if len(data) < 8 {
+			if uint32(len(data)) < wireLen {
+				return Truncated
+			}
+			return NotIP // a frame sent unpadded, too short for SNAP
 		}
 		ethType = binary.BigEndian.Uint16(data[6:8])
 		skip(8)

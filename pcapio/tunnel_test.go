@@ -300,7 +300,9 @@ var tunnelTests = []decodeTest{
 		frame: eth(uint16(8+len(data4)), append([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}, data4...))},
 	{name: "802.3 frame of spanning tree", link: LinkEthernet, want: NotIP,
 		frame: eth(38, append([]byte{0x42, 0x42, 0x03}, make([]byte, 35)...))},
-	{name: "802.3 frame's LLC cut", link: LinkEthernet, want: Truncated, frame: eth(3, []byte{0xaa, 0xaa, 0x03})},
+	{name: "802.3 frame's SNAP header cut", link: LinkEthernet, want: Truncated, frame: eth(46, []byte{0xaa, 0xaa, 0x03}), wireLen: 14 + 46},
+	{name: "802.3 frame of 3 bytes of LLC, sent unpadded", link: LinkEthernet, want: NotIP, frame: eth(3, []byte{0x42, 0x42, 0x03})},
+	{name: "802.3 frame of SNAP's first 3 bytes alone", link: LinkEthernet, want: NotIP, frame: eth(3, []byte{0xaa, 0xaa, 0x03})},
 
 	{name: "PPP", link: LinkPPP, want: Decoded, seg: data4Seg, frame: append([]byte{0xff, 0x03, 0x00, 0x21}, data4...)},
 	{name: "PPP without address and control", link: LinkPPP, want: Decoded, seg: ack6Seg, frame: append([]byte{0x00, 0x57}, ack6...)},
