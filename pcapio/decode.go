@@ -239,20 +239,7 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		wireLen -= min(wireLen, uint32(n))
 	}
 	if ethType <= 1500 { // an 802.3 frame's length: IP comes in 802.2 LLC with a SNAP header
-		for i, b := range [6]byte{0xaa, 0xaa, 0x03} { // DSAP, SSAP, control, then SNAP's organisation 0
-			if i < len(data) && data[i] != b {
-				return NotIP // spanning tree, CDP, IPX and the like
-			}
-		}
-		if len(data) < 8 {
-			if uint32(len(data)) < wireLen {
-				return Truncated
-			}
-			return NotIP // a frame sent unpadded, too short for SNAP
-		}
-		ethType = binary.BigEndian.Uint16(data[6:8])
-		skip(8)
-		return decodeEther(ethType, data, wireLen, seg, lay, depth)
+		return decodeSNAP(data, wireLen, seg, lay, depth)
 	}
 	switch ethType {
 	case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType

@@ -196,12 +196,21 @@ func decode80211(data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, d
 }
 
 // decodeSNAP decodes an 802.2 LLC header with SNAP, which names the
-// EtherType of what follows (RFC 1042, and 802.1H's bridge tunnel).
+// EtherType of what follows (RFC 1042, and 802.1H's bridge tunnel). Any
+// other LLC (spanning tree, CDP, IPX) is not IP, however short; a SNAP
+// header is cut only when the wire says the frame was longer, not when it
+// was sent that short.
 func decodeSNAP(data []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
-	if len(data) < 8 {
-		return Truncated
+	snap := [6]byte{0xaa, 0xaa, 0x03} // DSAP, SSAP, control, then the organisation: 0, or 00-00-f8 for the bridge tunnel
+	for i := range min(len(data), len(snap)) {
+		if data[i] != snap[i] && (i != 5 || data[i] != 0xf8) {
+			return NotIP
+		}
 	}
-	if data[0] != 0xaa || data[1] != 0xaa || data[2] != 0x03 || data[3] != 0 || data[4] != 0 || (data[5] != 0 && data[5] != 0xf8) {
+	if len(data) < 8 {
+		if uint32(len(data)) < wireLen {
+			return Truncated
+		}
 		return NotIP
 	}
 	return decodeEther(binary.BigEndian.Uint16(data[6:8]), data[8:], wireLen-min(wireLen, 8), seg, lay, depth)

@@ -124,7 +124,7 @@ var linkTests = []decodeTest{
 	{name: "802.11 middle fragment", link: LinkIEEE80211, frame: wlan(0x08, 0x05, 0x21, 0, make([]byte, 60)), want: Fragment},
 	{name: "802.11 whole frame numbered as a last fragment", link: LinkIEEE80211, frame: wlan(0x08, 0x01, 0x26, 0, snap(0x0800, data4)), want: Decoded, seg: tunnelled(data4Seg, 1)},
 	{name: "802.11 header cut", link: LinkIEEE80211, frame: data4Wlan[:20], want: Truncated},
-	{name: "802.11 SNAP cut", link: LinkIEEE80211, frame: data4Wlan[:28], want: Truncated},
+	{name: "802.11 SNAP cut", link: LinkIEEE80211, frame: data4Wlan[:28], wireLen: len(data4Wlan), want: Truncated},
 	{name: "802.11 version 1", link: LinkIEEE80211, frame: patch(slices.Clone(data4Wlan), 0, 0x09), want: NotIP},
 	{name: "802.11 byte-swapped outside CAPWAP", link: LinkIEEE80211, frame: swapped(slices.Clone(data4Wlan)), want: NotIP},
 
