@@ -346,25 +346,26 @@ func nextProtocolType(next byte) uint16 {
 	return 0
 }
 
-// pppHeader reads the header of a PPP frame: the address and control
-// bytes when they are there, and the protocol, one byte when it is
-// compressed (odd). It returns the EtherType of what the frame carries (0
-// when it is not IP or MPLS) and the header's length; ok is false when the
-// header is cut short.
-func pppHeader(p []byte) (ethType uint16, n int, ok bool) {
+// decodePPP decodes a PPP frame (a PPP link's, or L2TP's and PPTP's
+// payload): the address and control bytes when they are there, the
+// protocol, one byte when it is compressed (odd), then what it carries.
+func decodePPP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth int) SkipReason {
+	n := 0
 	if len(p) >= 2 && p[0] == 0xff && p[1] == 0x03 {
 		n = 2
 	}
 	if len(p) < n+1 {
-		return 0, 0, false
+		return Truncated
 	}
+	var ethType uint16
 	if proto := p[n]; proto&1 != 0 {
-		return pppType(uint16(proto)), n + 1, true
+		ethType, n = pppType(uint16(proto)), n+1
+	} else if len(p) < n+2 {
+		return Truncated
+	} else {
+		ethType, n = pppType(binary.BigEndian.Uint16(p[n:n+2])), n+2
 	}
-	if len(p) < n+2 {
-		return 0, 0, false
-	}
-	return pppType(binary.BigEndian.Uint16(p[n : n+2])), n + 2, true
+	return decodeEther(ethType, p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
 }
 
 // pppType maps a PPP protocol number to an EtherType: IP, or MPLS; 0 for
@@ -400,10 +401,7 @@ func decodeOtherLink(linkType uint16, data []byte, wireLen uint32, seg *Segment,
 		} else if linkType == LinkCHDLC {
 			return NotIP
 		}
-		var ok bool
-		if ethType, n, ok = pppHeader(data); !ok {
-			return Truncated
-		}
+		return decodePPP(data, wireLen, seg, lay, 0)
 	case LinkPPPoE:
 		if len(data) < 8 {
 			return Truncated
@@ -583,13 +581,8 @@ func decodeL2TP(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth
 	if len(p) < n {
 		return Truncated
 	}
-	ethType, k, ok := pppHeader(p[n:])
-	if !ok {
-		return Truncated
-	}
-	n += k
 	seg.Point = mixPoint(seg.Point, id)
-	return decodeEther(ethType, p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
+	return decodePPP(p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
 }
 
 // decodeGTP decodes a GTP-U (version 1) message carrying a user's IP
@@ -650,15 +643,16 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 	if flags&0x8000 != 0 { // checksum
 		n += 4
 	}
-	payload := true        // PPTP: a payload follows
 	if flags&0x2000 != 0 { // key
 		if len(p) < n+4 {
 			return Truncated
 		}
 		key := binary.BigEndian.Uint32(p[n : n+4])
 		if pptp {
-			payload = key>>16 != 0
-			key &= 0xffff // the call; the payload's length is above it
+			if key>>16 == 0 { // the payload's length: an acknowledgement alone
+				return NotTCP
+			}
+			key &= 0xffff // the call
 		}
 		id ^= key
 		n += 4
@@ -668,7 +662,7 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 		n += 4
 	}
 	if pptp {
-		if !seq || !payload { // an acknowledgement alone
+		if !seq { // no payload: an acknowledgement alone
 			return NotTCP
 		}
 		if flags&0x0080 != 0 { // acknowledgement number
@@ -677,12 +671,8 @@ func decodeGRE(p []byte, wireLen uint32, seg *Segment, lay *frameHeaders, depth 
 		if len(p) < n {
 			return Truncated
 		}
-		k := 0
-		var ok bool
-		if ethType, k, ok = pppHeader(p[n:]); !ok {
-			return Truncated
-		}
-		n += k
+		seg.Point = mixPoint(seg.Point, id)
+		return decodePPP(p[n:], wireLen-min(wireLen, uint32(n)), seg, lay, depth)
 	}
 	switch ethType {
 	case 0x88be: // ERSPAN: type II has a sequence number and an 8-byte header, type I neither
