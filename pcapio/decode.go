@@ -320,7 +320,9 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		case len(data) < n:
 			return Truncated
 		}
-		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[4:8])) // the service path and index: each hop lowers the index, so a copy taken at the next hop differs
+		// The service path and index: each hop lowers the index, so that
+		// a copy taken at the next hop is at another point.
+		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[4:8]))
 		ethType = nextProtocolType(data[3])
 		skip(n)
 		return decodeEther(ethType, data, wireLen, seg, lay, depth)
@@ -511,7 +513,7 @@ func decodeInIP(proto uint8, payload []byte, wireLen uint32, seg *Segment, lay *
 		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(p[12:16]))
 		skip(16)
 		return decodeEthernet(p, wireLen, seg, lay, depth)
-	case port(4790): // VXLAN-GPE: flags with the version, next protocol (read whatever its flag says, as tcpdump and Wireshark do), network id
+	case port(4790): // VXLAN-GPE: flags with the version, next protocol (read whatever its flag says, as tcpdump and Wireshark read it), network id
 		if len(p) < 16 {
 			return Truncated
 		}

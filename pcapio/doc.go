@@ -2,9 +2,9 @@
 //
 // It knows capture file formats (classic pcap in both byte orders with
 // micro- or nanosecond timestamps, the modified pcap variant, and pcapng with
-// any number of interfaces), gzip and zstd compression, link-layer framings
-// (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP, BSD
-// NULL and LOOP) and the IPv4, IPv6 and TCP header layouts. Nothing after it needs
+// any number of interfaces), gzip and zstd compression, the link-layer
+// framings, tags and tunnels a TCP segment travels in ([Decode] lists
+// them) and the IPv4, IPv6 and TCP header layouts. Nothing after it needs
 // those layouts: a [Source] yields [Segment] values.
 //
 // # Writing
