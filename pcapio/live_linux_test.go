@@ -242,6 +242,76 @@ func TestLiveTunnel(t *testing.T) {
 	expectNoMore(t, l, uint64(len(tunnels)))
 }
 
+// TestLiveKernelGPE captures what the Linux kernel itself sends through
+// VXLAN-GPE: two namespaces joined by a veth pair, each with a GPE device
+// (network id 42, UDP 4790) that routes the other's inner address, and a
+// TCP connection between the inner addresses. Captured on the veth, with
+// no filter expression, every segment of the connection comes out as its
+// inner segment, from the tunnel's network id.
+func TestLiveKernelGPE(t *testing.T) {
+	a, b := testNetns(t), testNetns(t)
+	if out, err := exec.Command("ip", "-n", a, "link", "add", "gpe0", "type", "vxlan", "gpe", "external", "dstport", "4790").CombinedOutput(); err != nil {
+		t.Skipf("this kernel makes no VXLAN-GPE device: %s", strings.TrimSpace(string(out)))
+	}
+	ipCmd(t, "-n", a, "link", "add", "hdgpe", "type", "veth", "peer", "name", "hdgpe", "netns", b)
+	for i, ns := range []string{a, b} {
+		me, peer := i+1, 2-i
+		ipCmd(t, "-n", ns, "addr", "add", fmt.Sprintf("10.99.0.%d/24", me), "dev", "hdgpe")
+		ipCmd(t, "-n", ns, "link", "set", "hdgpe", "up")
+		if ns == b {
+			ipCmd(t, "-n", ns, "link", "add", "gpe0", "type", "vxlan", "gpe", "external", "dstport", "4790")
+		}
+		ipCmd(t, "-n", ns, "link", "set", "gpe0", "up")
+		ipCmd(t, "-n", ns, "addr", "add", fmt.Sprintf("192.168.99.%d/32", me), "dev", "gpe0")
+		ipCmd(t, "-n", ns, "route", "add", fmt.Sprintf("192.168.99.%d/32", peer), "encap", "ip", "id", "42",
+			"dst", fmt.Sprintf("10.99.0.%d", peer), "dev", "gpe0")
+	}
+	var (
+		l      *Live
+		ln     net.Listener
+		client net.Conn
+		err    error
+	)
+	inNetns(t, b, func() { ln, err = net.Listen("tcp", "192.168.99.2:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	inNetns(t, a, func() {
+		if l, err = OpenLive("hdgpe", &LiveConfig{Timeout: 50 * time.Millisecond}); err != nil {
+			return
+		}
+		client, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client.Write([]byte("hello"))
+	segs := collect(t, l, 4) // SYN, SYN-ACK, ACK, the data
+	if len(segs) < 4 {
+		t.Fatalf("captured %d segments of the tunnelled connection, want at least 4", len(segs))
+	}
+	cli, srv := client.LocalAddr().(*net.TCPAddr).AddrPort(), ln.Addr().(*net.TCPAddr).AddrPort()
+	if got := segs[0]; got.Src() != cli || got.Dst() != srv || got.Flags != SYN {
+		t.Errorf("first segment %v > %v flags %#x, want the client's SYN %v > %v", got.Src(), got.Dst(), got.Flags, cli, srv)
+	}
+	for i, s := range segs {
+		if s.Flow != segs[0].Flow {
+			t.Errorf("segment %d: %v > %v, not the tunnelled connection's", i, s.Src(), s.Dst())
+		}
+		if want := mixPoint(0, 42<<8); s.Point != want {
+			t.Errorf("segment %d: Point %#x, want network id 42's %#x", i, s.Point, want)
+		}
+	}
+}
+
 // expectNoMore checks that nothing more comes through l for 300 ms, and
 // that the kernel's filter let through the packets captured, no more.
 func expectNoMore(t *testing.T, l *Live, packets uint64) {
