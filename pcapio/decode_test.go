@@ -439,15 +439,19 @@ type decodeTest struct {
 	seg     Segment // checked when want is Decoded
 }
 
+// wire is the frame's length on the wire.
+func (tt decodeTest) wire() uint32 {
+	if tt.wireLen == 0 {
+		return uint32(len(tt.frame))
+	}
+	return uint32(tt.wireLen)
+}
+
 func TestDecode(t *testing.T) {
 	for _, tt := range decodeTests {
 		t.Run(tt.name, func(t *testing.T) {
-			wireLen := tt.wireLen
-			if wireLen == 0 {
-				wireLen = len(tt.frame)
-			}
 			var seg Segment
-			got := Decode(tt.link, tt.frame, uint32(wireLen), &seg)
+			got := Decode(tt.link, tt.frame, tt.wire(), &seg)
 			if got != tt.want {
 				t.Fatalf("Decode = %v, want %v", got, tt.want)
 			}

@@ -96,7 +96,7 @@ func TestDecodeWireshark(t *testing.T) {
 		for i, tt := range cases {
 			seen[tt.name] = true
 			if tt.want != Decoded {
-				tcp := strings.Split(lines[i], "\t")[5] != "" // a source port
+				tcp := strings.Split(lines[i], "\t")[slices.Index(wiresharkSegmentFields, "tcp.srcport")] != ""
 				why, more := wiresharkReadsMore[tt.name]
 				switch {
 				case tcp && !more:
@@ -107,7 +107,7 @@ func TestDecodeWireshark(t *testing.T) {
 				continue
 			}
 			var seg Segment
-			Decode(tt.link, tt.frame, wireLength(tt), &seg)
+			Decode(tt.link, tt.frame, tt.wire(), &seg)
 			diff := fieldDiff(wiresharkFields(&seg), strings.Split(lines[i], "\t")[1:])
 			why, differs := wiresharkDiffers[tt.name]
 			switch {
@@ -156,7 +156,7 @@ func tsharkSegments(t *testing.T, tshark string, opts []string, cases []decodeTe
 		t.Fatal(err)
 	}
 	for i, tt := range cases {
-		p := Raw{Nanos: int64(i+1) * 1e9, LinkType: tt.link, Interface: uint32(slices.Index(links, tt.link)), Data: tt.frame, WireLen: wireLength(tt)}
+		p := Raw{Nanos: int64(i+1) * 1e9, LinkType: tt.link, Interface: uint32(slices.Index(links, tt.link)), Data: tt.frame, WireLen: tt.wire()}
 		if err := w.WritePacket(p); err != nil {
 			t.Fatal(err)
 		}
@@ -182,8 +182,6 @@ func tsharkSegments(t *testing.T, tshark string, opts []string, cases []decodeTe
 	}
 	return lines
 }
-
-func wireLength(tt decodeTest) uint32 { return uint32(max(tt.wireLen, len(tt.frame))) }
 
 // wiresharkFields gives seg as tshark prints wiresharkSegmentFields, but
 // for the frame number; the addresses of the other IP version are left

@@ -80,10 +80,7 @@ func TestOffsetsCut(t *testing.T) {
 			continue
 		}
 		t.Run(tt.name, func(t *testing.T) {
-			wire := uint32(tt.wireLen)
-			if wire == 0 {
-				wire = uint32(len(tt.frame))
-			}
+			wire := tt.wire()
 			ip, payload, ok := Offsets(tt.link, tt.frame, wire)
 			if !ok {
 				t.Fatal("Offsets found no headers")
@@ -375,10 +372,7 @@ func TestMapAddrs(t *testing.T) {
 	}
 	for _, tt := range decodeTests {
 		t.Run(tt.name, func(t *testing.T) {
-			wire := uint32(tt.wireLen)
-			if wire == 0 {
-				wire = uint32(len(tt.frame))
-			}
+			wire := tt.wire()
 			frame := bytes.Clone(tt.frame)
 			ok := MapAddrs(tt.link, frame, wire, standIn)
 			if ok != (tt.want == Decoded) {
