@@ -233,21 +233,18 @@ func readSegs(t *testing.T, paths []string, batches bool) *segRun {
 }
 
 // TestMergeOrder checks the merge of many files against the rule it
-// follows, worked out here file by file: the next packet is the earliest
-// of the files' pending packets, of equal times the first file's; a file's
-// packets keep their order, even where its time steps back. The files'
-// times overlap, repeat within and across files and now and then step
-// back; some packets are not TCP, and one file is empty.
+// follows (mergeRule): the next packet is the earliest of the files'
+// pending packets, of equal times the first file's; a file's packets keep
+// their order, even where its time steps back. The files' times overlap,
+// repeat within and across files and now and then step back; some packets
+// are not TCP, and one file is empty.
 func TestMergeOrder(t *testing.T) {
 	const files, per = 9, 400
 	rng := rand.New(rand.NewPCG(7, 8))
-	var paths []string
 	times := make([][]uint32, files) // microseconds of each file's packets
-	isTCP := make([][]bool, files)
-	for f := range files {
-		var recs []pcapRec
-		us := uint32(10 * rng.IntN(50))  // a coarse clock, so that files share times
-		for i := range per * min(f, 1) { // file 0 is empty
+	for f := 1; f < files; f++ {     // file 0 is empty
+		us := uint32(10 * rng.IntN(50)) // a coarse clock, so that files share times
+		for range per {
 			switch r := rng.IntN(20); {
 			case r == 0:
 				us -= min(us, uint32(10*rng.IntN(8))) // a step back
@@ -255,65 +252,132 @@ func TestMergeOrder(t *testing.T) {
 			default:
 				us += uint32(10 * (1 + rng.IntN(3)))
 			}
-			data := seqFrame(uint32(f*per + i))
-			if rng.IntN(9) == 0 {
+			times[f] = append(times[f], us)
+		}
+	}
+	if ties := checkMerge(t, "merge", times, 9); ties < 50 {
+		t.Fatalf("only %d ties between files; the test needs many", ties)
+	}
+}
+
+// TestMergeWholeBatches checks the merge where it hands out a file's batch
+// whole, without comparing each packet's time with the other files': when
+// the batch is earlier than every other file's pending packet, as rotated
+// files are. Each case has a batch that is not, though its last packet is:
+// it must be cut where its packets reach the other file's first.
+func TestMergeWholeBatches(t *testing.T) {
+	seq := func(from, n uint32) []uint32 {
+		var ts []uint32
+		for i := range n {
+			ts = append(ts, from+i)
+		}
+		return ts
+	}
+	cases := []struct {
+		name  string
+		times [][]uint32
+	}{
+		{"rotated", [][]uint32{seq(0, 1000), seq(1000, 1000), seq(2000, 1000)}},
+		{"rotated, named out of order", [][]uint32{seq(2000, 1000), seq(0, 1000), seq(1000, 1000)}},
+		// The second file's first batch steps forward past the first
+		// file's first packet and back.
+		{"a step past the other file", [][]uint32{seq(2000, 1000), slices.Concat(seq(0, 300), []uint32{2500}, seq(301, 699))}},
+		// The second file's second batch ends at the first file's first
+		// time, which comes first.
+		{"ends at an earlier file's time", [][]uint32{seq(999, 1000), seq(0, 1000)}},
+		// The first file's second batch ends at the second file's first
+		// time, which comes after it.
+		{"ends at a later file's time", [][]uint32{seq(0, 1000), seq(999, 1000)}},
+		// Of three files, the one the second reaches is either child
+		// of the second in the merge's heap.
+		{"three files", [][]uint32{seq(600, 400), seq(0, 1000), seq(2000, 100)}},
+		{"three files, the other way", [][]uint32{seq(2000, 100), seq(0, 1000), seq(600, 400)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { checkMerge(t, "whole", c.times, 0) })
+	}
+}
+
+// checkMerge writes a capture of each file's times (in microseconds) and
+// checks the order in which Next and NextBatch hand out their packets
+// against mergeRule, and their counts. One packet in every notTCP is not
+// TCP (none when 0). It returns how many times the rule chose between
+// files whose pending packets had the same time.
+func checkMerge(t *testing.T, name string, times [][]uint32, notTCP int) int {
+	t.Helper()
+	var paths []string
+	isTCP := make([][]bool, len(times))
+	for f, ts := range times {
+		var recs []pcapRec
+		for i, us := range ts {
+			data := seqFrame(uint32(f*100_000 + i))
+			if notTCP > 0 && (f*7+i)%notTCP == 0 {
 				data = arpFrame
 			}
 			isTCP[f] = append(isTCP[f], !bytes.Equal(data, arpFrame))
-			times[f] = append(times[f], us)
-			recs = append(recs, pcapRec{sec: base, frac: us, data: data})
+			recs = append(recs, pcapRec{sec: base + us/1_000_000, frac: us % 1_000_000, data: data})
 		}
-		paths = append(paths, writeFile(t, fmt.Sprintf("merge-%d.pcap", f), pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)))
+		paths = append(paths, writeFile(t, fmt.Sprintf("%s-%d.pcap", name, f), pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)))
 	}
-	// The rule, file by file: frames (file, frame) in merge order, of every
-	// packet, TCP or not.
-	type frame struct {
-		File  int
-		Frame uint64
-	}
-	var want []frame
-	next := make([]int, files)
-	ties := 0 // choices between files whose pending packets have the same time
-	for {
-		best := -1
-		for f := range files {
-			if next[f] < len(times[f]) && (best < 0 || times[f][next[f]] < times[best][next[best]]) {
-				best = f
-			}
-		}
-		if best < 0 {
-			break
-		}
-		for f := best + 1; f < files; f++ {
-			if next[f] < len(times[f]) && times[f][next[f]] == times[best][next[best]] {
-				ties++
-			}
-		}
-		next[best]++
-		want = append(want, frame{best, uint64(next[best])})
-	}
-	if ties < 50 {
-		t.Fatalf("only %d ties between files; the test needs many", ties)
-	}
-	var wantTCP []frame
+	want, ties := mergeRule(times)
+	var wantTCP []mergedFrame
 	for _, fr := range want {
 		if isTCP[fr.File][fr.Frame-1] {
 			wantTCP = append(wantTCP, fr)
 		}
 	}
+	var stats []Stats
 	for _, batches := range []bool{false, true} {
 		src, err := Open(paths...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []frame
-		eachSegment(src, batches, func(s Segment) { got = append(got, frame{s.File, s.Frame}) })
-		if st := src.Stats(); st.Packets != uint64(len(want)) {
-			t.Errorf("NextBatch %v: %d packets counted, want %d", batches, st.Packets, len(want))
-		}
+		var got []mergedFrame
+		eachSegment(src, batches, func(s Segment) { got = append(got, mergedFrame{s.File, s.Frame}) })
+		stats = append(stats, src.Stats())
 		src.Close()
+		if n := stats[len(stats)-1].Packets; n != uint64(len(want)) {
+			t.Errorf("NextBatch %v: %d packets counted, want %d", batches, n, len(want))
+		}
 		if diff := cmp.Diff(wantTCP, got); diff != "" {
 			t.Errorf("NextBatch %v: merge order (-rule +got):\n%s", batches, diff)
 		}
+	}
+	if diff := cmp.Diff(stats[0], stats[1]); diff != "" {
+		t.Errorf("NextBatch counts otherwise than Next (-Next +NextBatch):\n%s", diff)
+	}
+	return ties
+}
+
+// mergedFrame is a packet in a merge: its file's index, its frame number.
+type mergedFrame struct {
+	File  int
+	Frame uint64
+}
+
+// mergeRule works out, file by file, the order in which a merge of files
+// whose packets have the given times must hand them out, and how many
+// times it chose between files whose pending packets had the same time.
+func mergeRule(times [][]uint32) ([]mergedFrame, int) {
+	var order []mergedFrame
+	next := make([]int, len(times))
+	ties := 0
+	for {
+		best := -1
+		for f := range times {
+			if next[f] < len(times[f]) && (best < 0 || times[f][next[f]] < times[best][next[best]]) {
+				best = f
+			}
+		}
+		if best < 0 {
+			return order, ties
+		}
+		for f := best + 1; f < len(times); f++ {
+			if next[f] < len(times[f]) && times[f][next[f]] == times[best][next[best]] {
+				ties++
+			}
+		}
+		next[best]++
+		order = append(order, mergedFrame{best, uint64(next[best])})
 	}
 }

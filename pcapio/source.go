@@ -610,6 +610,16 @@ func (q mergeQueue) down(i int) {
 	}
 }
 
+// othersFirst is the time of the earliest pending packet of the files
+// after the first: that of one of its two children in the heap.
+func (q mergeQueue) othersFirst() int64 {
+	first := q[1].nanos()
+	if len(q) > 2 {
+		first = min(first, q[2].nanos())
+	}
+	return first
+}
+
 // settle puts the first file, whose pending packet has changed, in its
 // place, or takes it out of the queue when it has none left. A packet
 // earlier than the one before it keeps the file first.
@@ -687,20 +697,23 @@ func (s *Source) NextBatch() []Segment {
 		}
 		// f's packets come next while they are earlier than the
 		// pending packets of the files before it and no later than
-		// those of the files after it.
-		// The other files with a packet pending are the rest of the
-		// merge's queue, f being its first.
-		before, after := int64(math.MaxInt64), int64(math.MaxInt64)
-		for _, c := range s.waiting[1:] {
-			if c.index < f.index {
-				before = min(before, c.nanos())
-			} else {
-				after = min(after, c.nanos())
-			}
-		}
+		// those of the files after it: all of a batch that is
+		// earlier than every other file's (rotated files, which
+		// follow each other), and of other batches the run up to the
+		// first packet that is not.
 		b := f.cur
-		end := len(b.entries) // all of it when no other file has a packet pending
-		if len(s.waiting) > 1 {
+		end := len(b.entries)
+		if len(s.waiting) > 1 && b.tally.max >= s.waiting.othersFirst() {
+			// The other files with a packet pending are the rest
+			// of the merge's queue, f being its first.
+			before, after := int64(math.MaxInt64), int64(math.MaxInt64)
+			for _, c := range s.waiting[1:] {
+				if c.index < f.index {
+					before = min(before, c.nanos())
+				} else {
+					after = min(after, c.nanos())
+				}
+			}
 			end = f.pos + 1 // the pending packet is f's earliest
 			for end < len(b.entries) && b.entries[end].pkt.nanos < before && b.entries[end].pkt.nanos <= after {
 				end++
