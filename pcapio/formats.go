@@ -189,6 +189,7 @@ type ngInterface struct {
 	snaplen uint32
 	tsresol uint8 // if_tsresol: high bit set means a power of two
 	offset  int64 // if_tsoffset, seconds
+	scale   int64 // nanoseconds a unit when tsresol is a power of ten up to 10^9 (nanos' common case), else 0
 }
 
 const (
@@ -250,6 +251,9 @@ func (p *pcapngReader) next(pk *packet) error {
 			}
 			ifc := ngInterface{link: p.u16(body[0:2]), snaplen: p.u32(body[4:8]), tsresol: ngDefaultTsresol}
 			p.readOptions(body[8:], &ifc)
+			if v := ifc.tsresol; v <= 9 {
+				ifc.scale = pow10[9-v]
+			}
 			p.ifaces = append(p.ifaces, ifc)
 		case ngEnhancedPacket, ngObsoletePacket:
 			p.packetNo++
@@ -370,8 +374,11 @@ func (p *pcapngReader) readOptions(b []byte, ifc *ngInterface) {
 
 // nanos converts a timestamp in the interface's units to Unix nanoseconds.
 func (ifc *ngInterface) nanos(ts uint64) int64 {
-	v := uint(ifc.tsresol & 0x7f)
 	off := ifc.offset * 1e9
+	if ifc.scale != 0 {
+		return off + int64(ts)*ifc.scale
+	}
+	v := uint(ifc.tsresol & 0x7f)
 	if ifc.tsresol&0x80 != 0 {
 		if v > 63 {
 			return off
@@ -381,12 +388,7 @@ func (ifc *ngInterface) nanos(ts uint64) int64 {
 		hi, lo := bits.Mul64(frac, 1e9)
 		return off + int64(sec)*1e9 + int64(hi<<(64-v)|lo>>v)
 	}
-	switch {
-	case v == 9:
-		return off + int64(ts)
-	case v < 9:
-		return off + int64(ts)*pow10[9-v]
-	case v < 19:
+	if v < 19 { // finer than nanoseconds (coarser is scale's)
 		return off + int64(ts/uint64(pow10[v-9]))
 	}
 	return off

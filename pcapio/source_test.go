@@ -439,6 +439,16 @@ func TestReadFormats(t *testing.T) {
 			links:  []LinkCount{{LinkEthernet, 1}},
 		},
 		{
+			name: "pcapng if_tsresol 0, seconds",
+			file: func(*testing.T) []byte {
+				w := newNg(le)
+				return w.idb(LinkEthernet, w.opt(ngOptionTsresol, []byte{0})).epb(0, base+5, seqFrame(1)).b
+			},
+			format: "pcapng",
+			want:   []got{{1, (base + 5) * 1e9, 0, 1}},
+			links:  []LinkCount{{LinkEthernet, 1}},
+		},
+		{
 			name: "pcapng if_tsresol 12, finer than nanoseconds",
 			file: func(*testing.T) []byte {
 				w := newNg(le)
