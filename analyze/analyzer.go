@@ -354,28 +354,75 @@ func (a *Analyzer) makeRoom(now int64) {
 		return
 	}
 	// The longest idle go, frozen or not, the first to start first among
-	// those idle as long.
-	type candidate struct {
-		last  int64
-		index uint32
-		f     *flow  // nil when frozen
-		slot  uint64 // the slot of a frozen flow
-	}
-	all := make([]candidate, 0, a.flows.live)
+	// those idle as long: picked out of the table, then put in that
+	// order, rather than the whole table sorted (a scan of millions of
+	// ports fills the table again and again).
+	all := make([]evictee, 0, a.flows.live)
 	for f := range a.flows.all() {
-		all = append(all, candidate{last: f.last, index: f.index, f: f})
+		all = append(all, evictee{last: f.last, index: f.index, f: f})
 	}
 	for _, s := range a.flows.frozenSlots {
 		last, index := a.flows.frozenOrder(s)
-		all = append(all, candidate{last: last, index: index, slot: s})
+		all = append(all, evictee{last: last, index: index, slot: s})
 	}
-	slices.SortFunc(all, func(x, y candidate) int {
-		return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.index, y.index))
-	})
-	for _, c := range all[:a.flows.live-target] {
+	evict := leastEvictees(all, a.flows.live-target)
+	slices.SortFunc(evict, evictee.compare)
+	for _, c := range evict {
 		a.drop(c.f, c.slot, true)
 		a.stats.Evicted++
 	}
+}
+
+// evictee is a flow makeRoom may evict.
+type evictee struct {
+	last  int64
+	index uint32
+	f     *flow  // nil when frozen
+	slot  uint64 // the slot of a frozen flow
+}
+
+// compare orders flows idle longest first, then by their start.
+func (x evictee) compare(y evictee) int {
+	return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.index, y.index))
+}
+
+// leastEvictees moves the k first of es in compare's order, in no order,
+// to its front and returns them: a selection, about linear in len(es),
+// where sorting it all takes n log n. Each flow's index is its own, so
+// which k they are is the same however es was ordered.
+func leastEvictees(es []evictee, k int) []evictee {
+	lo, hi := 0, len(es) // the k-th lies in es[lo:hi]
+	for hi-lo > 1 {
+		// Partition es[lo:hi] around the median of three (Lomuto).
+		mid := lo + (hi-lo)/2
+		if es[mid].compare(es[lo]) < 0 {
+			es[mid], es[lo] = es[lo], es[mid]
+		}
+		if es[hi-1].compare(es[lo]) < 0 {
+			es[hi-1], es[lo] = es[lo], es[hi-1]
+		}
+		if es[hi-1].compare(es[mid]) < 0 {
+			es[hi-1], es[mid] = es[mid], es[hi-1]
+		}
+		es[mid], es[hi-1] = es[hi-1], es[mid]
+		pivot, p := es[hi-1], lo
+		for i := lo; i < hi-1; i++ {
+			if es[i].compare(pivot) < 0 {
+				es[i], es[p] = es[p], es[i]
+				p++
+			}
+		}
+		es[p], es[hi-1] = es[hi-1], es[p]
+		switch {
+		case p == k:
+			return es[:k]
+		case p < k:
+			lo = p + 1
+		default:
+			hi = p
+		}
+	}
+	return es[:k]
 }
 
 // Finish ends the analysis. end is the capture end: the time of the last

@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -487,6 +489,67 @@ func TestMaxFlowsEvicts(t *testing.T) {
 	}
 	if r.Flows.Len() != 100 {
 		t.Errorf("flows kept = %d, want 100", r.Flows.Len())
+	}
+}
+
+// TestEvictsLongestIdle pins which flows a full table evicts: those idle
+// longest, and of two idle as long the one that started first.
+func TestEvictsLongestIdle(t *testing.T) {
+	s := time.Second
+	var convs []*conv
+	for i := range 8 {
+		at := time.Duration(i) * s
+		if i == 6 {
+			at = 5 * s // idle as long as flow 5, which started first
+		}
+		c := newConv("192.0.2.10:"+strconv.Itoa(40000+i), srv, uint32(i)).handshake(at)
+		if i < 3 {
+			c.send(Client, 100*s, 10) // the oldest three were active lately
+		}
+		convs = append(convs, c)
+	}
+	for i := range 3 { // each new flow finds the table of 8 full: room for one is made
+		convs = append(convs, newConv("192.0.2.11:"+strconv.Itoa(40000+i), srv, 0).handshake(time.Duration(101+i)*s))
+	}
+	r := run(Config{MaxFlows: 8, KeepAll: true}, 0, convs...)
+	var evicted []string
+	for _, f := range r.Flows.All() {
+		if f.Evicted {
+			evicted = append(evicted, f.Client.String())
+		}
+	}
+	want := []string{"192.0.2.10:40003", "192.0.2.10:40004", "192.0.2.10:40005"}
+	if !slices.Equal(evicted, want) {
+		t.Errorf("evicted %v, want %v", evicted, want)
+	}
+}
+
+// TestLeastEvictees checks the selection makeRoom evicts by against a
+// sort, on tables of every size up to 300 whose flows are idle as long in
+// runs, in sorted, reversed and shuffled order, for every count to evict.
+func TestLeastEvictees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 1; n <= 300; n += 1 + n/10 {
+		for order := range 3 {
+			es := make([]evictee, n)
+			for i := range es {
+				es[i] = evictee{last: int64(i / 3), index: uint32(i)} // runs of three idle as long
+			}
+			switch order {
+			case 1:
+				slices.Reverse(es)
+			case 2:
+				rng.Shuffle(n, func(i, j int) { es[i], es[j] = es[j], es[i] })
+			}
+			want := slices.SortedFunc(slices.Values(es), evictee.compare)
+			for k := 1; k <= n; k++ {
+				got := slices.Clone(leastEvictees(slices.Clone(es), k))
+				slices.SortFunc(got, evictee.compare)
+				if !slices.Equal(got, want[:k]) {
+					t.Fatalf("%d flows in order %d, %d to evict: picked %v, want %v", n, order, k, got, want[:k])
+				}
+			}
+		}
 	}
 }
 
