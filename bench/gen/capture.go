@@ -20,6 +20,7 @@ const (
 	Open
 	Keepalive
 	Pooled
+	Scan
 )
 
 func (m Mix) String() string {
@@ -32,6 +33,8 @@ func (m Mix) String() string {
 		return "keepalive"
 	case Pooled:
 		return "pooled"
+	case Scan:
+		return "scan"
 	}
 	return "realistic"
 }
@@ -336,6 +339,7 @@ const (
 	kindOpen                 // handshake, then nothing
 	kindOneShot              // one tiny exchange, server closes
 	kindPooled               // outbound pooled connection kept to the end, a request every 60–120 s, no keepalives
+	kindLoneSYN              // a SYN never answered: a SYN flood, or a scan a firewall drops
 )
 
 // kindShares gives each mix's kinds with their shares of flows.
@@ -352,6 +356,7 @@ var kindShares = [...][]struct {
 	Open:      {{kindOpen, 1}},
 	Keepalive: {{kindKeepalive, 1}},
 	Pooled:    {{kindPooled, 1}},
+	Scan:      {{kindLoneSYN, 1}},
 }
 
 // Per-flow timing.
@@ -484,6 +489,8 @@ func (g *gen) plan(f *flow, i int, start, end int64) {
 		b.add(b.t+b.react(client), client, rst|ack, b.nxt[client], b.nxt[server], 0)
 	case kindOpen:
 		b.handshake()
+	case kindLoneSYN:
+		b.add(b.t, client, syn, b.nxt[client], 0, 0)
 	case kindOneShot:
 		b.handshake()
 		b.exchange(60+r.IntN(240), 0, 0)

@@ -77,6 +77,9 @@ func TestCapture(t *testing.T) {
 		{name: "pooled, four times as long", cfg: Config{Mix: Pooled, Flows: 2000, Duration: 3600 * time.Second, Seed: 1},
 			perPacket: [2]float64{250, 340}, perFlow: [2]float64{60, 78}, // the same connections, longer
 			span: 3600 * time.Second, vlan: true, v6: true, nonTCP: true},
+		{name: "scan", cfg: Config{Mix: Scan, Flows: 20000, Duration: 10 * time.Second, Seed: 1},
+			perPacket: [2]float64{85, 100}, perFlow: [2]float64{1, 1},
+			span: 10 * time.Second, vlan: true, v6: true},
 		{name: "small, IPv4 only", cfg: Config{Mix: Small, Flows: 5000, IPv6: -1, Seed: 1},
 			perPacket: [2]float64{80, 130}, perFlow: [2]float64{3.3, 3.9},
 			span: 300 * time.Second, vlan: true, v4Only: true, closes: true},

@@ -15,8 +15,9 @@
 //	go run ./bench/gen -flows 1000000 -duration 20s -v6 100 -o bench/out/v6-1M.pcap
 //	go run ./bench/gen -flows 200000 -mix keepalive -duration 600s -o bench/out/keepalive-200k.pcap
 //	go run ./bench/gen -flows 50000 -mix pooled -duration 3600s -o bench/out/pooled-50k-1h.pcap
+//	go run ./bench/gen -flows 3000000 -mix scan -duration 10s -o bench/out/scan-3M.pcap
 //
-// Five mixes of flows:
+// Six mixes of flows:
 //
 //   - realistic (the default with -size): seen from a busy host over about
 //     17 minutes. Most flows are inbound HTTP-like keep-alive connections
@@ -46,6 +47,9 @@
 //     120 s: silent past a short idle threshold again and again, for as
 //     long as the capture lasts. A longer -duration with the same -flows
 //     keeps the same connections longer.
+//   - scan: every flow a lone SYN that nothing answers, as a SYN flood or
+//     a port scan that a firewall drops fills a capture: flows that never
+//     close, more of them than hangdiag's flow table holds (--max-flows).
 //
 // In every mix a fifth of the flows are IPv6; -v6 P makes it P percent.
 //
@@ -89,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	size := fs.String("size", "", "approximate file size, e.g. 1GiB, 256MiB, 500MB (default 1GiB unless -flows is given)")
 	flows := fs.Int("flows", 0, "number of flows, instead of -size")
-	mix := fs.String("mix", "", "flow mix: realistic, small, open, keepalive or pooled (default realistic with -size, small with -flows)")
+	mix := fs.String("mix", "", "flow mix: realistic, small, open, keepalive, pooled or scan (default realistic with -size, small with -flows)")
 	length := fs.Float64("length", 1, "make the capture this many times as long, with as many times the flows (same flow rate)")
 	duration := fs.Duration("duration", 0, "capture span at -length 1 (default 1000s for realistic, 300s for the others)")
 	v6 := fs.Int("v6", 20, "percent of the flows carried over IPv6, 0 to 100")
@@ -135,8 +139,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg.Mix = Keepalive
 	case "pooled":
 		cfg.Mix = Pooled
+	case "scan":
+		cfg.Mix = Scan
 	default:
-		return fmt.Errorf("unknown mix %q; use realistic, small, open, keepalive or pooled", *mix)
+		return fmt.Errorf("unknown mix %q; use realistic, small, open, keepalive, pooled or scan", *mix)
 	}
 	if *flows > 0 {
 		cfg.Flows = *flows
