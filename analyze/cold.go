@@ -32,11 +32,15 @@ var (
 	// coldIdleMin, so that a million flows that all began within a few
 	// seconds freeze as well as a million spread over minutes; it doubles
 	// the time again when many frozen flows come back to life between two
-	// passes. Both are far longer than duplicateWindow, so that the last
-	// segments a record keeps to spot copies can never match again and
-	// are not kept.
+	// passes. At a tenth of a second, a million lone SYNs within 3.3 s
+	// (a SYN flood) peak at 209 MB, at 282 MB with a minimum of a second,
+	// when the flows of the last second could not freeze; the benchmark's
+	// captures of a million flows take as long or less, and as much
+	// memory or less (bench/NOTES.md). Both are far longer than
+	// duplicateWindow, so that the last segments a record keeps to spot
+	// copies can never match again and are not kept.
 	coldIdle    = int64(30 * time.Second)
-	coldIdleMin = int64(time.Second)
+	coldIdleMin = int64(100 * time.Millisecond)
 )
 
 // coldBit marks a slot's id as naming a frozen flow's entry.

@@ -364,6 +364,28 @@ func TestColdBackoff(t *testing.T) {
 	}
 }
 
+// TestColdBurst runs 16,384 lone SYNs, one every 50 µs (0.8 s in all),
+// through a table that freezes from 1,024 flows on, at the default idle
+// times: a flood of flows that all began within a second must freeze as
+// well, or its records take the memory of a flow each.
+func TestColdBurst(t *testing.T) {
+	defer func(from int) { coldFrom = from }(coldFrom)
+	coldFrom = 1024
+	const flows = 16384
+	a := New(Config{})
+	for i := range flows {
+		c := newConv(fmt.Sprintf("10.0.%d.%d:40000", i>>8, i&255), "10.1.0.1:443", uint32(i))
+		c.seg(Client, time.Duration(i)*50*time.Microsecond, pcapio.SYN, 1, 0)
+		a.AddBatch(c.segs)
+	}
+	if frozen := a.flows.cold.len(); frozen < flows/2 {
+		t.Errorf("%d of %d flows frozen after 0.8 s of lone SYNs; want most", frozen, flows)
+	}
+	if r := a.Finish(time.Time{}); r.Stats.Flows != flows {
+		t.Errorf("%d flows, want %d", r.Stats.Flows, flows)
+	}
+}
+
 // TestThawMakesRoom runs 8,192 connections that each send a keepalive
 // probe every minute for ten minutes, begun over one minute, through a
 // table that freezes from 1,024 flows on: a flow is idle past the 30 s a
