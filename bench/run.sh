@@ -19,7 +19,10 @@
 # every one wakes again and again; 50k-pooled is 50,000 pooled connections
 # kept open for an hour without keepalives, a request every 60 to 120 s,
 # analysed with --idle 30s: every flow is silent past the threshold forty
-# times and lists as many long gaps and findings as a flow lists.
+# times and lists as many long gaps and findings as a flow lists; 3m-scan
+# is 3,000,000 lone SYNs within 10 s (a SYN flood, or a scan a firewall
+# drops), more flows that never close than the flow table holds, which
+# fills again and again and evicts the flows idle longest.
 #
 # Usage: bench/run.sh [-fast] [-runs N] [-timeout SECONDS] [-only NAME]
 #        bench/run.sh -pgo
@@ -30,8 +33,8 @@
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
-#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, len1,
-#                len4 or len4-rot
+#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, 3m-scan,
+#                len1, len4 or len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -100,6 +103,7 @@ captures=(
 	"1m-flagged flows-1M-1000s.pcap -flows 1000000 -duration 1000s"
 	"200k-ka  keepalive-200k.pcap -flows 200000 -mix keepalive -duration 600s"
 	"50k-pooled pooled-50k-1h.pcap -flows 50000 -mix pooled -duration 3600s"
+	"3m-scan  scan-3M.pcap        -flows 3000000 -mix scan -duration 10s"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
 	"len4-rot len4-rot.pcap       -size 256MiB -length 4 -rotate 32MiB"
@@ -219,7 +223,7 @@ for c in "${captures[@]}"; do
 	# tshark and tcptrace read one file; on the million open flows, the
 	# bursts, the flagged flows and the pooled connections, they would
 	# take minutes and gigabytes to tell what 1m-flows tells already.
-	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ] && [ "$name" != 50k-pooled ]; then
+	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ] && [ "$name" != 50k-pooled ] && [ "$name" != 3m-scan ]; then
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
