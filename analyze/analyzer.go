@@ -386,10 +386,11 @@ func (x evictee) compare(y evictee) int {
 	return cmp.Or(cmp.Compare(x.last, y.last), cmp.Compare(x.index, y.index))
 }
 
-// leastEvictees moves the k first of es in compare's order, in no order,
-// to its front and returns them: a selection, about linear in len(es),
-// where sorting it all takes n log n. Each flow's index is its own, so
-// which k they are is the same however es was ordered.
+// leastEvictees moves to the front of es the k that come first in
+// compare's order, in no particular order among themselves, and returns
+// them: a selection, about linear in len(es), where sorting it all takes
+// n log n. No two flows share an index, so which k they are does not
+// depend on how es was ordered.
 func leastEvictees(es []evictee, k int) []evictee {
 	lo, hi := 0, len(es) // the k-th lies in es[lo:hi]
 	for hi-lo > 1 {

@@ -611,7 +611,8 @@ func (q mergeQueue) down(i int) {
 }
 
 // othersFirst is the time of the earliest pending packet of the files
-// after the first: that of one of its two children in the heap.
+// other than the first in q: one of the first's two children in the heap
+// holds it.
 func (q mergeQueue) othersFirst() int64 {
 	first := q[1].nanos()
 	if len(q) > 2 {
@@ -697,10 +698,10 @@ func (s *Source) NextBatch() []Segment {
 		}
 		// f's packets come next while they are earlier than the
 		// pending packets of the files before it and no later than
-		// those of the files after it: all of a batch that is
-		// earlier than every other file's (rotated files, which
-		// follow each other), and of other batches the run up to the
-		// first packet that is not.
+		// those of the files after it: the whole batch when even its
+		// latest packet is earlier than every other file's pending
+		// one (as with rotated files, which follow each other in
+		// time), else the run up to the first packet that is not.
 		b := f.cur
 		end := len(b.entries)
 		if len(s.waiting) > 1 && b.tally.max >= s.waiting.othersFirst() {
