@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"net/netip"
 	"reflect"
 	"strconv"
 	"testing"
@@ -37,6 +38,36 @@ func TestAddNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("AddBatch allocates %.1f times per batch of 64, want 0", allocs)
+	}
+}
+
+// TestEvictNoAllocs checks that a table full of flows that never close
+// (lone SYNs, a SYN flood) makes room without allocating once it has
+// made room before: the list it picks the flows to evict from is kept,
+// not made anew each time, when it would be garbage as large as the
+// table's list of flows.
+func TestEvictNoAllocs(t *testing.T) {
+	const maxFlows = 512 // an eighth, 64, is evicted each time
+	a := New(Config{MaxFlows: maxFlows})
+	var seg pcapio.Segment
+	n := 0
+	syns := func(count int) {
+		for range count {
+			n++
+			seg.SetAddrs(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)}), uint16(40000+n>>16)),
+				netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, 1}), 443))
+			seg.Flags, seg.Seq, seg.Nanos = pcapio.SYN, uint32(n), int64(n)*int64(time.Millisecond)
+			a.Add(&seg)
+		}
+	}
+	syns(2 * maxFlows)
+	evicted := a.stats.Evicted
+	allocs := testing.AllocsPerRun(20, func() { syns(64) })
+	if a.stats.Evicted-evicted < 20*64 {
+		t.Fatalf("%d flows evicted while %d new ones came to a full table, want at least %d", a.stats.Evicted-evicted, 21*64, 20*64)
+	}
+	if allocs != 0 {
+		t.Errorf("making room for 64 flows allocates %.1f times, want 0", allocs)
 	}
 }
 
