@@ -462,8 +462,8 @@ func (a *Analyzer) Finish(end time.Time) *Result {
 	}
 	a.spill.close()
 	a.ending = nil
-	a.flows.release() // nothing keeps the flow records alive
 	a.found, a.evictees = nil, nil
+	a.flows.release() // nothing keeps the flow records alive
 	r := &Result{
 		Threshold:  time.Duration(a.threshold),
 		Middlebox:  a.middlebox,
