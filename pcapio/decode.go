@@ -242,19 +242,20 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		return decodeSNAP(data, wireLen, seg, lay, depth)
 	}
 	switch ethType {
-	case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType
-		if len(data) < 6 {
+	// Tags of a fixed length that end with the EtherType of what follows:
+	// Cisco's VN-Tag (4 bytes before it), Cisco MetaData (TrustSec's
+	// security group tag: version, length, option and tag, 6 bytes) and
+	// IEEE 802.1BR's E-Tag (6 bytes).
+	case 0x8926, 0x8909, 0x893f:
+		n := 8
+		if ethType == 0x8926 {
+			n = 6
+		}
+		if len(data) < n {
 			return Truncated
 		}
-		ethType = binary.BigEndian.Uint16(data[4:6])
-		skip(6)
-		return decodeEther(ethType, data, wireLen, seg, lay, depth)
-	case 0x8909: // Cisco MetaData (a TrustSec security group tag): version, length, option, tag, then the EtherType
-		if len(data) < 8 {
-			return Truncated
-		}
-		ethType = binary.BigEndian.Uint16(data[6:8])
-		skip(8)
+		ethType = binary.BigEndian.Uint16(data[n-2 : n])
+		skip(n)
 		return decodeEther(ethType, data, wireLen, seg, lay, depth)
 	case 0x88e7: // IEEE 802.1ah backbone service instance tag: 4 bytes, then the customer's Ethernet frame
 		if len(data) < 4 {
@@ -263,13 +264,6 @@ func decodeEncap(ethType uint16, data []byte, wireLen uint32, seg *Segment, lay 
 		seg.Point = mixPoint(seg.Point, binary.BigEndian.Uint32(data[0:4])&0xffffff) // the service instance
 		skip(4)
 		return decodeEthernet(data, wireLen, seg, lay, depth)
-	case 0x893f: // IEEE 802.1BR E-Tag: 6 bytes, then the EtherType
-		if len(data) < 8 {
-			return Truncated
-		}
-		ethType = binary.BigEndian.Uint16(data[6:8])
-		skip(8)
-		return decodeEther(ethType, data, wireLen, seg, lay, depth)
 	case 0x8847, 0x8848: // MPLS: labels down to the bottom of the stack
 		for {
 			if len(data) < 4 {
