@@ -220,10 +220,15 @@ for c in "${captures[@]}"; do
 	[ "$name" = 50k-pooled ] && args="--format json --idle 30s"
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$args" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
-	# tshark and tcptrace read one file; on the million open flows, the
-	# bursts, the flagged flows and the pooled connections, they would
-	# take minutes and gigabytes to tell what 1m-flows tells already.
-	if [ "$fast" = 0 ] && [ "${#files[@]}" = 1 ] && [ "$name" != 1m-open ] && [ "$name" != 1m-burst ] && [ "$name" != 1m-v6 ] && [ "$name" != 1m-flagged ] && [ "$name" != 200k-ka ] && [ "$name" != 50k-pooled ] && [ "$name" != 3m-scan ]; then
+	# tshark and tcptrace read one file, not len4-rot's 33; on the million
+	# open flows, the bursts, the flagged flows, the pooled connections and
+	# the lone SYNs, they would take minutes and gigabytes to tell what
+	# 1m-flows tells already. They run on these:
+	case "$name" in
+	1gib | 1gib-ng | 1m-flows | len1 | len4) peers=1 ;;
+	*) peers=0 ;;
+	esac
+	if [ "$fast" = 0 ] && [ "$peers" = 1 ]; then
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
