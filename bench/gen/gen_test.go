@@ -149,6 +149,43 @@ func TestLength(t *testing.T) {
 	}
 }
 
+// TestScanOverflowsTable reads a scan capture of 20,000 lone SYNs, which
+// never close, through a flow table of 4,096: it fills again and again,
+// and each time evicts the flows idle longest. Each SYN is its flow's last
+// packet, so those are the flows that began first: every evicted flow
+// began before every flow left in the table, which never holds more than
+// its bound.
+func TestScanOverflowsTable(t *testing.T) {
+	const flows, maxFlows = 20000, 4096
+	b, _ := generate(t, Config{Mix: Scan, Flows: flows, Duration: 10 * time.Second, Seed: 1})
+	src, err := pcapio.NewReader("scan", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	a := analyze.New(analyze.Config{MaxFlows: maxFlows, KeepAll: true})
+	for batch := src.NextBatch(); len(batch) > 0; batch = src.NextBatch() {
+		a.AddBatch(batch)
+	}
+	r := a.Finish(time.Time{})
+	if r.Stats.Flows != flows || r.Stats.MaxLive > maxFlows || r.Stats.Evicted < flows-maxFlows {
+		t.Fatalf("%d flows, at most %d at once, %d evicted; want %d, at most %d, at least %d evicted",
+			r.Stats.Flows, r.Stats.MaxLive, r.Stats.Evicted, flows, maxFlows, flows-maxFlows)
+	}
+	var lastEvicted, firstKept time.Time
+	for _, f := range r.Flows.All() {
+		if f.Evicted && f.First.After(lastEvicted) {
+			lastEvicted = f.First
+		}
+		if !f.Evicted && (firstKept.IsZero() || f.First.Before(firstKept)) {
+			firstKept = f.First
+		}
+	}
+	if !lastEvicted.Before(firstKept) {
+		t.Errorf("a flow evicted began at %s, after a flow kept began at %s", lastEvicted.Format(time.RFC3339Nano), firstKept.Format(time.RFC3339Nano))
+	}
+}
+
 // TestLengthFlowsAtOnce checks that a realistic capture four times as
 // long holds about as many flows at once (the most at once grows a little
 // with the time it is taken over): no kind of flow lasts to the
