@@ -49,9 +49,10 @@ type Config struct {
 	// file.
 	Spill func() (SpillFile, error)
 	// Trace, when set, is called with every packet of the flows whose
-	// Index is in TraceFlows, as classified. Reports use it in a second
-	// pass over a capture to draw the timelines of flagged flows: flow
-	// indexes are the same in every pass over the same segments.
+	// Index is in TraceFlows, as classified; a traced packet's What is its
+	// Kind. Reports use it in a second pass over a capture to draw the
+	// timelines of flagged flows: flow indexes are the same in every pass
+	// over the same segments.
 	Trace      func(flowIndex int, p Packet)
 	TraceFlows map[int]bool
 }

@@ -29,9 +29,9 @@ type Report struct {
 	Files   []pcapio.FileInfo
 	Capture pcapio.Stats
 	Result  *analyze.Result
-	// Timelines holds every packet of each flagged flow, by flow Index, as
+	// Timelines gives every packet of each flagged flow, by flow Index, as
 	// a second pass over the capture traced them; nil when not collected.
-	Timelines map[int][]analyze.Packet
+	Timelines Timelines
 	// Color lets the terminal table colour severities with ANSI escapes.
 	// The zero value writes plain text, as for a file or a pipe.
 	Color bool
@@ -187,6 +187,21 @@ type findingList struct {
 	last    *analyze.Flow // the flow decoded last
 	lastPos int
 }
+
+// Timelines gives the packets of the flows a pass over a capture traced,
+// in order: what the Markdown and HTML reports draw a flow's timeline
+// from. Packets returns nil for a flow it did not trace. A report asks
+// for one flow at a time, so that an implementation can keep them in less
+// memory than the packets take and make each list as it is asked for.
+type Timelines interface {
+	Packets(flow int) []analyze.Packet
+}
+
+// PacketLists is Timelines kept as lists of packets, by flow Index.
+type PacketLists map[int][]analyze.Packet
+
+// Packets returns the list of flow.
+func (l PacketLists) Packets(flow int) []analyze.Packet { return l[flow] }
 
 // listedFindings is the most findings the reports for people list: the
 // terminal table, each in a row and a paragraph, and Markdown and HTML,

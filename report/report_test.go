@@ -59,8 +59,9 @@ func buildTraced(t *testing.T, cfg analyze.Config, files ...string) *Report {
 			cfg.TraceFlows[fl.Index] = true
 		}
 	}
-	r.Timelines = map[int][]analyze.Packet{}
-	cfg.Trace = func(i int, p analyze.Packet) { r.Timelines[i] = append(r.Timelines[i], p) }
+	traced := PacketLists{}
+	r.Timelines = traced
+	cfg.Trace = func(i int, p analyze.Packet) { traced[i] = append(traced[i], p) }
 	build(t, cfg, files...)
 	return r
 }

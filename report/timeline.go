@@ -49,7 +49,7 @@ func (r *Report) timeline(fl *analyze.Flow) timeline {
 			refs = append(refs, e.Reset.TriggeredBy, &e.Reset.Packet)
 		}
 	}
-	if pkts := r.Timelines[fl.Index]; len(pkts) > 0 {
+	if pkts := r.tracedPackets(fl.Index); len(pkts) > 0 {
 		t.Full = true
 		for _, p := range pkts {
 			if p.Kind == analyze.PacketDuplicate {
@@ -77,6 +77,14 @@ func (r *Report) timeline(fl *analyze.Flow) timeline {
 		t.Events = append(t.Events, event{PacketRef: analyze.PacketRef{Time: fl.Last, What: "last packet of the flow"}})
 	}
 	return t
+}
+
+// tracedPackets returns the packets the trace holds for flow, if any.
+func (r *Report) tracedPackets(flow int) []analyze.Packet {
+	if r.Timelines == nil {
+		return nil
+	}
+	return r.Timelines.Packets(flow)
 }
 
 // words names what the packet is: "SYN-ACK", "1200 bytes of data".

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"os"
 	"runtime"
@@ -120,7 +121,7 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 	// analysis' peak by up to 4 MB, by how the collections happen to fall.
 	runtime.GC()
 	if second {
-		if err := e.trace(ctx, paths, cfg, rep, out, mapper, stderr); err != nil {
+		if err := e.trace(ctx, paths, cfg, rep, needsTimelines(format), out, mapper, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -130,13 +131,15 @@ func (e *evidenceOptions) analyze(ctx context.Context, paths []string, cfg analy
 	return rep, nil
 }
 
-// trace runs the second pass over paths: it fills rep.Timelines with the
-// packets of the flagged flows and, when out is not nil, writes them to
-// out as evidence and closes it.
-func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
-	// The timelines are those of the flows the report lists; the evidence
-	// holds every flagged flow.
-	timelined := rep.ListedFlows()
+// trace runs the second pass over paths: when drawn is set, it sets
+// rep.Timelines to the packets of the flows the report lists and, when
+// out is not nil, writes the packets of every flagged flow to out as
+// evidence and closes it.
+func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze.Config, rep *report.Report, drawn bool, out *os.File, mapper *anon.Mapper, stderr io.Writer) error {
+	timelined := map[int]bool{}
+	if drawn {
+		timelined = rep.ListedFlows()
+	}
 	traced := timelined
 	if out != nil {
 		traced = make(map[int]bool)
@@ -152,11 +155,15 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		}
 		defer ev.close()
 	}
-	rep.Timelines = make(map[int][]analyze.Packet, len(timelined))
+	tl := &timelines{}
 	if len(traced) > 0 {
-		if err := tracePass(ctx, paths, cfg, traced, timelined, timelineCap(len(timelined)), rep, ev, stderr); err != nil {
+		var err error
+		if tl, err = tracePass(ctx, paths, cfg, traced, timelined, timelineCap(len(timelined)), ev, stderr); err != nil {
 			return err
 		}
+	}
+	if drawn {
+		rep.Timelines = tl
 	}
 	if out == nil {
 		return nil
@@ -218,23 +225,24 @@ func unspool(rep *report.Report, err error, tmp string) error {
 
 // tracePass reads paths again with the analyzer tracing the flows in
 // flagged: their packets go, when ev is not nil, to the evidence, and
-// those of the flows in timelined to rep.Timelines, at most keep of each.
-func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, rep *report.Report, ev *evidence, stderr io.Writer) error {
+// those of the flows in timelined to the timelines it returns, at most
+// keep of each.
+func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, ev *evidence, stderr io.Writer) (*timelines, error) {
 	src, err := pcapio.Open(paths...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer src.Close()
 	defer startProgress(ctx, src)()
-	timelines := make(map[int]*timeline, len(timelined))
+	tls := &timelines{flows: make(map[int]*timeline, len(timelined))}
 	cfg.TraceFlows = flagged
 	cfg.Trace = func(i int, p analyze.Packet) {
-		if tl := timelines[i]; tl != nil {
-			tl.add(p)
+		if tl := tls.flows[i]; tl != nil {
+			tl.add(tls.pack(&p))
 		} else if timelined[i] {
 			tl = &timeline{half: keep / 2}
-			timelines[i] = tl
-			tl.add(p)
+			tls.flows[i] = tl
+			tl.add(tls.pack(&p))
 		}
 		if ev != nil {
 			raw, _ := src.Raw()
@@ -245,18 +253,15 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 	var seg pcapio.Segment
 	for n := 0; src.Next(&seg); n++ {
 		if n&0xffff == 0 && ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		a.Add(&seg)
 	}
 	if ev != nil && ev.err != nil {
-		return ev.err
+		return nil, ev.err
 	}
-	for i, tl := range timelines {
-		rep.Timelines[i] = tl.packets()
-	}
-	noteShortened(stderr, timelines)
-	return nil
+	noteShortened(stderr, tls.flows)
+	return tls, nil
 }
 
 // shortenedNotes is the most timelines noteShortened names one by one.
@@ -288,32 +293,94 @@ func noteShortened(w io.Writer, timelines map[int]*timeline) {
 	}
 }
 
-// timeline collects one flow's packets: the first half in full, then the
-// latest half in a ring.
-type timeline struct {
-	half       int // the packets kept at each end
-	head, tail []analyze.Packet
-	next       int // oldest packet of a full tail
-	dropped    int // packets left out
+// timelines holds the timelines a second pass traced, as report.Timelines
+// gives them. A report's timelines keep up to timelineBudget packets, 19
+// MB as analyze.Packet values, which the collector would scan; they are
+// kept as tracedPacket values instead, 8 MB it has nothing to scan, and
+// made into packets one flow at a time as the report asks for them.
+type timelines struct {
+	flows map[int]*timeline
+	kinds []analyze.PacketKind // the kinds the packets name, by tracedPacket.kind
 }
 
-func (t *timeline) add(p analyze.Packet) {
-	half := t.half
-	switch {
-	case len(t.head) < half:
-		t.head = append(t.head, p)
-	case len(t.tail) < half:
-		t.tail = append(t.tail, p)
-	default:
-		t.tail[t.next] = p
-		t.next = (t.next + 1) % half
-		t.dropped++
+// tracedPacket is an analyze.Packet as a timeline keeps it: its kind by
+// index, its time in nanoseconds, and its words left out, since those of
+// a traced packet are its kind's (analyze's Trace says so).
+type tracedPacket struct {
+	nanos         int64
+	frame         uint64
+	file          int32
+	len, seq, ack uint32
+	ttl, flags    uint8
+	side          analyze.Side
+	kind          uint8
+}
+
+// pack makes p a tracedPacket.
+func (tls *timelines) pack(p *analyze.Packet) tracedPacket {
+	kind := slices.Index(tls.kinds, p.Kind)
+	if kind < 0 {
+		kind = len(tls.kinds)
+		tls.kinds = append(tls.kinds, p.Kind) // analyze's ten PacketKinds at most
 	}
+	return tracedPacket{nanos: p.Time.UnixNano(), frame: p.Frame, file: int32(p.File), len: p.Len, seq: p.Seq, ack: p.Ack,
+		ttl: p.TTL, flags: p.Flags, side: p.Side, kind: uint8(kind)}
 }
 
-// packets returns the packets kept, in order.
-func (t *timeline) packets() []analyze.Packet {
-	return slices.Concat(t.head, t.tail[t.next:], t.tail[:t.next])
+// Packets returns the packets of flow's timeline, in order; nil when it
+// has none.
+func (tls *timelines) Packets(flow int) []analyze.Packet {
+	tl := tls.flows[flow]
+	if tl == nil {
+		return nil
+	}
+	pkts := make([]analyze.Packet, 0, len(tl.kept))
+	for t := range tl.inOrder() {
+		kind := tls.kinds[t.kind]
+		pkts = append(pkts, analyze.Packet{
+			PacketRef: analyze.PacketRef{File: int(t.file), Frame: t.frame, Time: time.Unix(0, t.nanos).UTC(), Side: t.side, Kind: kind, What: string(kind)},
+			Len:       t.len, Seq: t.seq, Ack: t.ack, TTL: t.ttl, Flags: t.flags,
+		})
+	}
+	return pkts
+}
+
+// timeline collects one flow's packets: the first half in full, then the
+// latest half in a ring after them.
+type timeline struct {
+	half    int            // the packets kept at each end
+	kept    []tracedPacket // the first half, then the ring
+	next    int            // in a full ring, the place of its oldest packet
+	dropped int            // packets left out
+}
+
+func (t *timeline) add(p tracedPacket) {
+	switch {
+	case len(t.kept) < 2*t.half:
+		t.kept = append(t.kept, p)
+		return
+	case t.half == 0:
+		t.dropped++
+		return
+	}
+	t.kept[t.half+t.next] = p
+	t.next = (t.next + 1) % t.half
+	t.dropped++
+}
+
+// inOrder returns the packets kept, in order.
+func (t *timeline) inOrder() iter.Seq[tracedPacket] {
+	return func(yield func(tracedPacket) bool) {
+		first := min(t.half, len(t.kept))
+		ring := t.kept[first:]
+		for _, part := range [][]tracedPacket{t.kept[:first], ring[t.next:], ring[:t.next]} {
+			for _, p := range part {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // evidence gathers the packets of flagged flows, cut and anonymized, in a

@@ -167,7 +167,7 @@ func TestEvidenceReanalysis(t *testing.T) {
 		t.Run(row.Name(), func(t *testing.T) {
 			cfg := configOf(t, row.Args)
 			ev := filepath.Join(t.TempDir(), "evidence.pcap")
-			orig := analyzeWith(t, evidenceOptions{path: ev}, row.Files, cfg, time.Time{}, "table")
+			orig := analyzeWith(t, evidenceOptions{path: ev}, row.Files, cfg, time.Time{}, "markdown")
 			want := flaggedFlows(orig.Result)
 			if len(want) != row.FlaggedFlows {
 				t.Fatalf("%d flagged flows, the manifest says %d", len(want), row.FlaggedFlows)
@@ -180,7 +180,7 @@ func TestEvidenceReanalysis(t *testing.T) {
 				if len(f.Findings) > 0 {
 					tuples[[2]netip.AddrPort{f.Client, f.Server}] = true
 					tuples[[2]netip.AddrPort{f.Server, f.Client}] = true
-					timelined += len(orig.Timelines[f.Index])
+					timelined += len(orig.Timelines.Packets(f.Index))
 				}
 			}
 			if len(c.segs) != timelined {
@@ -454,7 +454,8 @@ func TestTimelines(t *testing.T) {
 		{"json", evidenceOptions{}, "json", false},
 		{"html", evidenceOptions{}, "html", true},
 		{"markdown", evidenceOptions{}, "markdown", true},
-		{"table with evidence", evidenceOptions{path: "evidence.pcap"}, "table", true},
+		{"table with evidence", evidenceOptions{path: "evidence.pcap"}, "table", false},
+		{"markdown with evidence", evidenceOptions{path: "evidence.pcap"}, "markdown", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -468,15 +469,15 @@ func TestTimelines(t *testing.T) {
 				}
 				return
 			}
-			if len(rep.Timelines) != 2 {
-				t.Errorf("%d timelines, want 2", len(rep.Timelines))
+			if n := len(rep.Timelines.(*timelines).flows); n != 2 {
+				t.Errorf("%d timelines, want 2", n)
 			}
 			for _, f := range rep.Result.Flows.All() {
-				tl, ok := rep.Timelines[f.Index]
-				if ok != (len(f.Findings) > 0) {
+				tl := rep.Timelines.Packets(f.Index)
+				if ok := tl != nil; ok != (len(f.Findings) > 0) {
 					t.Errorf("flow %d, %d findings: timeline %v", f.Index, len(f.Findings), ok)
 				}
-				if ok && (uint64(len(tl)) != f.Packets || !tl[0].Time.Equal(f.First) || !tl[len(tl)-1].Time.Equal(f.Last)) {
+				if tl != nil && (uint64(len(tl)) != f.Packets || !tl[0].Time.Equal(f.First) || !tl[len(tl)-1].Time.Equal(f.Last)) {
 					t.Errorf("flow %d: timeline of %d packets from %v to %v; the flow has %d from %v to %v",
 						f.Index, len(tl), tl[0].Time, tl[len(tl)-1].Time, f.Packets, f.First, f.Last)
 				}
@@ -498,7 +499,7 @@ func TestTimelineCap(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			tl := timeline{half: maxTimeline / 2}
 			for i := 1; i <= n; i++ {
-				tl.add(analyze.Packet{PacketRef: analyze.PacketRef{Frame: uint64(i)}})
+				tl.add(tracedPacket{frame: uint64(i)})
 			}
 			var want []uint64
 			for i := 1; i <= n; i++ {
@@ -507,8 +508,8 @@ func TestTimelineCap(t *testing.T) {
 				}
 			}
 			var got []uint64
-			for _, p := range tl.packets() {
-				got = append(got, p.Frame)
+			for p := range tl.inOrder() {
+				got = append(got, p.frame)
 			}
 			if !slices.Equal(want, got) {
 				t.Errorf("kept %d packets %v…, want %d %v…", len(got), got[:min(len(got), 5)], len(want), want[:min(len(want), 5)])
@@ -546,13 +547,13 @@ func TestTracePassTimelined(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ev.close()
-	rep.Timelines = map[int][]analyze.Packet{}
 	const keep = 4
-	if err := tracePass(context.Background(), files, analyze.Config{}, flagged, map[int]bool{first: true}, keep, rep, ev, io.Discard); err != nil {
+	tls, err := tracePass(context.Background(), files, analyze.Config{}, flagged, map[int]bool{first: true}, keep, ev, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Timelines) != 1 || len(rep.Timelines[first]) != min(keep, int(packets[first])) {
-		t.Errorf("timelines of %d flows, %d packets for flow %d; want flow %d alone, %d packets", len(rep.Timelines), len(rep.Timelines[first]), first, first, min(keep, int(packets[first])))
+	if len(tls.flows) != 1 || len(tls.Packets(first)) != min(keep, int(packets[first])) {
+		t.Errorf("timelines of %d flows, %d packets for flow %d; want flow %d alone, %d packets", len(tls.flows), len(tls.Packets(first)), first, first, min(keep, int(packets[first])))
 	}
 	var out bytes.Buffer
 	if err := ev.writeTo(&out, 1); err != nil {
@@ -743,6 +744,45 @@ func TestEvidenceInterfaces(t *testing.T) {
 	}
 }
 
+// TestTimelinesKeepPackets traces every flow of shipped captures into
+// lists of analyze.Packet values and into timelines at once: the packets
+// the timelines give back are the same, field for field.
+func TestTimelinesKeepPackets(t *testing.T) {
+	for _, name := range []string{"vlan.pcap", "sll2.pcap", "ipv6.pcap", "port-reuse.pcap", "zero-window.pcap", "two-linktypes.pcapng", "keepalive-too-slow.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			files := []string{pcaps(name)}
+			rep, err := analyzeFiles(context.Background(), files, analyze.Config{}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			traced := map[int]bool{}
+			for i := range rep.Result.Stats.Flows {
+				traced[i] = true
+			}
+			tls := &timelines{flows: map[int]*timeline{}}
+			want := report.PacketLists{}
+			cfg := analyze.Config{TraceFlows: traced, Trace: func(i int, p analyze.Packet) {
+				want[i] = append(want[i], p)
+				if tls.flows[i] == nil {
+					tls.flows[i] = &timeline{half: maxTimeline}
+				}
+				tls.flows[i].add(tls.pack(&p))
+			}}
+			if _, err := analyzeFiles(context.Background(), files, cfg, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range traced {
+				if diff := cmp.Diff(want.Packets(i), tls.Packets(i)); diff != "" || len(want[i]) == 0 {
+					t.Errorf("flow %d, %d packets traced (-traced +timeline):\n%s", i, len(want[i]), diff)
+				}
+			}
+			if got := tls.Packets(-1); got != nil {
+				t.Errorf("%d packets for a flow not traced", len(got))
+			}
+		})
+	}
+}
+
 // TestNoteShortened checks the notes on shortened timelines: one line
 // for each of the first few, by flow, then one for the rest, with the
 // packets left out by all; nothing when none was shortened.
@@ -751,7 +791,7 @@ func TestNoteShortened(t *testing.T) {
 	for i, n := range []int{5, 30, 3, 40, 50, 60, 4} { // flows 0 to 6, at most 10 packets each
 		tl := &timeline{half: 5}
 		for range n {
-			tl.add(analyze.Packet{})
+			tl.add(tracedPacket{})
 		}
 		timelines[i] = tl
 	}

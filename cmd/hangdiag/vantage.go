@@ -46,13 +46,14 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 		for _, p := range chosen {
 			traced[p.Index[i]] = true
 		}
-		points[i].Timelines = map[int][]analyze.Packet{}
-		if err := tracePass(ctx, paths[i], cfg, traced, traced, maxTimeline, points[i], nil, stderr); err != nil {
+		tls, err := tracePass(ctx, paths[i], cfg, traced, traced, maxTimeline, nil, stderr)
+		if err != nil {
 			return err
 		}
+		points[i].Timelines = tls
 		for _, p := range chosen {
 			vantages[i] = append(vantages[i], analyze.Vantage{
-				Name: args[i], Packets: points[i].Timelines[p.Index[i]], CaptureEnd: points[i].Result.CaptureEnd,
+				Name: args[i], Packets: tls.Packets(p.Index[i]), CaptureEnd: points[i].Result.CaptureEnd,
 			})
 		}
 	}
