@@ -52,9 +52,10 @@ type Config struct {
 	// Index is in TraceFlows, as classified; a traced packet's What is its
 	// Kind. Reports use it in a second pass over a capture to draw the
 	// timelines of flagged flows: flow indexes are the same in every pass
-	// over the same segments.
+	// over the same segments. TraceAll traces every flow.
 	Trace      func(flowIndex int, p Packet)
 	TraceFlows map[int]bool
+	TraceAll   bool
 }
 
 // Packet is one classified segment of a traced flow.
@@ -93,6 +94,7 @@ type Analyzer struct {
 	keepAll    bool
 	trace      func(int, Packet)
 	traceFlows map[int]bool
+	traceAll   bool
 	flows      flowTable
 	done       *flowStore // finished flows for the Result
 	stats      Stats
@@ -131,6 +133,7 @@ func New(cfg Config) *Analyzer {
 		keepAll:    cfg.KeepAll,
 		trace:      cfg.Trace,
 		traceFlows: cfg.TraceFlows,
+		traceAll:   cfg.TraceAll,
 	}
 	if mb := cfg.Middlebox; mb != nil {
 		a.probesCount = mb.ProbesResetTimer

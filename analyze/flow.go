@@ -369,7 +369,7 @@ func (f *flow) add(a *Analyzer, seg *pcapio.Segment, now int64) addResult {
 		fwd.recent[0] = recentSeg{sig: sig, at: recentAt(now), where: whereFrom(seg)}
 		kind = classify(seg, fwd, rev)
 	}
-	if a.trace != nil && a.traceFlows[int(f.index)] {
+	if a.trace != nil && (a.traceAll || a.traceFlows[int(f.index)]) {
 		a.trace(int(f.index), tracePacket(seg, side, kind, duplicate, now))
 	}
 	if duplicate {

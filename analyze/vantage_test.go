@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hangdiag/hangdiag/analyze"
 	"github.com/hangdiag/hangdiag/pcapio"
 )
@@ -31,6 +33,42 @@ func analyzeFile(t *testing.T, path string, idle time.Duration, trace map[int]bo
 		a.Add(&seg)
 	}
 	return a.Finish(time.Time{}), packets
+}
+
+// TestTraceAll checks that TraceAll traces every flow, as naming each in
+// TraceFlows does, and that an empty TraceFlows traces none.
+func TestTraceAll(t *testing.T) {
+	for _, name := range []string{"port-reuse.pcap", "vlan.pcap", "two-linktypes.pcapng"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("..", "testdata", "pcaps", name)
+			res, named := analyzeFile(t, path, 0, map[int]bool{})
+			if len(named) != 0 {
+				t.Errorf("an empty TraceFlows traced %d flows", len(named))
+			}
+			every := map[int]bool{}
+			for i := range res.Stats.Flows {
+				every[i] = true
+			}
+			_, named = analyzeFile(t, path, 0, every)
+			all := map[int][]analyze.Packet{}
+			src, err := pcapio.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			a := analyze.New(analyze.Config{KeepAll: true, TraceAll: true, Trace: func(i int, p analyze.Packet) { all[i] = append(all[i], p) }})
+			var seg pcapio.Segment
+			for src.Next(&seg) {
+				a.Add(&seg)
+			}
+			if len(all) != res.Stats.Flows || len(all) < 2 {
+				t.Errorf("TraceAll traced %d flows of %d", len(all), res.Stats.Flows)
+			}
+			if diff := cmp.Diff(named, all); diff != "" {
+				t.Errorf("TraceAll differs from naming every flow (-named +all):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestCompareVantages(t *testing.T) {
