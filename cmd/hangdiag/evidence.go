@@ -156,9 +156,17 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		defer ev.close()
 	}
 	tl := &timelines{}
-	if len(traced) > 0 {
+	keep := timelineCap(len(timelined))
+	done := len(traced) == 0
+	if !done && out == nil && rep.Result.Stats.Evicted == 0 {
 		var err error
-		if tl, err = tracePass(ctx, paths, cfg, traced, timelined, timelineCap(len(timelined)), ev, stderr); err != nil {
+		if tl, done, err = timelinePass(ctx, paths, cfg, rep.Result, timelined, keep, stderr); err != nil {
+			return err
+		}
+	}
+	if !done {
+		var err error
+		if tl, err = tracePass(ctx, paths, cfg, traced, timelined, keep, ev, stderr); err != nil {
 			return err
 		}
 	}
@@ -262,6 +270,108 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 	}
 	noteShortened(stderr, tls.flows)
 	return tls, nil
+}
+
+// timelinePass is the second pass for timelines alone. Where tracePass
+// analyses every packet again, it analyses only those of the connections
+// (address and port pairs) of the flows in timelined, in an analyzer of
+// their own: memory and time then follow those flows, not the capture.
+// That analyzer numbers its flows apart, so each is known by its
+// connection and its first packet's time, and it must cut the packets of
+// a connection into the same flows as the first pass: it does, but when
+// the first pass parted with a closed flow at a time its other flows set
+// (a sweep, every 4,096 packets), and a late packet of the connection came
+// after it. So each timelined flow is checked against res: the same first
+// and last packet times and the same number of packets. It returns false,
+// and no timelines, when one is not the same, or when two flows share a
+// connection and a first time, for the caller to trace in a full pass.
+func timelinePass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, timelined map[int]bool, keep int, stderr io.Writer) (*timelines, bool, error) {
+	type start struct {
+		conn  pcapio.FlowKey
+		first int64
+	}
+	type want struct {
+		index   int
+		packets uint64
+		last    time.Time
+	}
+	conns := map[pcapio.FlowKey]bool{}
+	starts := map[start]want{}
+	var key pcapio.Segment
+	for _, f := range res.Flows.WithoutText().All() {
+		if !timelined[f.Index] {
+			continue
+		}
+		key.SetAddrs(f.Client, f.Server)
+		st := start{key.Flow, f.First.UnixNano()}
+		if _, twice := starts[st]; twice {
+			return nil, false, nil
+		}
+		conns[key.Flow] = true
+		starts[st] = want{f.Index, f.Packets, f.Last}
+	}
+
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer src.Close()
+	defer startProgress(ctx, src)()
+	tls := &timelines{flows: make(map[int]*timeline, len(timelined))}
+	type seen struct {
+		want
+		tl      *timeline
+		packets uint64 // duplicates left out, as Flow.Packets counts
+		last    time.Time
+	}
+	flows := map[int]*seen{} // by the pass' own flow numbers
+	var seg *pcapio.Segment  // the segment being analysed
+	cfg.TraceAll, cfg.TraceFlows = true, nil
+	cfg.Trace = func(i int, p analyze.Packet) {
+		s := flows[i]
+		if s == nil {
+			s = &seen{}
+			if w, ok := starts[start{seg.Flow, p.Time.UnixNano()}]; ok {
+				s.want, s.tl = w, &timeline{half: keep / 2}
+				tls.flows[w.index] = s.tl
+			}
+			flows[i] = s
+		}
+		if s.tl == nil {
+			return
+		}
+		s.tl.add(tls.pack(&p))
+		if p.Kind != analyze.PacketDuplicate {
+			s.packets++
+			s.last = p.Time
+		}
+	}
+	a := analyze.New(cfg)
+	err = readBatches(ctx, src, func(batch []pcapio.Segment) {
+		for i := range batch {
+			if seg = &batch[i]; conns[seg.Flow] {
+				a.Add(seg)
+			}
+		}
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	matched := 0
+	for _, s := range flows {
+		if s.tl == nil {
+			continue
+		}
+		if s.packets != s.want.packets || !s.last.Equal(s.want.last) {
+			return nil, false, nil
+		}
+		matched++
+	}
+	if matched != len(starts) {
+		return nil, false, nil
+	}
+	noteShortened(stderr, tls.flows)
+	return tls, true, nil
 }
 
 // shortenedNotes is the most timelines noteShortened names one by one.

@@ -810,3 +810,129 @@ func TestNoteShortened(t *testing.T) {
 		t.Errorf("notes for timelines not shortened: %q", b.String())
 	}
 }
+
+// TestTimelinePass checks the second pass for timelines alone against the
+// full one, over the shipped captures as their manifests analyse them and
+// over the corpus at --idle 1s, which flags many flows: where it takes
+// its timelines, they are the full pass's packet for packet. It must take
+// them for every shipped capture; what it turns down on the corpus, the
+// full pass traces (TestTimelinePassFallsBack).
+func TestTimelinePass(t *testing.T) {
+	type job struct {
+		name  string
+		files []string
+		cfg   analyze.Config
+		must  bool // the pass must take its timelines
+	}
+	var jobs []job
+	for _, m := range []string{"testdata/pcaps/EXPECT.tsv", "testdata/pcaps/lab/EXPECT.tsv"} {
+		rows, err := expect.Read(filepath.Join(repoRoot, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows {
+			jobs = append(jobs, job{row.Name(), row.Files, configOf(t, row.Args), true})
+		}
+	}
+	corpus, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
+	for _, path := range corpus {
+		if filepath.Base(path) != "MANIFEST.tsv" {
+			jobs = append(jobs, job{"corpus/" + filepath.Base(path), []string{path}, analyze.Config{Idle: time.Second}, false})
+		}
+	}
+	taken, turned, compared := 0, 0, 0
+	for _, j := range jobs {
+		t.Run(j.name, func(t *testing.T) {
+			ctx := context.Background()
+			rep, err := analyzeFiles(ctx, j.files, j.cfg, time.Time{})
+			if err != nil {
+				t.Skipf("not analysed: %v", err) // the corpus holds files that are no captures
+			}
+			timelined := rep.ListedFlows()
+			if len(timelined) == 0 {
+				return
+			}
+			keep := timelineCap(len(timelined))
+			fast, ok, err := timelinePass(ctx, j.files, j.cfg, rep.Result, timelined, keep, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				turned++
+				if j.must {
+					t.Fatal("timelines turned down")
+				}
+				return
+			}
+			taken++
+			full, err := tracePass(ctx, j.files, j.cfg, timelined, timelined, keep, nil, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range timelined {
+				compared++
+				if diff := cmp.Diff(full.Packets(i), fast.Packets(i)); diff != "" || fast.Packets(i) == nil {
+					t.Errorf("flow %d (-full pass +timeline pass):\n%s", i, diff)
+				}
+			}
+		})
+	}
+	t.Logf("timelines taken for %d captures, turned down for %d; %d flows compared", taken, turned, compared)
+}
+
+// TestTimelinePassFallsBack builds a capture whose connection the pass for
+// timelines alone would cut into flows otherwise than the full analysis:
+// a flagged flow closes, 5,000 packets of another connection follow,
+// among which the full analysis parts with the closed flow (its sweep
+// comes every 4,096 packets), and then a late ACK of the closed flow's
+// connection makes a flow of its own. Analysing that connection's
+// packets alone, no sweep comes, and the ACK joins the closed flow. The
+// pass must see that the flow is not the report's and turn the timelines
+// down; the command then traces them in a full pass.
+func TestTimelinePassFallsBack(t *testing.T) {
+	c := capgen.New(capgen.Config{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("198.51.100.1:80")})
+	s := time.Second
+	c.Handshake(0, s/100, s/50)
+	c.Send(capgen.Client, s, 100)
+	c.Ack(capgen.Server, s+s/20)
+	c.Send(capgen.Server, 400*s, 1200)
+	c.Ack(capgen.Client, 400*s+s/100)
+	c.Fin(capgen.Client, 402*s)
+	c.Fin(capgen.Server, 402*s+s/1000)
+	c.Ack(capgen.Client, 402*s+s/500)
+	c.Ack(capgen.Client, 445*s) // late, a flow of its own after the sweep
+	other := capgen.New(capgen.Config{Client: netip.MustParseAddrPort("192.0.2.2:40001"), Server: netip.MustParseAddrPort("198.51.100.1:80")})
+	other.Handshake(433*s, 433*s+s/100, 433*s+s/50)
+	for i := range 5000 {
+		other.Send(capgen.Client+capgen.Dir(i%2), 434*s+time.Duration(i)*time.Millisecond, 10)
+	}
+	link := capgen.Link{Type: capgen.LinkEthernet}
+	recs := capgen.Merge(link.Records(0, c.Packets()), link.Records(0, other.Packets()))
+	path := filepath.Join(t.TempDir(), "late-ack.pcap")
+	var buf bytes.Buffer
+	if err := capgen.WritePcap(&buf, capgen.LinkEthernet, recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	files, ctx := []string{path}, context.Background()
+	rep, err := analyzeFiles(ctx, files, analyze.Config{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timelined := rep.ListedFlows()
+	flagged, ok := rep.Result.Flows.Find(0)
+	if !ok || len(flagged.Findings) == 0 || len(timelined) != 1 || !timelined[0] || rep.Result.Stats.Flows != 3 {
+		t.Fatalf("flow 0 not the one flagged flow of three: %d flows, listed %v", rep.Result.Stats.Flows, timelined)
+	}
+	if _, ok, err := timelinePass(ctx, files, analyze.Config{}, rep.Result, timelined, 100, io.Discard); ok || err != nil {
+		t.Fatalf("timelines taken (error %v), though the pass cut the connection otherwise", err)
+	}
+	drawn := analyzeWith(t, evidenceOptions{}, files, analyze.Config{}, time.Time{}, "markdown")
+	got := drawn.Timelines.Packets(0)
+	if uint64(len(got)) != flagged.Packets || len(got) == 0 || !got[len(got)-1].Time.Equal(flagged.Last) {
+		t.Errorf("timeline of %d packets; the flow has %d, last at %v", len(got), flagged.Packets, flagged.Last)
+	}
+}
