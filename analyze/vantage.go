@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/hangdiag/hangdiag/pcapio"
 )
 
 // FlowPair is one connection seen at two vantage points: Flows[i] is its
@@ -183,7 +185,7 @@ func describeDiscrepancy(d *Discrepancy, v [2]Vantage) string {
 	fmt.Fprintf(&b, "%s carrying the %s's address reached the %s at %s (%s frame %d)", capitalize(what), sender, receiver, clock(p.Time.UnixNano()), here, p.Frame)
 	// Name the packet it answered: the receiver's last one seen here.
 	if t, ok := lastBefore(v[d.SeenAt].Packets, receiver, p.Time); ok {
-		fmt.Fprintf(&b, ", %s after the %s's %s", fmtDur(int64(p.Time.Sub(t.Time))), receiver, describePacket(&t))
+		fmt.Fprintf(&b, ", %s after the %s's %s", fmtDur(int64(p.Time.Sub(t.Time))), receiver, withoutArticle(describePacket(&t)))
 	}
 	fmt.Fprintf(&b, "; the %s never sent it (not in %s): something between the two capture points forged it.", sender, there)
 	return b.String()
@@ -212,6 +214,9 @@ func describePacket(p *Packet) string {
 	case PacketFin:
 		return "a FIN"
 	case PacketSyn:
+		if p.Flags&pcapio.ACK != 0 {
+			return "a SYN-ACK"
+		}
 		return "a SYN"
 	case PacketKeepalive:
 		return "a keepalive probe"

@@ -156,3 +156,28 @@ func TestMatchFlowsPrefersTuples(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareNamesHandshake checks how discrepancies name handshake
+// packets: a SYN-ACK is one, and "the server's" takes no article.
+func TestCompareNamesHandshake(t *testing.T) {
+	at := func(ms int) time.Time { return time.Date(2024, 3, 1, 12, 0, 0, ms*int(time.Millisecond), time.UTC) }
+	pkt := func(ms int, side analyze.Side, kind analyze.PacketKind, flags, ttl uint8, frame uint64) analyze.Packet {
+		return analyze.Packet{PacketRef: analyze.PacketRef{Frame: frame, Time: at(ms), Side: side, Kind: kind, What: string(kind)}, Flags: flags, TTL: ttl}
+	}
+	near := []analyze.Packet{ // at the client
+		pkt(0, analyze.Client, analyze.PacketSyn, pcapio.SYN, 64, 1),
+		pkt(10, analyze.Server, analyze.PacketSyn, pcapio.SYN|pcapio.ACK, 60, 2),
+	}
+	far := []analyze.Packet{ // at the server, where a RST followed its SYN-ACK
+		pkt(5, analyze.Client, analyze.PacketSyn, pcapio.SYN, 63, 1),
+		pkt(6, analyze.Server, analyze.PacketSyn, pcapio.SYN|pcapio.ACK, 61, 2),
+		pkt(7, analyze.Client, analyze.PacketRst, pcapio.RST, 63, 3),
+	}
+	c := analyze.Compare(analyze.FlowPair{}, [2]analyze.Vantage{{Name: "client.pcap", Packets: near, CaptureEnd: at(1000)}, {Name: "server.pcap", Packets: far, CaptureEnd: at(1000)}})
+	if len(c.Discrepancies) != 1 {
+		t.Fatalf("%d discrepancies, want the RST", len(c.Discrepancies))
+	}
+	if msg := c.Discrepancies[0].Message; !strings.Contains(msg, "1.0 ms after the server's SYN-ACK;") {
+		t.Errorf("message does not name the SYN-ACK the RST followed: %s", msg)
+	}
+}
