@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -40,26 +41,29 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 			chosen = append(chosen, p)
 		}
 	}
-	var vantages [2][]analyze.Vantage
+	// Each point's packets of the chosen connections, every one of them:
+	// a comparison of lists cut short at each end would take the packets
+	// one point's list keeps and the other's leaves out for discrepancies.
+	// They are kept in 40 bytes each, and made into packets for one
+	// connection at a time.
+	var traces [2]*timelines
 	for i := range points {
 		traced := map[int]bool{}
 		for _, p := range chosen {
 			traced[p.Index[i]] = true
 		}
-		tls, err := tracePass(ctx, paths[i], cfg, traced, traced, maxTimeline, nil, stderr)
-		if err != nil {
+		var err error
+		if traces[i], err = tracePass(ctx, paths[i], cfg, traced, traced, math.MaxInt, nil, stderr); err != nil {
 			return err
-		}
-		points[i].Timelines = tls
-		for _, p := range chosen {
-			vantages[i] = append(vantages[i], analyze.Vantage{
-				Name: args[i], Packets: tls.Packets(p.Index[i]), CaptureEnd: points[i].Result.CaptureEnd,
-			})
 		}
 	}
 	vr := &report.VantageReport{Points: points}
-	for k, p := range chosen {
-		vr.Comparisons = append(vr.Comparisons, analyze.Compare(p, [2]analyze.Vantage{vantages[0][k], vantages[1][k]}))
+	for _, p := range chosen {
+		var v [2]analyze.Vantage
+		for i := range v {
+			v[i] = analyze.Vantage{Name: args[i], Packets: traces[i].Packets(p.Index[i]), CaptureEnd: points[i].Result.CaptureEnd}
+		}
+		vr.Comparisons = append(vr.Comparisons, analyze.Compare(p, v))
 	}
 	if !keepAll {
 		for i, rep := range points {

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hangdiag/hangdiag/internal/capgen"
 )
 
 func TestVantage(t *testing.T) {
@@ -83,5 +88,57 @@ func TestVantageUsage(t *testing.T) {
 		if status := exitStatus(err, &bytes.Buffer{}); status != exitUsage {
 			t.Errorf("%s: status %d (%v), want %d", name, status, err, exitUsage)
 		}
+	}
+}
+
+// TestVantageLongFlow compares a connection of 12,000 data segments seen
+// at two points, one of which never saw the 3,000th: that segment, and it
+// alone, vanished.
+func TestVantageLongFlow(t *testing.T) {
+	c := capgen.New(capgen.Config{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("198.51.100.1:80")})
+	c.Handshake(0, time.Millisecond, 2*time.Millisecond)
+	for i := range 12000 {
+		c.Send(capgen.Client, 3*time.Millisecond+time.Duration(i)*time.Millisecond, 100)
+	}
+	near := c.Packets()
+	var far []capgen.Packet
+	for i, p := range near {
+		if i != 3+2999 { // the handshake's three, then the 3,000th segment
+			far = append(far, capgen.Forward(p, 5*time.Millisecond))
+		}
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i, pkts := range [][]capgen.Packet{near, far} {
+		var buf bytes.Buffer
+		if err := capgen.WritePcap(&buf, capgen.LinkEthernet, capgen.Link{Type: capgen.LinkEthernet}.Records(0, pkts), nil); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, []string{"client.pcap", "server.pcap"}[i])
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), append([]string{"analyze", "--vantage", "--all", "--format", "json"}, paths...), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var doc struct {
+		Connections []struct {
+			Discrepancies []struct {
+				Message string `json:"message"`
+			} `json:"discrepancies"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Connections) != 1 {
+		t.Fatalf("%d connections, want 1", len(doc.Connections))
+	}
+	d := doc.Connections[0].Discrepancies
+	if len(d) != 1 || !strings.Contains(d[0].Message, "vanished") {
+		t.Errorf("%d discrepancies, want the one segment that vanished: %+v", len(d), d)
 	}
 }
