@@ -19,7 +19,9 @@
 # every one wakes again and again; 50k-pooled is 50,000 pooled connections
 # kept open for an hour without keepalives, a request every 60 to 120 s,
 # analysed with --idle 30s: every flow is silent past the threshold forty
-# times and lists as many long gaps and findings as a flow lists; 3m-scan
+# times and lists as many long gaps and findings as a flow lists (50k-html
+# is the same capture as the HTML report, which reads it twice: the second
+# time for the timelines of the flows it lists); 3m-scan
 # is 3,000,000 lone SYNs within 10 s (a SYN flood, or a scan a firewall
 # drops), more flows that never close than the flow table holds, which
 # fills again and again and evicts the flows idle longest.
@@ -33,8 +35,8 @@
 #                tshark and tcptrace run once
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
-#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, 3m-scan,
-#                len1, len4 or len4-rot
+#                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, 50k-html,
+#                3m-scan, len1, len4 or len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -103,6 +105,7 @@ captures=(
 	"1m-flagged flows-1M-1000s.pcap -flows 1000000 -duration 1000s"
 	"200k-ka  keepalive-200k.pcap -flows 200000 -mix keepalive -duration 600s"
 	"50k-pooled pooled-50k-1h.pcap -flows 50000 -mix pooled -duration 3600s"
+	"50k-html pooled-50k-1h.pcap  -flows 50000 -mix pooled -duration 3600s"
 	"3m-scan  scan-3M.pcap        -flows 3000000 -mix scan -duration 10s"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
@@ -218,6 +221,7 @@ for c in "${captures[@]}"; do
 	args="--format json"
 	[ "$name" = 1m-flagged ] && args="--format table"
 	[ "$name" = 50k-pooled ] && args="--format json --idle 30s"
+	[ "$name" = 50k-html ] && args="--format html --idle 30s"
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$args" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file, not len4-rot's 33; on the million
@@ -340,6 +344,9 @@ for n in len1 len4 len4-rot; do
 done
 if has 50k-pooled; then
 	peak 50k-pooled "50,000 flows, each silent past 30 s forty times" 64
+fi
+if has 50k-html; then
+	peak 50k-html "the same 50,000 flows, as HTML" 64
 fi
 if has len1 && has len4; then
 	longer len4 "4x as long"
