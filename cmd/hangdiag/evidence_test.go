@@ -811,13 +811,14 @@ func TestNoteShortened(t *testing.T) {
 	}
 }
 
-// TestTimelinePass checks the second pass for timelines alone against the
-// full one, over the shipped captures as their manifests analyse them and
-// over the corpus at --idle 1s, which flags many flows: where it takes
-// its timelines, they are the full pass's packet for packet. It must take
-// them for every shipped capture; what it turns down on the corpus, the
-// full pass traces (TestTimelinePassFallsBack).
-func TestTimelinePass(t *testing.T) {
+// TestSubsetPass checks the second pass over the traced flows'
+// connections alone against the full one, over the shipped captures as
+// their manifests analyse them and over the corpus at --idle 1s, which
+// flags many flows: where it takes its timelines and evidence, they are
+// the full pass's, packet for packet and byte for byte. It must take them
+// for every shipped capture; what it turns down on the corpus, the full
+// pass traces (TestSubsetPassFallsBack).
+func TestSubsetPass(t *testing.T) {
 	type job struct {
 		name  string
 		files []string
@@ -848,48 +849,68 @@ func TestTimelinePass(t *testing.T) {
 			if err != nil {
 				t.Skipf("not analysed: %v", err) // the corpus holds files that are no captures
 			}
-			timelined := rep.ListedFlows()
-			if len(timelined) == 0 {
+			flagged := map[int]bool{}
+			for k := range rep.Result.Flows.FindingKeys() {
+				flagged[k.Index] = true
+			}
+			if len(flagged) == 0 {
 				return
 			}
+			timelined := rep.ListedFlows()
 			keep := timelineCap(len(timelined))
-			fast, ok, err := timelinePass(ctx, j.files, j.cfg, rep.Result, timelined, keep, io.Discard)
+			var evs [2]*evidence
+			for i := range evs {
+				if evs[i], err = newEvidence(true, nil); err != nil {
+					t.Fatal(err)
+				}
+				defer evs[i].close()
+			}
+			subset, ok, err := subsetPass(ctx, j.files, j.cfg, rep.Result, flagged, timelined, keep, evs[0], io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !ok {
 				turned++
 				if j.must {
-					t.Fatal("timelines turned down")
+					t.Fatal("turned down")
 				}
 				return
 			}
 			taken++
-			full, err := tracePass(ctx, j.files, j.cfg, timelined, timelined, keep, nil, io.Discard)
+			full, err := tracePass(ctx, j.files, j.cfg, flagged, timelined, keep, evs[1], io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range timelined {
 				compared++
-				if diff := cmp.Diff(full.Packets(i), fast.Packets(i)); diff != "" || fast.Packets(i) == nil {
-					t.Errorf("flow %d (-full pass +timeline pass):\n%s", i, diff)
+				if diff := cmp.Diff(full.Packets(i), subset.Packets(i)); diff != "" || subset.Packets(i) == nil {
+					t.Errorf("flow %d (-full pass +subset pass):\n%s", i, diff)
 				}
+			}
+			var written [2]bytes.Buffer
+			for i, ev := range evs {
+				if err := ev.writeTo(&written[i], pcapio.LinkEthernet); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(written[0].Bytes(), written[1].Bytes()) || written[0].Len() <= 24 {
+				t.Errorf("evidence of %d bytes, the full pass's %d, not the same", written[0].Len(), written[1].Len())
 			}
 		})
 	}
-	t.Logf("timelines taken for %d captures, turned down for %d; %d flows compared", taken, turned, compared)
+	t.Logf("taken for %d captures, turned down for %d; %d timelines compared", taken, turned, compared)
 }
 
-// TestTimelinePassFallsBack builds a capture whose connection the pass for
-// timelines alone would cut into flows otherwise than the full analysis:
-// a flagged flow closes, 5,000 packets of another connection follow,
-// among which the full analysis parts with the closed flow (its sweep
-// comes every 4,096 packets), and then a late ACK of the closed flow's
-// connection makes a flow of its own. Analysing that connection's
-// packets alone, no sweep comes, and the ACK joins the closed flow. The
-// pass must see that the flow is not the report's and turn the timelines
-// down; the command then traces them in a full pass.
-func TestTimelinePassFallsBack(t *testing.T) {
+// TestSubsetPassFallsBack builds a capture whose connection the subset pass
+// would cut into flows otherwise than the full analysis: a flagged flow
+// closes, 5,000 packets of another connection follow, among which the
+// full analysis parts with the closed flow (its sweep comes every 4,096
+// packets), and then a late ACK of the closed flow's connection makes a
+// flow of its own. Analysing that connection's packets alone, no sweep
+// comes, and the ACK joins the closed flow. The pass must see that the
+// flow is not the report's and turn it down, leaving no evidence behind;
+// the command then traces it in a full pass.
+func TestSubsetPassFallsBack(t *testing.T) {
 	c := capgen.New(capgen.Config{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("198.51.100.1:80")})
 	s := time.Second
 	c.Handshake(0, s/100, s/50)
@@ -927,12 +948,25 @@ func TestTimelinePassFallsBack(t *testing.T) {
 	if !ok || len(flagged.Findings) == 0 || len(timelined) != 1 || !timelined[0] || rep.Result.Stats.Flows != 3 {
 		t.Fatalf("flow 0 not the one flagged flow of three: %d flows, listed %v", rep.Result.Stats.Flows, timelined)
 	}
-	if _, ok, err := timelinePass(ctx, files, analyze.Config{}, rep.Result, timelined, 100, io.Discard); ok || err != nil {
-		t.Fatalf("timelines taken (error %v), though the pass cut the connection otherwise", err)
+	ev, err := newEvidence(true, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	drawn := analyzeWith(t, evidenceOptions{}, files, analyze.Config{}, time.Time{}, "markdown")
+	defer ev.close()
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, timelined, timelined, 100, ev, io.Discard); ok || err != nil {
+		t.Fatalf("taken (error %v), though the pass cut the connection otherwise", err)
+	}
+	var left bytes.Buffer
+	if err := ev.writeTo(&left, pcapio.LinkEthernet); err != nil || left.Len() != 24 {
+		t.Errorf("the evidence turned down left a capture of %d bytes (error %v), want its header alone", left.Len(), err)
+	}
+	path2 := filepath.Join(t.TempDir(), "evidence.pcap")
+	drawn := analyzeWith(t, evidenceOptions{path: path2}, files, analyze.Config{}, time.Time{}, "markdown")
 	got := drawn.Timelines.Packets(0)
 	if uint64(len(got)) != flagged.Packets || len(got) == 0 || !got[len(got)-1].Time.Equal(flagged.Last) {
 		t.Errorf("timeline of %d packets; the flow has %d, last at %v", len(got), flagged.Packets, flagged.Last)
+	}
+	if n := len(readCapture(t, path2).segs); uint64(n) != flagged.Packets {
+		t.Errorf("evidence of %d packets; the flow has %d", n, flagged.Packets)
 	}
 }

@@ -353,8 +353,15 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 	defer src.Close()
 	defer startProgress(ctx, src)()
 	a := analyze.New(cfg)
-	if err := readBatches(ctx, src, a.AddBatch); err != nil {
-		return nil, err
+	for n := 0; ; n++ {
+		batch := src.NextBatch()
+		if len(batch) == 0 {
+			break
+		}
+		if n&0xff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.AddBatch(batch)
 	}
 	st := src.Stats()
 	if end.IsZero() && st.Last != 0 {
@@ -364,21 +371,6 @@ func analyzeFiles(ctx context.Context, paths []string, cfg analyze.Config, end t
 		defer debug.SetGCPercent(debug.SetGCPercent(finishGCPercent))
 	}
 	return &report.Report{Files: src.Files(), Capture: st, Result: a.Finish(end)}, nil
-}
-
-// readBatches hands add the batches of src's segments in order, until
-// the last one or until ctx is done.
-func readBatches(ctx context.Context, src *pcapio.Source, add func([]pcapio.Segment)) error {
-	for n := 0; ; n++ {
-		batch := src.NextBatch()
-		if len(batch) == 0 {
-			return nil
-		}
-		if n&0xff == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		add(batch)
-	}
 }
 
 // While Finish stores the flows left at the end of a capture, each
