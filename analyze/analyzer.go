@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"math"
 	"runtime"
 	"slices"
 	"time"
@@ -56,6 +57,12 @@ type Config struct {
 	Trace      func(flowIndex int, p Packet)
 	TraceFlows map[int]bool
 	TraceAll   bool
+	// TraceOnly has the analysis classify packets for Trace and nothing
+	// more: no gap counts as long, so no flow keeps notes, findings or
+	// long gaps, and Finish's Result holds no flow. Packets are classified,
+	// and flows told apart and numbered, as without it; a second pass over
+	// a capture then takes the memory of its flows' state alone.
+	TraceOnly bool
 }
 
 // Packet is one classified segment of a traced flow.
@@ -147,6 +154,9 @@ func New(cfg Config) *Analyzer {
 	a.texts.prepare()
 	t := a.texts
 	a.done.texts = &t
+	if cfg.TraceOnly {
+		a.threshold, a.keepAll = math.MaxInt64, false
+	}
 	if a.maxFlows <= 0 {
 		a.maxFlows = DefaultMaxFlows
 	}
