@@ -243,7 +243,7 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 	defer src.Close()
 	defer startProgress(ctx, src)()
 	tls := &timelines{flows: make(map[int]*timeline, len(timelined))}
-	cfg.TraceFlows = flagged
+	cfg.TraceFlows, cfg.TraceOnly = flagged, true
 	cfg.Trace = func(i int, p analyze.Packet) {
 		if tl := tls.flows[i]; tl != nil {
 			tl.add(tls.pack(&p))
@@ -336,7 +336,7 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 	}
 	flows := map[int]*seen{} // by the pass' own flow numbers
 	var seg pcapio.Segment
-	cfg.TraceAll, cfg.TraceFlows = true, nil
+	cfg.TraceAll, cfg.TraceFlows, cfg.TraceOnly = true, nil, true
 	cfg.Trace = func(i int, p analyze.Packet) {
 		s := flows[i]
 		if s == nil {
