@@ -21,7 +21,9 @@
 # analysed with --idle 30s: every flow is silent past the threshold forty
 # times and lists as many long gaps and findings as a flow lists (50k-html
 # is the same capture as the HTML report, which reads it twice: the second
-# time for the timelines of the flows it lists); 3m-scan
+# time for the timelines of the flows it lists; 50k-evidence as JSON with
+# --write-flagged, whose second reading writes every packet of the 50,000
+# flagged flows); 3m-scan
 # is 3,000,000 lone SYNs within 10 s (a SYN flood, or a scan a firewall
 # drops), more flows that never close than the flow table holds, which
 # fills again and again and evicts the flows idle longest.
@@ -36,7 +38,7 @@
 #   -timeout S   bound each run (default 900 s)
 #   -only NAME   measure one capture: 1gib, 1gib-ng, 1m-flows, 1m-open,
 #                1m-burst, 1m-v6, 1m-flagged, 200k-ka, 50k-pooled, 50k-html,
-#                3m-scan, len1, len4 or len4-rot
+#                50k-evidence, 3m-scan, len1, len4 or len4-rot
 #   -pgo         instead of timing, profile hangdiag (built without a
 #                profile) on the 1 GiB capture, as JSON, and on the
 #                million flows, and write the merged CPU profile to
@@ -106,6 +108,7 @@ captures=(
 	"200k-ka  keepalive-200k.pcap -flows 200000 -mix keepalive -duration 600s"
 	"50k-pooled pooled-50k-1h.pcap -flows 50000 -mix pooled -duration 3600s"
 	"50k-html pooled-50k-1h.pcap  -flows 50000 -mix pooled -duration 3600s"
+	"50k-evidence pooled-50k-1h.pcap -flows 50000 -mix pooled -duration 3600s"
 	"3m-scan  scan-3M.pcap        -flows 3000000 -mix scan -duration 10s"
 	"len1     len1.pcap           -size 256MiB"
 	"len4     len4.pcap           -size 256MiB -length 4"
@@ -153,18 +156,21 @@ if [ "$pgo" = 1 ]; then
 fi
 
 # measure CMD... runs CMD once under /usr/bin/time and timeout, with stdout
-# to /dev/null, and prints "seconds KB", or "timeout -" when it did not
-# finish.
+# to /dev/null, and prints "seconds KB", "timeout -" when it did not
+# finish, or "failed -" when it exited with an error (whose time and
+# memory would pass for a run's).
 measure() {
-	local tmp line
+	local tmp line status=0
 	tmp=$(mktemp)
-	timeout "$limit" /usr/bin/time -f '%e %M' -o "$tmp" "$@" >/dev/null 2>&1 || true
+	timeout "$limit" /usr/bin/time -f '%e %M' -o "$tmp" "$@" >/dev/null 2>&1 || status=$?
 	line=$(tail -n 1 "$tmp")
 	rm -f "$tmp"
-	if [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]]; then
+	if [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]] && [ "$status" = 0 ]; then
 		echo "$line"
-	else
+	elif [ "$status" = 124 ] || ! [[ "$line" =~ ^[0-9.]+\ [0-9]+$ ]]; then
 		echo "timeout -"
+	else
+		echo "failed -"
 	fi
 }
 
@@ -172,25 +178,25 @@ measure() {
 # the files N times each, by turns, so that both see the machine as it is at
 # the moment: its speed drifts from minute to minute, and two blocks of
 # runs one after the other can see two speeds. It prints "cat-seconds
-# cat-KB hangdiag-seconds hangdiag-KB", the medians, with "timeout -" for
-# a command that did not finish a run.
+# cat-KB hangdiag-seconds hangdiag-KB", the medians, with "timeout -" or
+# "failed -" for a command that did not finish a run or failed one.
 alternate() {
 	local n="$1" args="$2" c="" h="" ct="" ck="" ht="" hk="" s kb
 	shift 2
 	for _ in $(seq "$n"); do
 		read -r s kb < <(measure cat "$@")
-		[ "$s" = timeout ] && c=timeout
+		[[ "$s" =~ ^[0-9.]+$ ]] || c=$s
 		ct="$ct $s" ck="$ck $kb"
 		# shellcheck disable=SC2086
 		read -r s kb < <(measure "$out/hangdiag" analyze $args -o /dev/null "$@")
-		[ "$s" = timeout ] && h=timeout
+		[[ "$s" =~ ^[0-9.]+$ ]] || h=$s
 		ht="$ht $s" hk="$hk $kb"
 		[ -n "$c$h" ] && break
 	done
 	# shellcheck disable=SC2086
-	if [ -n "$c" ]; then echo -n "timeout - "; else echo -n "$(median $ct) $(median $ck) "; fi
+	if [ -n "$c" ]; then echo -n "$c - "; else echo -n "$(median $ct) $(median $ck) "; fi
 	# shellcheck disable=SC2086
-	if [ -n "$h" ]; then echo "timeout -"; else echo "$(median $ht) $(median $hk)"; fi
+	if [ -n "$h" ]; then echo "$h -"; else echo "$(median $ht) $(median $hk)"; fi
 }
 
 median() {
@@ -222,6 +228,7 @@ for c in "${captures[@]}"; do
 	[ "$name" = 1m-flagged ] && args="--format table"
 	[ "$name" = 50k-pooled ] && args="--format json --idle 30s"
 	[ "$name" = 50k-html ] && args="--format html --idle 30s"
+	[ "$name" = 50k-evidence ] && args="--format json --idle 30s --write-flagged $out/evidence.pcap"
 	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$args" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file, not len4-rot's 33; on the million
@@ -347,6 +354,9 @@ if has 50k-pooled; then
 fi
 if has 50k-html; then
 	peak 50k-html "the same 50,000 flows, as HTML" 64
+fi
+if has 50k-evidence; then
+	peak 50k-evidence "the same 50,000 flows, with their evidence" 64
 fi
 if has len1 && has len4; then
 	longer len4 "4x as long"
