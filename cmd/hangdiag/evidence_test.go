@@ -909,7 +909,9 @@ func TestSubsetPass(t *testing.T) {
 // flow of its own. Analysing that connection's packets alone, no sweep
 // comes, and the ACK joins the closed flow. The pass must see that the
 // flow is not the report's and turn it down, leaving no evidence behind;
-// the command then traces it in a full pass.
+// the command then traces it in a full pass. Traced alone, the late ACK's
+// flow, which the pass never makes, is turned down too, as is a flow the
+// report does not hold.
 func TestSubsetPassFallsBack(t *testing.T) {
 	c := capgen.New(capgen.Config{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("198.51.100.1:80")})
 	s := time.Second
@@ -959,6 +961,18 @@ func TestSubsetPassFallsBack(t *testing.T) {
 	var left bytes.Buffer
 	if err := ev.writeTo(&left, pcapio.LinkEthernet); err != nil || left.Len() != 24 {
 		t.Errorf("the evidence turned down left a capture of %d bytes (error %v), want its header alone", left.Len(), err)
+	}
+	// The late ACK's own flow, traced alone, is not found at all: its
+	// packet went to the closed flow, which is not traced.
+	all, err := analyzeFiles(ctx, files, analyze.Config{KeepAll: true}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, all.Result, map[int]bool{2: true}, nil, 100, nil, io.Discard); ok || err != nil {
+		t.Errorf("the late ACK's flow taken (error %v), though the pass never made it", err)
+	}
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, map[int]bool{2: true}, nil, 100, nil, io.Discard); ok || err != nil {
+		t.Errorf("a flow the report does not hold taken (error %v)", err)
 	}
 	path2 := filepath.Join(t.TempDir(), "evidence.pcap")
 	drawn := analyzeWith(t, evidenceOptions{path: path2}, files, analyze.Config{}, time.Time{}, "markdown")
