@@ -155,20 +155,9 @@ func (e *evidenceOptions) trace(ctx context.Context, paths []string, cfg analyze
 		}
 		defer ev.close()
 	}
-	tl := &timelines{}
-	keep := timelineCap(len(timelined))
-	done := len(traced) == 0
-	if !done && rep.Result.Stats.Evicted == 0 && len(traced) <= rep.Result.Stats.Flows/subsetShare {
-		var err error
-		if tl, done, err = subsetPass(ctx, paths, cfg, rep.Result, traced, timelined, keep, ev, stderr); err != nil {
-			return err
-		}
-	}
-	if !done {
-		var err error
-		if tl, err = tracePass(ctx, paths, cfg, traced, timelined, keep, ev, stderr); err != nil {
-			return err
-		}
+	tl, err := secondPass(ctx, paths, cfg, rep.Result, traced, timelined, timelineCap(len(timelined)), ev, stderr)
+	if err != nil {
+		return err
 	}
 	if drawn {
 		rep.Timelines = tl
@@ -229,6 +218,23 @@ func unspool(rep *report.Report, err error, tmp string) error {
 		return errors.New(strings.ReplaceAll(err.Error(), tmp, "-"))
 	}
 	return err
+}
+
+// secondPass reads paths again to trace the flows of res in traced: the
+// packets of those in timelined go to the timelines it returns, at most
+// keep of each, and, when ev is not nil, every packet of every one to the
+// evidence. It takes subsetPass when the flows are few enough, and
+// tracePass otherwise, or when subsetPass turns them down.
+func secondPass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, traced, timelined map[int]bool, keep int, ev *evidence, stderr io.Writer) (*timelines, error) {
+	if len(traced) == 0 {
+		return &timelines{}, nil
+	}
+	if res.Stats.Evicted == 0 && len(traced) <= res.Stats.Flows/subsetShare {
+		if tls, ok, err := subsetPass(ctx, paths, cfg, res, traced, timelined, keep, ev, stderr); ok || err != nil {
+			return tls, err
+		}
+	}
+	return tracePass(ctx, paths, cfg, traced, timelined, keep, ev, stderr)
 }
 
 // tracePass reads paths again with the analyzer tracing the flows in

@@ -53,7 +53,7 @@ func runVantage(ctx context.Context, args []string, cfg analyze.Config, end time
 			traced[p.Index[i]] = true
 		}
 		var err error
-		if traces[i], err = tracePass(ctx, paths[i], cfg, traced, traced, math.MaxInt, nil, stderr); err != nil {
+		if traces[i], err = secondPass(ctx, paths[i], cfg, points[i].Result, traced, traced, math.MaxInt, nil, stderr); err != nil {
 			return err
 		}
 	}
