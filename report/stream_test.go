@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,15 +73,15 @@ func TestTableStreamed(t *testing.T) {
 		rows = append(rows, []string{strconv.Itoa(i + 1), r.paint(sev, sev.String()), []string{"silent-past-timeout", "reset-after-idle"}[i%2],
 			fmt.Sprintf("[2001:db8::%x]:%d → 192.0.2.%d:443", i*4099, 40000+i*7, i), "12:00:00.000", seconds(time.Duration(350+i*11) * time.Second)})
 	}
-	build := func(compact bool) ([]string, [][]string) {
+	build := func(compact bool) ([]string, iter.Seq[[]string]) {
 		if compact {
 			var cells [][]string
 			for _, row := range rows {
 				cells = append(cells, []string{row[0], row[2] + "\n" + row[1], strings.Replace(row[3], " → ", "\n→ ", 1), row[4] + "\n" + row[5]})
 			}
-			return []string{"#", "Finding", "Client → Server", "At (UTC), gap"}, cells
+			return []string{"#", "Finding", "Client → Server", "At (UTC), gap"}, slices.Values(cells)
 		}
-		return []string{"#", "Severity", "Kind", "Client → Server", "At (UTC)", "Gap"}, rows
+		return []string{"#", "Severity", "Kind", "Client → Server", "At (UTC)", "Gap"}, slices.Values(rows)
 	}
 	table := func(width int) string {
 		var b bytes.Buffer
@@ -95,6 +97,39 @@ func TestTableStreamed(t *testing.T) {
 	}
 	if got := table(natural - 1); got == streamed || tableWidth(got) > natural-1 {
 		t.Errorf("at width %d, one less than the natural layout's, got:\n%s", natural-1, got)
+	}
+	// More rows than it lays out whole: the natural layout, row by row,
+	// however narrow the terminal.
+	defer func(n int) { maxLaidOut = n }(maxLaidOut)
+	maxLaidOut = len(rows) - 1
+	if got := table(natural - 1); got != streamed {
+		t.Errorf("%d rows, more than %d, at width %d: not the natural layout:\n%s", len(rows), maxLaidOut, natural-1, got)
+	}
+	maxLaidOut = len(rows)
+	if got := table(natural - 1); got == streamed {
+		t.Errorf("%d rows, at most %d, at width %d: the natural layout", len(rows), maxLaidOut, natural-1)
+	}
+	// The rows are made once when they are at most maxKept, and made
+	// again for the writing when they are more: the same table.
+	defer func(n int) { maxKept = n }(maxKept)
+	for _, kept := range []int{len(rows), len(rows) - 1} {
+		maxKept = kept
+		walks := 0
+		var b bytes.Buffer
+		err := fitTable(&b, 0, func(compact bool) ([]string, iter.Seq[[]string]) {
+			head, all := build(compact)
+			return head, func(yield func([]string) bool) {
+				walks++
+				for row := range all {
+					if !yield(row) {
+						return
+					}
+				}
+			}
+		})
+		if want := 1 + min(1, len(rows)-kept); err != nil || walks != want || b.String() != streamed {
+			t.Errorf("maxKept %d, %d rows: %d walks (want %d), error %v, the same table %v", kept, len(rows), walks, want, err, b.String() == streamed)
+		}
 	}
 }
 

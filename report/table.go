@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -85,16 +87,18 @@ func Table(w io.Writer, r *Report) error {
 	if len(rows.rows) == 0 {
 		fmt.Fprintf(ew, "No flow was silent for %s or longer.\n", seconds(res.Threshold))
 	} else {
-		err := fitTable(ew, r.Width, func(compact bool) ([]string, [][]string) {
-			var cells [][]string
-			for i := range rows.rows {
-				row := &rows.rows[i]
-				sev, at := r.paint(row.severity, row.severity.String()), row.at.Format("15:04:05.000")
-				if compact {
-					cells = append(cells, []string{strconv.Itoa(i + 1), string(row.kind) + "\n" + sev,
-						strings.Replace(row.flow, " → ", "\n→ ", 1), at + "\n" + seconds(row.gap)})
-				} else {
-					cells = append(cells, []string{strconv.Itoa(i + 1), sev, string(row.kind), row.flow, at, seconds(row.gap)})
+		err := fitTable(ew, r.Width, func(compact bool) ([]string, iter.Seq[[]string]) {
+			cells := func(yield func([]string) bool) {
+				for i := range rows.rows {
+					row := &rows.rows[i]
+					sev, at := r.paint(row.severity, row.severity.String()), row.at.Format("15:04:05.000")
+					c := []string{strconv.Itoa(i + 1), sev, string(row.kind), row.flow, at, seconds(row.gap)}
+					if compact {
+						c = []string{strconv.Itoa(i + 1), string(row.kind) + "\n" + sev, strings.Replace(row.flow, " → ", "\n→ ", 1), at + "\n" + seconds(row.gap)}
+					}
+					if !yield(c) {
+						return
+					}
 				}
 			}
 			if compact {
@@ -150,18 +154,23 @@ func Table(w io.Writer, r *Report) error {
 	return ew.flush(bw)
 }
 
-// flowTable lists every flow kept in the result (--all).
+// flowTable lists every flow kept in the result (--all), decoding the
+// flows again for each walk over the rows rather than keeping them: a
+// capture's flows can be millions.
 func flowTable(w io.Writer, res *analyze.Result, width int) error {
-	return fitTable(w, width, func(compact bool) ([]string, [][]string) {
-		var cells [][]string
-		for _, f := range res.Flows.WithoutText().All() {
-			probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
-			if compact {
-				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),
-					f.State.String() + "\n" + count(f.Packets, "packet", "packets"), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))})
-			} else {
-				cells = append(cells, []string{strconv.Itoa(f.Index), f.Client.String() + " → " + f.Server.String(), f.State.String(),
-					strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))})
+	return fitTable(w, width, func(compact bool) ([]string, iter.Seq[[]string]) {
+		cells := func(yield func([]string) bool) {
+			for _, f := range res.Flows.WithoutText().All() {
+				probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
+				c := []string{strconv.Itoa(f.Index), f.Client.String() + " → " + f.Server.String(), f.State.String(),
+					strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))}
+				if compact {
+					c = []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),
+						f.State.String() + "\n" + count(f.Packets, "packet", "packets"), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))}
+				}
+				if !yield(c) {
+					return
+				}
 			}
 		}
 		if compact {
@@ -171,24 +180,51 @@ func flowTable(w io.Writer, res *analyze.Result, width int) error {
 	})
 }
 
+// maxLaidOut is the most rows fitTable lays out whole, in the compact
+// layout; a table of more is written in its natural layout, row by row,
+// whatever its width. Tests lower it.
+var maxLaidOut = 10000
+
+// maxKept is the most rows fitTable keeps from the walk that measures
+// their widths to the one that writes them, about 15 MB of a flow table's
+// cells; more are made again. Tests lower it.
+var maxKept = 1 << 16
+
 // fitTable renders the table that build lays out, in its natural layout
 // when that fits width (or width is 0), else in its compact one (cells on
 // two lines), and if even that is too wide, with cells broken to fit. The
 // natural layout is written row by row by writeBox, its column widths
-// measured first; the others are laid out whole by tablewriter.
-func fitTable(w io.Writer, width int, build func(compact bool) (head []string, rows [][]string)) error {
+// measured in a walk over the rows before, which keeps them when they are
+// at most maxKept and otherwise walks them again: memory does not grow
+// with the rows. The others are laid out whole by tablewriter, and so
+// only for at most maxLaidOut rows.
+func fitTable(w io.Writer, width int, build func(compact bool) (head []string, rows iter.Seq[[]string])) error {
 	head, rows := build(false)
 	widths := make([]int, len(head))
-	natural := 1 // the left border
 	for c := range head {
-		n := cellWidth(head[c])
-		for _, row := range rows {
-			n = max(n, cellWidth(row[c]))
-		}
-		widths[c] = n + 2 // a space on either side
-		natural += n + 3  // and a border
+		widths[c] = cellWidth(head[c])
 	}
-	if width == 0 || natural <= width {
+	n := 0
+	var kept [][]string // the rows, while they are at most maxKept
+	for row := range rows {
+		for c := range widths {
+			widths[c] = max(widths[c], cellWidth(row[c]))
+		}
+		if n++; n <= maxKept {
+			kept = append(kept, row)
+		} else {
+			kept = nil
+		}
+	}
+	if n <= maxKept {
+		rows = slices.Values(kept) // not made again
+	}
+	natural := 1 // the left border
+	for c := range widths {
+		natural += widths[c] + 3 // a space on either side, and a border
+		widths[c] += 2
+	}
+	if width == 0 || natural <= width || n > maxLaidOut {
 		return writeBox(w, widths, head, rows)
 	}
 	render := func(opts ...tablewriter.Option) (string, error) {
@@ -197,7 +233,7 @@ func fitTable(w io.Writer, width int, build func(compact bool) (head []string, r
 		t := tablewriter.NewTable(&b, opts...)
 		head, rows := build(true)
 		t.Header(head)
-		for _, row := range rows {
+		for row := range rows {
 			if err := t.Append(row); err != nil {
 				return "", err
 			}
@@ -223,7 +259,7 @@ func fitTable(w io.Writer, width int, build func(compact bool) (head []string, r
 // one buffer, with none of the work per cell that tablewriter does to
 // wrap, align and merge cells; a report of thousands of findings is
 // written in a few milliseconds rather than tens.
-func writeBox(w io.Writer, widths []int, head []string, rows [][]string) error {
+func writeBox(w io.Writer, widths []int, head []string, rows iter.Seq[[]string]) error {
 	var b []byte
 	border := func(left, mid, right string) {
 		b = append(b, left...)
@@ -254,12 +290,14 @@ func writeBox(w io.Writer, widths []int, head []string, rows [][]string) error {
 	}
 	border("┌", "┬", "┐")
 	row(head, true)
-	for i, cells := range rows {
-		if i == 0 {
+	first := true
+	for cells := range rows {
+		if first {
 			border("├", "┼", "┤") // under the head only when rows follow
+			first = false
 		}
 		row(cells, false)
-		if len(b) >= 32<<10 || i == len(rows)-1 {
+		if len(b) >= 32<<10 {
 			if _, err := w.Write(b); err != nil {
 				return err
 			}

@@ -89,7 +89,7 @@ func TestWriteBox(t *testing.T) {
 			}
 		}
 		var got bytes.Buffer
-		if err := writeBox(&got, widths, tab.head, tab.rows); err != nil {
+		if err := writeBox(&got, widths, tab.head, slices.Values(tab.rows)); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(tablewriterBox(t, widths, tab.head, tab.rows), got.String()); diff != "" {
@@ -104,7 +104,7 @@ func TestWriteBoxWriteError(t *testing.T) {
 	for i := range rows {
 		rows[i] = []string{strconv.Itoa(i), strings.Repeat("y", 20)}
 	}
-	if err := writeBox(failingWriter{}, []int{6, 22}, []string{"#", "x"}, rows); err != errWrite {
+	if err := writeBox(failingWriter{}, []int{6, 22}, []string{"#", "x"}, slices.Values(rows)); err != errWrite {
 		t.Errorf("writeBox to a failing writer returned %v, want %v", err, errWrite)
 	}
 }
