@@ -32,9 +32,9 @@ type htmlPage struct {
 	Summary  []htmlSummary
 	Facts    [][2]string
 	Findings []htmlFindingRow
-	Unlisted string             // how many findings the page leaves out; "" when none
-	Flows    iter.Seq[htmlFlow] // made one at a time as the page is written
-	All      []htmlAllRow
+	Unlisted string               // how many findings the page leaves out; "" when none
+	Flows    iter.Seq[htmlFlow]   // made one at a time as the page is written
+	All      iter.Seq[htmlAllRow] // made one at a time too; nil without --all
 	Schema   string
 }
 
@@ -120,9 +120,13 @@ func (r *Report) htmlPage() htmlPage {
 		}
 	}
 	if rows.hasUnflagged() {
-		for _, f := range res.Flows.WithoutText().All() {
-			p.All = append(p.All, htmlAllRow{f.Index, flowName(f), f.State.String(), fmt.Sprint(f.Packets), seconds(f.MaxGap),
-				fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes), len(f.Findings)})
+		p.All = func(yield func(htmlAllRow) bool) {
+			for _, f := range res.Flows.WithoutText().All() {
+				if !yield(htmlAllRow{f.Index, flowName(f), f.State.String(), fmt.Sprint(f.Packets), seconds(f.MaxGap),
+					fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes), len(f.Findings)}) {
+					return
+				}
+			}
 		}
 	}
 	return p
