@@ -214,6 +214,36 @@ func TestEvidenceReanalysis(t *testing.T) {
 	}
 }
 
+// TestEvidenceReanalysisCorpus does what TestEvidenceReanalysis does for
+// the corpus at --idle 1s, which flags flows in most captures: the
+// evidence analyses the same, the same flagged flows, findings and gaps.
+func TestEvidenceReanalysisCorpus(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
+	if len(files) == 0 {
+		t.Skipf("no corpus at %s; it sits beside the repository as shared/pcaps/corpus", corpusDir)
+	}
+	cfg, checked := analyze.Config{Idle: time.Second}, 0
+	for _, path := range files {
+		ev := filepath.Join(t.TempDir(), "evidence.pcap")
+		orig, err := (&evidenceOptions{path: ev}).analyze(context.Background(), []string{path}, cfg, time.Time{}, "json", io.Discard)
+		if err != nil {
+			continue // not a capture, or one hangdiag refuses: TestCorpus checks how
+		}
+		want := flaggedFlows(orig.Result)
+		if len(want) == 0 {
+			continue
+		}
+		checked++
+		again := analyzeWith(t, evidenceOptions{}, []string{ev}, configWithAll(cfg), captureEnd(orig.Result), "json")
+		if diff := sameFlows(want, flaggedFlows(again.Result)); diff != "" {
+			t.Errorf("%s: evidence analyses differently (-original +evidence):\n%s", filepath.Base(path), diff)
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d corpus captures with flagged flows", checked)
+	}
+}
+
 func configWithAll(cfg analyze.Config) analyze.Config {
 	cfg.KeepAll = true
 	return cfg
