@@ -229,19 +229,28 @@ func secondPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 	if len(traced) == 0 {
 		return &timelines{}, nil
 	}
+	ctx = progressLabel(ctx, "pass 2") // a bar filling again from nothing says why
+	var tls *timelines
+	ok := false
+	var err error
 	if res.Stats.Evicted == 0 && len(traced) <= res.Stats.Flows/subsetShare {
-		if tls, ok, err := subsetPass(ctx, paths, cfg, res, traced, timelined, keep, ev, stderr); ok || err != nil {
-			return tls, err
-		}
+		tls, ok, err = subsetPass(ctx, paths, cfg, res, traced, timelined, keep, ev)
 	}
-	return tracePass(ctx, paths, cfg, traced, timelined, keep, ev, stderr)
+	if !ok && err == nil {
+		tls, err = tracePass(ctx, paths, cfg, traced, timelined, keep, ev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	noteShortened(stderr, tls.flows) // once the pass has cleared its progress bar
+	return tls, nil
 }
 
 // tracePass reads paths again with the analyzer tracing the flows in
 // flagged: their packets go, when ev is not nil, to the evidence, and
 // those of the flows in timelined to the timelines it returns, at most
 // keep of each.
-func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, ev *evidence, stderr io.Writer) (*timelines, error) {
+func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, ev *evidence) (*timelines, error) {
 	src, err := pcapio.Open(paths...)
 	if err != nil {
 		return nil, err
@@ -274,7 +283,6 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 	if ev != nil && ev.err != nil {
 		return nil, ev.err
 	}
-	noteShortened(stderr, tls.flows)
 	return tls, nil
 }
 
@@ -300,7 +308,7 @@ const subsetShare = 8
 // false, with no timelines and no packets left in ev, when one is not the
 // same, or when two flows share a connection and a first time, for the
 // caller to trace in a full pass.
-func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, traced, timelined map[int]bool, keep int, ev *evidence, stderr io.Writer) (*timelines, bool, error) {
+func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, traced, timelined map[int]bool, keep int, ev *evidence) (*timelines, bool, error) {
 	type start struct {
 		conn  pcapio.FlowKey
 		first int64
@@ -400,7 +408,6 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 		}
 		return nil, false, nil
 	}
-	noteShortened(stderr, tls.flows)
 	return tls, true, nil
 }
 

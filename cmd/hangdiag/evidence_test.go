@@ -578,7 +578,7 @@ func TestTracePassTimelined(t *testing.T) {
 	}
 	defer ev.close()
 	const keep = 4
-	tls, err := tracePass(context.Background(), files, analyze.Config{}, flagged, map[int]bool{first: true}, keep, ev, io.Discard)
+	tls, err := tracePass(context.Background(), files, analyze.Config{}, flagged, map[int]bool{first: true}, keep, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -895,7 +895,7 @@ func TestSubsetPass(t *testing.T) {
 				}
 				defer evs[i].close()
 			}
-			subset, ok, err := subsetPass(ctx, j.files, j.cfg, rep.Result, flagged, timelined, keep, evs[0], io.Discard)
+			subset, ok, err := subsetPass(ctx, j.files, j.cfg, rep.Result, flagged, timelined, keep, evs[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -907,7 +907,7 @@ func TestSubsetPass(t *testing.T) {
 				return
 			}
 			taken++
-			full, err := tracePass(ctx, j.files, j.cfg, flagged, timelined, keep, evs[1], io.Discard)
+			full, err := tracePass(ctx, j.files, j.cfg, flagged, timelined, keep, evs[1])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -985,7 +985,7 @@ func TestSubsetPassFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ev.close()
-	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, timelined, timelined, 100, ev, io.Discard); ok || err != nil {
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, timelined, timelined, 100, ev); ok || err != nil {
 		t.Fatalf("taken (error %v), though the pass cut the connection otherwise", err)
 	}
 	var left bytes.Buffer
@@ -998,10 +998,10 @@ func TestSubsetPassFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, all.Result, map[int]bool{2: true}, nil, 100, nil, io.Discard); ok || err != nil {
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, all.Result, map[int]bool{2: true}, nil, 100, nil); ok || err != nil {
 		t.Errorf("the late ACK's flow taken (error %v), though the pass never made it", err)
 	}
-	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, map[int]bool{2: true}, nil, 100, nil, io.Discard); ok || err != nil {
+	if _, ok, err := subsetPass(ctx, files, analyze.Config{}, rep.Result, map[int]bool{2: true}, nil, 100, nil); ok || err != nil {
 		t.Errorf("a flow the report does not hold taken (error %v)", err)
 	}
 	path2 := filepath.Join(t.TempDir(), "evidence.pcap")

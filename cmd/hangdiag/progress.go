@@ -11,28 +11,41 @@ import (
 )
 
 // The progress bar appears once reading has taken progressDelay, so that
-// short runs print nothing, and is redrawn every progressEvery.
-const (
-	progressDelay = time.Second
-	progressEvery = 250 * time.Millisecond
-)
+// short runs print nothing, and is redrawn every progressEvery (tests
+// shorten it).
+const progressDelay = time.Second
+
+var progressEvery = 250 * time.Millisecond
 
 // progressKey is the context key for the terminal that progress is drawn
 // on.
 type progressKey struct{}
 
 // progressTerm is a terminal of cols columns, to draw on once reading has
-// taken delay.
+// taken delay; label names the pass that reads ("pass 2"), when it is not
+// the first.
 type progressTerm struct {
 	w     io.Writer
 	cols  int
 	delay time.Duration
+	label string
 }
 
 // withProgress returns a copy of ctx under which reading captures draws a
 // progress bar on w, a terminal cols columns wide.
 func withProgress(ctx context.Context, w io.Writer, cols int) context.Context {
-	return context.WithValue(ctx, progressKey{}, progressTerm{w, cols, progressDelay})
+	return context.WithValue(ctx, progressKey{}, progressTerm{w: w, cols: cols, delay: progressDelay})
+}
+
+// progressLabel returns a copy of ctx whose progress bar, if it draws
+// one, is labelled label: "hangdiag: pass 2 [====   ]".
+func progressLabel(ctx context.Context, label string) context.Context {
+	t, ok := ctx.Value(progressKey{}).(progressTerm)
+	if !ok {
+		return ctx
+	}
+	t.label = label
+	return context.WithValue(ctx, progressKey{}, t)
 }
 
 // startProgress draws the progress of reading src, when ctx carries a
@@ -59,7 +72,7 @@ func startProgress(ctx context.Context, src *pcapio.Source) (stop func()) {
 			case now := <-tick.C:
 				if el := now.Sub(start); el >= t.delay {
 					read, total := src.Progress()
-					fmt.Fprint(t.w, "\r"+progressLine(read, total, el, t.cols))
+					fmt.Fprint(t.w, "\r"+progressLine(t.label, read, total, el, t.cols))
 					drawn = true
 				}
 			}
@@ -71,14 +84,18 @@ func startProgress(ctx context.Context, src *pcapio.Source) (stop func()) {
 	}
 }
 
-// progressLine is one line of progress, at most cols-1 wide: a bar, the
-// bytes read of total, the rate and the time left, or only the bytes and
-// the rate when total is unknown (-1).
-func progressLine(read, total int64, elapsed time.Duration, cols int) string {
+// progressLine is one line of progress, at most cols-1 wide: the label
+// if any, a bar, the bytes read of total, the rate and the time left, or
+// only the bytes and the rate when total is unknown (-1).
+func progressLine(label string, read, total int64, elapsed time.Duration, cols int) string {
 	rate := float64(read) / max(elapsed.Seconds(), 1e-3)
+	head := "hangdiag: "
+	if label != "" {
+		head += label + " "
+	}
 	var line string
 	if total <= 0 {
-		line = fmt.Sprintf("hangdiag: read %s  %s/s", byteSize(float64(read)), byteSize(rate))
+		line = fmt.Sprintf("%sread %s  %s/s", head, byteSize(float64(read)), byteSize(rate))
 	} else {
 		read = min(read, total)
 		left := "-"
@@ -88,11 +105,11 @@ func progressLine(read, total int64, elapsed time.Duration, cols int) string {
 		pct := int(100 * read / total)
 		text := fmt.Sprintf(" %3d%%  %7s of %s  %7s/s  %6s left", pct, byteSize(float64(read)), byteSize(float64(total)), byteSize(rate), left)
 		bar := ""
-		if w := min(cols-1-len("hangdiag: []")-len(text), 40); w >= 10 {
+		if w := min(cols-1-len(head+"[]")-len(text), 40); w >= 10 {
 			n := int(int64(w) * read / total)
 			bar = "[" + strings.Repeat("=", n) + strings.Repeat(" ", w-n) + "]"
 		}
-		line = "hangdiag: " + bar + text
+		line = head + bar + text
 	}
 	if cols > 1 && len(line) > cols-1 {
 		line = line[:cols-1]
