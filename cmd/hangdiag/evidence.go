@@ -223,8 +223,9 @@ func unspool(rep *report.Report, err error, tmp string) error {
 // secondPass reads paths again to trace the flows of res in traced: the
 // packets of those in timelined go to the timelines it returns, at most
 // keep of each, and, when ev is not nil, every packet of every one to the
-// evidence. It takes subsetPass when the flows are few enough, and
-// tracePass otherwise, or when subsetPass turns them down.
+// evidence. It takes subsetPass when the flows are few enough and the
+// first pass evicted none, and tracePass otherwise, or when subsetPass
+// turns them down.
 func secondPass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, traced, timelined map[int]bool, keep int, ev *evidence, stderr io.Writer) (*timelines, error) {
 	if len(traced) == 0 {
 		return &timelines{}, nil
