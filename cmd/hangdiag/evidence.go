@@ -319,7 +319,10 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 		packets uint64
 		last    time.Time
 	}
-	conns := map[pcapio.FlowKey]bool{}
+	// The connections by their hash, which every segment carries: a
+	// segment of another connection whose hash is the same is analysed
+	// too, and its flows match no start.
+	conns := map[uint64]bool{}
 	starts := map[start]want{}
 	var key pcapio.Segment
 	for _, f := range res.Flows.WithoutText().All() {
@@ -331,7 +334,7 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 		if _, twice := starts[st]; twice {
 			return nil, false, nil
 		}
-		conns[key.Flow] = true
+		conns[key.Hash] = true
 		starts[st] = want{f.Index, f.Packets, f.Last}
 	}
 	if len(starts) != len(traced) { // a flow res does not hold
@@ -390,7 +393,7 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 		if n&0xffff == 0 && ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
-		if conns[seg.Flow] {
+		if conns[seg.Hash] {
 			a.Add(&seg)
 		}
 	}
