@@ -247,44 +247,76 @@ func secondPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 	return tls, nil
 }
 
+// tracer gathers what a second pass traces: the timelines of the flows
+// in timelined, at most keep packets each, and, when ev is not nil, every
+// packet traced in the evidence.
+type tracer struct {
+	timelined map[int]bool
+	keep      int
+	ev        *evidence
+	tls       *timelines
+	src       *pcapio.Source // while run reads, for the evidence's raw packets
+	seg       pcapio.Segment // while run reads, the segment being analysed
+}
+
+func newTracer(timelined map[int]bool, keep int, ev *evidence) *tracer {
+	return &tracer{timelined: timelined, keep: keep, ev: ev, tls: &timelines{flows: make(map[int]*timeline, len(timelined))}}
+}
+
+// add takes a packet traced for the report's flow index.
+func (t *tracer) add(index int, p *analyze.Packet) {
+	tl := t.tls.flows[index]
+	if tl == nil && t.timelined[index] {
+		tl = &timeline{half: t.keep / 2}
+		t.tls.flows[index] = tl
+	}
+	if tl != nil {
+		tl.add(t.tls.pack(p))
+	}
+	if t.ev != nil {
+		raw, _ := t.src.Raw()
+		t.ev.add(raw)
+	}
+}
+
+// run reads paths again and analyses with cfg, for its Trace alone, the
+// segments feed takes (every one when feed is nil).
+func (t *tracer) run(ctx context.Context, paths []string, cfg analyze.Config, feed func(*pcapio.Segment) bool) error {
+	src, err := pcapio.Open(paths...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer startProgress(ctx, src)()
+	t.src = src
+	cfg.TraceOnly = true
+	a := analyze.New(cfg)
+	for n := 0; src.Next(&t.seg); n++ {
+		if n&0xffff == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if feed == nil || feed(&t.seg) {
+			a.Add(&t.seg)
+		}
+	}
+	if t.ev != nil {
+		return t.ev.err
+	}
+	return nil
+}
+
 // tracePass reads paths again with the analyzer tracing the flows in
 // flagged: their packets go, when ev is not nil, to the evidence, and
 // those of the flows in timelined to the timelines it returns, at most
 // keep of each.
 func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged, timelined map[int]bool, keep int, ev *evidence) (*timelines, error) {
-	src, err := pcapio.Open(paths...)
-	if err != nil {
+	t := newTracer(timelined, keep, ev)
+	cfg.TraceFlows = flagged
+	cfg.Trace = func(i int, p analyze.Packet) { t.add(i, &p) }
+	if err := t.run(ctx, paths, cfg, nil); err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	defer startProgress(ctx, src)()
-	tls := &timelines{flows: make(map[int]*timeline, len(timelined))}
-	cfg.TraceFlows, cfg.TraceOnly = flagged, true
-	cfg.Trace = func(i int, p analyze.Packet) {
-		if tl := tls.flows[i]; tl != nil {
-			tl.add(tls.pack(&p))
-		} else if timelined[i] {
-			tl = &timeline{half: keep / 2}
-			tls.flows[i] = tl
-			tl.add(tls.pack(&p))
-		}
-		if ev != nil {
-			raw, _ := src.Raw()
-			ev.add(raw)
-		}
-	}
-	a := analyze.New(cfg)
-	var seg pcapio.Segment
-	for n := 0; src.Next(&seg); n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		a.Add(&seg)
-	}
-	if ev != nil && ev.err != nil {
-		return nil, ev.err
-	}
-	return tls, nil
+	return t.tls, nil
 }
 
 // subsetShare is the largest share of a capture's flows, as a fraction
@@ -296,34 +328,35 @@ func tracePass(ctx context.Context, paths []string, cfg analyze.Config, flagged,
 const subsetShare = 8
 
 // subsetPass is the second pass for a few of a capture's flows, as
-// tracePass does it but in less time and memory: where
-// tracePass analyses every packet again, it analyses only those of the
-// traced flows' connections (address and port pairs), in an analyzer of
-// their own. That analyzer numbers its flows apart, so each is known by
-// its connection and its first packet's time, and it must cut the packets
-// of a connection into the same flows as the first pass: it does, but
-// when the first pass parted with a closed flow at a time its other flows
-// set (a sweep, every 4,096 packets), and a late packet of the connection
-// came after it. So each traced flow is checked against res: the same
-// first and last packet times and the same number of packets. It returns
-// false, with no timelines and no packets left in ev, when one is not the
-// same, or when two flows share a connection and a first time, for the
-// caller to trace in a full pass.
+// tracePass does it but in less time and memory: where tracePass analyses
+// every packet again, it analyses only those of the traced flows'
+// connections (address and port pairs), in an analyzer of their own.
+// That analyzer numbers its flows apart, so each is known by its
+// connection and its first packet's time, and it must cut the packets of
+// a connection into the same flows as the first pass: it does, but when
+// the first pass parted with a closed flow at a time its other flows set
+// (a sweep, every 4,096 packets), and a late packet of the connection came
+// after it. So each traced flow is checked against res: the same last
+// packet time and the same number of packets. It returns false, with no
+// timelines and no packets left in ev, when one is not the same, when one
+// is not found, or when two flows share a connection and a first time,
+// for the caller to trace in a full pass.
 func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *analyze.Result, traced, timelined map[int]bool, keep int, ev *evidence) (*timelines, bool, error) {
 	type start struct {
 		conn  pcapio.FlowKey
 		first int64
 	}
-	type want struct {
-		index   int
-		packets uint64
-		last    time.Time
+	// tally is what a flow's packets come to.
+	type tally struct {
+		index   int    // the flow's in the report
+		packets uint64 // duplicates left out, as Flow.Packets counts
+		last    int64  // the last packet's time
 	}
 	// The connections by their hash, which every segment carries: a
 	// segment of another connection whose hash is the same is analysed
 	// too, and its flows match no start.
 	conns := map[uint64]bool{}
-	starts := map[start]want{}
+	starts := map[start]tally{} // the report's
 	var key pcapio.Segment
 	for _, f := range res.Flows.WithoutText().All() {
 		if !traced[f.Index] {
@@ -335,74 +368,40 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 			return nil, false, nil
 		}
 		conns[key.Hash] = true
-		starts[st] = want{f.Index, f.Packets, f.Last}
+		starts[st] = tally{f.Index, f.Packets, f.Last.UnixNano()}
 	}
 	if len(starts) != len(traced) { // a flow res does not hold
 		return nil, false, nil
 	}
 
-	src, err := pcapio.Open(paths...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer src.Close()
-	defer startProgress(ctx, src)()
-	tls := &timelines{flows: make(map[int]*timeline, len(timelined))}
-	type seen struct {
-		want
-		traced  bool
-		tl      *timeline
-		packets uint64 // duplicates left out, as Flow.Packets counts
-		last    time.Time
-	}
-	flows := map[int]*seen{} // by the pass' own flow numbers
-	var seg pcapio.Segment
-	cfg.TraceAll, cfg.TraceFlows, cfg.TraceOnly = true, nil, true
+	t := newTracer(timelined, keep, ev)
+	found := map[int]*[2]tally{} // by the pass' own flow numbers: the report's and the pass'; nil for a flow traced for none
+	cfg.TraceAll, cfg.TraceFlows = true, nil
 	cfg.Trace = func(i int, p analyze.Packet) {
-		s := flows[i]
-		if s == nil {
-			s = &seen{}
-			st := start{seg.Flow, p.Time.UnixNano()}
+		c, seen := found[i]
+		if !seen {
+			st := start{t.seg.Flow, p.Time.UnixNano()}
 			if w, ok := starts[st]; ok {
 				delete(starts, st) // one flow each
-				s.want, s.traced = w, true
-				if timelined[w.index] {
-					s.tl = &timeline{half: keep / 2}
-					tls.flows[w.index] = s.tl
-				}
+				c = &[2]tally{w, {index: w.index}}
 			}
-			flows[i] = s
+			found[i] = c
 		}
-		if !s.traced {
+		if c == nil {
 			return
 		}
-		if s.tl != nil {
-			s.tl.add(tls.pack(&p))
-		}
-		if ev != nil {
-			raw, _ := src.Raw()
-			ev.add(raw)
-		}
+		t.add(c[0].index, &p)
 		if p.Kind != analyze.PacketDuplicate {
-			s.packets++
-			s.last = p.Time
+			c[1].packets++
+			c[1].last = p.Time.UnixNano()
 		}
 	}
-	a := analyze.New(cfg)
-	for n := 0; src.Next(&seg); n++ {
-		if n&0xffff == 0 && ctx.Err() != nil {
-			return nil, false, ctx.Err()
-		}
-		if conns[seg.Hash] {
-			a.Add(&seg)
-		}
-	}
-	if ev != nil && ev.err != nil {
-		return nil, false, ev.err
+	if err := t.run(ctx, paths, cfg, func(seg *pcapio.Segment) bool { return conns[seg.Hash] }); err != nil {
+		return nil, false, err
 	}
 	same := len(starts) == 0 // every traced flow found
-	for _, s := range flows {
-		if s.traced && (s.packets != s.want.packets || !s.last.Equal(s.want.last)) {
+	for _, c := range found {
+		if c != nil && c[0] != c[1] {
 			same = false
 		}
 	}
@@ -412,7 +411,7 @@ func subsetPass(ctx context.Context, paths []string, cfg analyze.Config, res *an
 		}
 		return nil, false, nil
 	}
-	return tls, true, nil
+	return t.tls, true, nil
 }
 
 // shortenedNotes is the most timelines noteShortened names one by one.
