@@ -197,12 +197,6 @@ type Timelines interface {
 	Packets(flow int) []analyze.Packet
 }
 
-// PacketLists is Timelines kept as lists of packets, by flow Index.
-type PacketLists map[int][]analyze.Packet
-
-// Packets returns the list of flow.
-func (l PacketLists) Packets(flow int) []analyze.Packet { return l[flow] }
-
 // listedFindings is the most findings the reports for people list: the
 // terminal table, each in a row and a paragraph, and Markdown and HTML,
 // with a section and a timeline for each of their flows. A screen holds a

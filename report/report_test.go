@@ -59,12 +59,17 @@ func buildTraced(t *testing.T, cfg analyze.Config, files ...string) *Report {
 			cfg.TraceFlows[fl.Index] = true
 		}
 	}
-	traced := PacketLists{}
+	traced := packetLists{}
 	r.Timelines = traced
 	cfg.Trace = func(i int, p analyze.Packet) { traced[i] = append(traced[i], p) }
 	build(t, cfg, files...)
 	return r
 }
+
+// packetLists is Timelines kept as lists of packets, by flow Index.
+type packetLists map[int][]analyze.Packet
+
+func (l packetLists) Packets(flow int) []analyze.Packet { return l[flow] }
 
 // build analyses capture files from testdata/pcaps into a Report.
 func build(t *testing.T, cfg analyze.Config, files ...string) *Report {

@@ -789,20 +789,18 @@ func TestTimelinesKeepPackets(t *testing.T) {
 			for i := range rep.Result.Stats.Flows {
 				traced[i] = true
 			}
-			tls := &timelines{flows: map[int]*timeline{}}
-			want := report.PacketLists{}
+			tr := newTracer(traced, 2*maxTimeline, nil)
+			tls := tr.tls
+			want := map[int][]analyze.Packet{}
 			cfg := analyze.Config{TraceFlows: traced, Trace: func(i int, p analyze.Packet) {
 				want[i] = append(want[i], p)
-				if tls.flows[i] == nil {
-					tls.flows[i] = &timeline{half: maxTimeline}
-				}
-				tls.flows[i].add(tls.pack(&p))
+				tr.add(i, &p)
 			}}
 			if _, err := analyzeFiles(context.Background(), files, cfg, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			for i := range traced {
-				if diff := cmp.Diff(want.Packets(i), tls.Packets(i)); diff != "" || len(want[i]) == 0 {
+				if diff := cmp.Diff(want[i], tls.Packets(i)); diff != "" || len(want[i]) == 0 {
 					t.Errorf("flow %d, %d packets traced (-traced +timeline):\n%s", i, len(want[i]), diff)
 				}
 			}
