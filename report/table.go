@@ -92,9 +92,11 @@ func Table(w io.Writer, r *Report) error {
 				for i := range rows.rows {
 					row := &rows.rows[i]
 					sev, at := r.paint(row.severity, row.severity.String()), row.at.Format("15:04:05.000")
-					c := []string{strconv.Itoa(i + 1), sev, string(row.kind), row.flow, at, seconds(row.gap)}
+					var c []string
 					if compact {
 						c = []string{strconv.Itoa(i + 1), string(row.kind) + "\n" + sev, strings.Replace(row.flow, " → ", "\n→ ", 1), at + "\n" + seconds(row.gap)}
+					} else {
+						c = []string{strconv.Itoa(i + 1), sev, string(row.kind), row.flow, at, seconds(row.gap)}
 					}
 					if !yield(c) {
 						return
@@ -162,11 +164,13 @@ func flowTable(w io.Writer, res *analyze.Result, width int) error {
 		cells := func(yield func([]string) bool) {
 			for _, f := range res.Flows.WithoutText().All() {
 				probes := fmt.Sprintf("%d/%d", f.Keepalive[analyze.Client].Probes, f.Keepalive[analyze.Server].Probes)
-				c := []string{strconv.Itoa(f.Index), f.Client.String() + " → " + f.Server.String(), f.State.String(),
-					strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))}
+				var c []string
 				if compact {
 					c = []string{strconv.Itoa(f.Index), f.Client.String() + "\n→ " + f.Server.String(),
 						f.State.String() + "\n" + count(f.Packets, "packet", "packets"), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))}
+				} else {
+					c = []string{strconv.Itoa(f.Index), f.Client.String() + " → " + f.Server.String(), f.State.String(),
+						strconv.FormatUint(f.Packets, 10), seconds(f.MaxGap), probes, strconv.Itoa(len(f.Findings))}
 				}
 				if !yield(c) {
 					return
