@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/hangdiag/hangdiag/analyze"
 	"github.com/hangdiag/hangdiag/pcapio"
 )
@@ -33,88 +31,6 @@ func analyzeFile(t *testing.T, path string, idle time.Duration, trace map[int]bo
 		a.Add(&seg)
 	}
 	return a.Finish(time.Time{}), packets
-}
-
-// TestTraceAll checks that TraceAll traces every flow, as naming each in
-// TraceFlows does, and that an empty TraceFlows traces none.
-func TestTraceAll(t *testing.T) {
-	for _, name := range []string{"port-reuse.pcap", "vlan.pcap", "two-linktypes.pcapng"} {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join("..", "testdata", "pcaps", name)
-			res, named := analyzeFile(t, path, 0, map[int]bool{})
-			if len(named) != 0 {
-				t.Errorf("an empty TraceFlows traced %d flows", len(named))
-			}
-			every := map[int]bool{}
-			for i := range res.Stats.Flows {
-				every[i] = true
-			}
-			_, named = analyzeFile(t, path, 0, every)
-			all := map[int][]analyze.Packet{}
-			src, err := pcapio.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			a := analyze.New(analyze.Config{KeepAll: true, TraceAll: true, Trace: func(i int, p analyze.Packet) { all[i] = append(all[i], p) }})
-			var seg pcapio.Segment
-			for src.Next(&seg) {
-				a.Add(&seg)
-			}
-			if len(all) != res.Stats.Flows || len(all) < 2 {
-				t.Errorf("TraceAll traced %d flows of %d", len(all), res.Stats.Flows)
-			}
-			if diff := cmp.Diff(named, all); diff != "" {
-				t.Errorf("TraceAll differs from naming every flow (-named +all):\n%s", diff)
-			}
-		})
-	}
-}
-
-// TestTraceOnly traces every flow of the shipped captures and of the
-// corpus twice, at --idle 1s, which makes many gaps long, and with
-// TraceOnly: the packets, their kinds and their flows' numbers are the
-// same, and TraceOnly keeps no flow, even with KeepAll.
-func TestTraceOnly(t *testing.T) {
-	var files []string
-	for _, glob := range []string{"../testdata/pcaps/*.pcap*", "../testdata/pcaps/lab/*.pcap", wiresharkCorpus + "/*"} {
-		matched, _ := filepath.Glob(glob)
-		files = append(files, matched...)
-	}
-	traced := 0
-	for _, path := range files {
-		trace := func(cfg analyze.Config) (*analyze.Result, map[int][]analyze.Packet) {
-			src, err := pcapio.Open(path)
-			if err != nil {
-				return nil, nil // the corpus holds files that are no captures
-			}
-			defer src.Close()
-			packets := map[int][]analyze.Packet{}
-			cfg.TraceAll, cfg.Trace = true, func(i int, p analyze.Packet) { packets[i] = append(packets[i], p) }
-			a := analyze.New(cfg)
-			var seg pcapio.Segment
-			for src.Next(&seg) {
-				a.Add(&seg)
-			}
-			return a.Finish(time.Time{}), packets
-		}
-		res, want := trace(analyze.Config{Idle: time.Second, KeepAll: true})
-		if res == nil {
-			continue
-		}
-		only, got := trace(analyze.Config{Idle: time.Second, KeepAll: true, TraceOnly: true})
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: traced otherwise with TraceOnly (-without +with):\n%s", path, diff)
-		}
-		if n := only.Flows.Len(); n != 0 {
-			t.Errorf("%s: TraceOnly kept %d flows", path, n)
-		}
-		traced += len(want)
-	}
-	if traced < 1000 {
-		t.Errorf("only %d flows traced", traced)
-	}
-	t.Logf("%d files, %d flows traced", len(files), traced)
 }
 
 func TestCompareVantages(t *testing.T) {
