@@ -2,16 +2,21 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hangdiag/hangdiag/internal/capgen"
+	"github.com/hangdiag/hangdiag/pcapio"
 )
 
 func TestVantage(t *testing.T) {
@@ -120,8 +125,21 @@ func TestVantageLongFlow(t *testing.T) {
 		}
 		paths = append(paths, path)
 	}
+	conns, d := vantageDiscrepancies(t, paths[0], paths[1])
+	if conns != 1 {
+		t.Fatalf("%d connections, want 1", conns)
+	}
+	if len(d) != 1 || !strings.Contains(d[0], "vanished") {
+		t.Errorf("%d discrepancies, want the one segment that vanished: %q", len(d), d)
+	}
+}
+
+// vantageDiscrepancies compares two captures with --vantage --all and
+// returns how many connections it compared and its discrepancies' messages.
+func vantageDiscrepancies(t *testing.T, a, b string) (int, []string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), append([]string{"analyze", "--vantage", "--all", "--format", "json"}, paths...), &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"analyze", "--vantage", "--all", "--format", "json", a, b}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	var doc struct {
@@ -134,11 +152,75 @@ func TestVantageLongFlow(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Connections) != 1 {
-		t.Fatalf("%d connections, want 1", len(doc.Connections))
+	var found []string
+	for _, c := range doc.Connections {
+		for _, d := range c.Discrepancies {
+			found = append(found, d.Message)
+		}
 	}
-	d := doc.Connections[0].Discrepancies
-	if len(d) != 1 || !strings.Contains(d[0].Message, "vanished") {
-		t.Errorf("%d discrepancies, want the one segment that vanished: %+v", len(d), d)
+	return len(doc.Connections), found
+}
+
+// TestVantageLongFlowCorpus does what TestVantageLongFlow does on a real
+// capture: a telnet session of the corpus, whose longest connection holds
+// more than 10,000 packets, against a copy of its TCP packets without
+// that connection's 3,000th data segment. That segment, and it alone, is
+// a discrepancy, named by its frame in the original.
+func TestVantageLongFlowCorpus(t *testing.T) {
+	orig := filepath.Join(corpusDir, "zeek__contentline__nvt-line-limit-crlf-heap-buffer-overflow.pcap.gz")
+	src, err := pcapio.Open(orig)
+	if err != nil {
+		t.Skipf("no corpus capture beside the repository: %v", err)
+	}
+	var raws []pcapio.Raw
+	var segs []pcapio.Segment
+	count := map[pcapio.FlowKey]int{}
+	var seg pcapio.Segment
+	for src.Next(&seg) {
+		r, _ := src.Raw()
+		r.Data = bytes.Clone(r.Data)
+		raws, segs = append(raws, r), append(segs, seg)
+		count[seg.Flow]++
+	}
+	src.Close()
+	longest := slices.MaxFunc(slices.Collect(maps.Keys(count)), func(a, b pcapio.FlowKey) int { return cmp.Compare(count[a], count[b]) })
+	if count[longest] <= 10000 {
+		t.Fatalf("its longest connection has %d packets; the test needs more than 10,000", count[longest])
+	}
+	drop, data := -1, 0
+	for i := range segs {
+		if segs[i].Flow == longest && segs[i].PayloadLen > 0 {
+			if data++; data == 3000 {
+				drop = i
+				break
+			}
+		}
+	}
+	if drop < 0 {
+		t.Fatal("the longest connection has fewer than 3,000 data segments")
+	}
+	var buf bytes.Buffer
+	w, err := pcapio.NewWriter(&buf, raws[0].LinkType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range raws {
+		if i != drop {
+			if err := w.WritePacket(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copy.pcap")
+	if err := os.WriteFile(copied, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, found := vantageDiscrepancies(t, orig, copied)
+	frame := fmt.Sprintf("frame %d)", segs[drop].Frame)
+	if len(found) != 1 || !strings.Contains(found[0], frame) {
+		t.Errorf("%d discrepancies, want the one segment left out (%s): %q", len(found), frame, found)
 	}
 }
