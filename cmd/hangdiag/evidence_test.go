@@ -530,6 +530,18 @@ func TestNeedsTimelines(t *testing.T) {
 	}
 }
 
+// TestTimelineKeepsNone checks that a timeline keeping no packet at
+// either end counts every packet as left out.
+func TestTimelineKeepsNone(t *testing.T) {
+	tl := timeline{}
+	for i := range 3 {
+		tl.add(tracedPacket{frame: uint64(i + 1)})
+	}
+	if n := len(slices.Collect(tl.inOrder())); n != 0 || tl.dropped != 3 {
+		t.Errorf("kept %d packets, left out %d; want none and 3", n, tl.dropped)
+	}
+}
+
 func TestTimelineCap(t *testing.T) {
 	for _, n := range []int{0, 1, maxTimeline / 2, maxTimeline, maxTimeline + 1, 3*maxTimeline + 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
