@@ -17,7 +17,9 @@ import (
 // zstd layer is removed on a further goroutine, in large chunks. A file that
 // fits in its first batch never starts a goroutine, nor does any file when
 // GOMAXPROCS is 1, and the goroutines of rotated files run one after the
-// other as the merge reaches each file.
+// other as the merge reaches each file. While Next waits for a batch of a
+// regular file, it does the reading goroutine's next read system call
+// (sharedFile).
 //
 // Packets alias the chunks the file was read into; a chunk is reused only
 // after the batch that retired it, and so every packet in it, has been
@@ -75,9 +77,10 @@ type byteReader struct {
 	off     int64 // bytes consumed from the stream
 	err     error // the stream's error, once it has returned one
 	pool    *chunkPool
-	retired [][]byte // chunks retired since the producer last took them
-	big     []byte   // buffer for reads longer than a chunk; nil when a batch holds it
-	lastBig bool     // the last read returned a slice of big
+	retired [][]byte    // chunks retired since the producer last took them
+	big     []byte      // buffer for reads longer than a chunk; nil when a batch holds it
+	lastBig bool        // the last read returned a slice of big
+	shared  *sharedFile // src's file, when Next may read ahead in it; nil when not
 }
 
 // read returns the next n bytes, valid until the chunk holding them is
@@ -151,6 +154,9 @@ func (r *byteReader) fill(n int) {
 				r.err = io.ErrNoProgress
 			}
 		}
+	}
+	if r.shared != nil && r.err == nil && r.w < len(r.buf) {
+		r.shared.offer(r.buf[r.w:min(len(r.buf), r.w+readSize)]) // what the next fill reads, unless it moves to a new chunk
 	}
 }
 
@@ -471,6 +477,9 @@ func (f *sourceFile) produce(b *batch, limit int) {
 // ends or the Source is closed. It makes a batch when none has come back:
 // at most queueLen+2 exist, queueLen queued, one filling, one with Next.
 func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
+	if s := f.shared; s != nil {
+		defer s.withdraw() // the chunks may go to the next file
+	}
 	if left := f.pool.left; left != nil {
 		left.reading.Add(1)
 		defer left.reading.Add(-1)
@@ -515,6 +524,9 @@ func (f *sourceFile) spinRecv() (*batch, bool) {
 		case b := <-f.queue:
 			return b, true
 		default:
+		}
+		if f.shared.help() { // the reader's next copy, done while waiting for it
+			start = time.Now()
 		}
 	}
 	return nil, false

@@ -101,6 +101,7 @@ type sourceFile struct {
 	ok     bool        // cur.entries[pos] is the pending packet
 	queue  chan *batch // batches read ahead; nil until the goroutine starts
 	spare  chan *batch // consumed batches, for reuse
+	shared *sharedFile // the file, when Next may read ahead in it (sharedFile); set before the goroutine starts
 }
 
 // Open opens the named capture files; "-" reads standard input. The format
@@ -191,6 +192,9 @@ func (s *Source) openFile(path string, info *FileInfo, index int, park bool) (*s
 	}
 	park = park && size >= 0 // a pipe cannot be read again
 	counter := &countingReader{r: rc, n: &s.read, c: rc}
+	if f, ok := rc.(*os.File); ok && size >= 0 {
+		counter.at = f
+	}
 	sf, err := openStream(counter, info, index, park, s.left)
 	if err != nil {
 		rc.Close()
@@ -477,6 +481,18 @@ func (s *Source) fill(f *sourceFile) {
 	f.info.Last = nanos
 }
 
+// share lets Next do the reading goroutine's next read of f's file while
+// it waits for a batch (sharedFile): when f is a regular file, read from
+// here on by position, and its goroutine spins.
+func (f *sourceFile) share() {
+	c, ok := f.br.src.(*countingReader)
+	if !ok || c.at == nil || !f.spins() {
+		return
+	}
+	f.shared = &sharedFile{file: c.at, pos: c.own}
+	c.r, f.br.shared = f.shared, f.shared
+}
+
 // nanos is the capture time of f's pending packet.
 func (f *sourceFile) nanos() int64 { return f.cur.entries[f.pos].pkt.nanos }
 
@@ -496,6 +512,7 @@ func (f *sourceFile) nextBatch() bool {
 		return true
 	}
 	if start {
+		f.share()
 		go f.run(f.queue, f.spare)
 	}
 	if err == nil {
@@ -784,7 +801,8 @@ type countingReader struct {
 	r   io.Reader
 	n   *atomic.Int64
 	c   io.Closer
-	own int64 // the bytes read through this reader
+	own int64       // the bytes read through this reader
+	at  io.ReaderAt // r, when it is a regular file, which can be read by position
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
