@@ -46,13 +46,16 @@
 #                by (profile-guided optimisation); run it again after
 #                large changes to the per-packet code
 #
-# It builds hangdiag and bench/gen into bench/out/, generates the captures
+# It builds hangdiag, bench/gen and bench/corelat into bench/out/, generates the captures
 # there when missing or made by another generator (about 8 GB in all;
 # bench/out/ is not committed),
 # warms the page cache, and prints one table row per tool and capture:
 # wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'), packets
 # per second, each tool's time as a multiple of cat's ("x cat"), and
-# tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"). Then PASS or FAIL per target. Run it from anywhere in the
+# tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"),
+# between two readings of the round trip of a cache line from one
+# processor to the other (bench/corelat), which says how much the two
+# goroutines can gain over one. Then PASS or FAIL per target. Run it from anywhere in the
 # repository, on an otherwise idle machine when you can: other work on the
 # same cores shows up in the times.
 set -euo pipefail
@@ -94,6 +97,7 @@ go build -o "$out/hangdiag" ./cmd/hangdiag
 # No build stamp in the generator, so that its digest (below) changes only
 # with its code.
 go build -buildvcs=false -trimpath -o "$out/gen" ./bench/gen
+go build -o "$out/corelat" ./bench/corelat
 
 # The captures: name, file, generator flags, or =FILE for FILE converted
 # to pcapng.
@@ -209,6 +213,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f",
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
+# The two processors' round trip (bench/corelat) before and after the
+# timings: when it is long, the two goroutines gain little over one.
+corelat() { "$out/corelat" 2>/dev/null || echo "?"; }
+echo "cross-core round trip: $(corelat) ns"
 printf '%-10s %-9s %9s %9s %11s %8s %10s   (medians of %s runs; tshark and tcptrace once)\n' \
 	capture tool seconds 'peak MB' 'packets/s' 'x cat' 'x hangdiag' "$runs"
 for c in "${captures[@]}"; do
@@ -255,6 +263,7 @@ for c in "${captures[@]}"; do
 	done
 done
 
+echo "cross-core round trip: $(corelat) ns"
 echo
 echo "targets:"
 # get NAME COLUMN prints a column of a capture's results; check WHAT 1|0|-

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// allowedCPUs lists the processors the process may run on.
+func allowedCPUs() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, err
+	}
+	var cpus []int
+	for cpu := 0; cpu < len(set)*64; cpu++ {
+		if set.IsSet(cpu) {
+			cpus = append(cpus, cpu)
+		}
+	}
+	return cpus, nil
+}
+
+// bind binds the calling goroutine's thread to cpu; the thread is not
+// given back, and ends with the goroutine.
+func bind(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	return unix.SchedSetaffinity(0, &set)
+}
+
+// roundTrip bounces a word between a thread on cpu a and one on cpu b n
+// times and returns the mean time of a round trip in nanoseconds.
+func roundTrip(a, b, n int) (float64, error) {
+	var turn atomic.Int64 // odd: b's turn; even: a's
+	errc := make(chan error, 1)
+	go func() {
+		if err := bind(b); err != nil {
+			turn.Store(-1)
+			errc <- err
+			return
+		}
+		for i := int64(1); i <= int64(n); i++ {
+			for turn.Load() != 2*i-1 {
+			}
+			turn.Store(2 * i)
+		}
+		errc <- nil
+	}()
+	if err := bind(a); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := int64(1); i <= int64(n); i++ {
+		turn.Store(2*i - 1)
+		for {
+			t := turn.Load()
+			if t == 2*i {
+				break
+			}
+			if t < 0 {
+				return 0, <-errc
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(elapsed.Nanoseconds()) / float64(n), nil
+}
