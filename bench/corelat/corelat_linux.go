@@ -33,9 +33,10 @@ func bind(cpu int) error {
 }
 
 // roundTrip bounces a word between a thread on cpu a and one on cpu b n
-// times and returns the mean time of a round trip in nanoseconds.
+// times and returns the mean time of a round trip in nanoseconds. The
+// calling goroutine stays bound to a.
 func roundTrip(a, b, n int) (float64, error) {
-	var turn atomic.Int64 // odd: b's turn; even: a's
+	var turn atomic.Int64 // odd: b's turn; even: a's; -1: one side failed
 	errc := make(chan error, 1)
 	go func() {
 		if err := bind(b); err != nil {
@@ -44,26 +45,23 @@ func roundTrip(a, b, n int) (float64, error) {
 			return
 		}
 		for i := int64(1); i <= int64(n); i++ {
-			for turn.Load() != 2*i-1 {
+			if !await(&turn, 2*i-1) {
+				break
 			}
 			turn.Store(2 * i)
 		}
 		errc <- nil
 	}()
 	if err := bind(a); err != nil {
+		turn.Store(-1)
+		<-errc
 		return 0, err
 	}
 	start := time.Now()
 	for i := int64(1); i <= int64(n); i++ {
 		turn.Store(2*i - 1)
-		for {
-			t := turn.Load()
-			if t == 2*i {
-				break
-			}
-			if t < 0 {
-				return 0, <-errc
-			}
+		if !await(&turn, 2*i) {
+			break
 		}
 	}
 	elapsed := time.Since(start)
@@ -71,4 +69,17 @@ func roundTrip(a, b, n int) (float64, error) {
 		return 0, err
 	}
 	return float64(elapsed.Nanoseconds()) / float64(n), nil
+}
+
+// await spins until turn holds want, and reports false if it turns -1
+// instead.
+func await(turn *atomic.Int64, want int64) bool {
+	for {
+		switch turn.Load() {
+		case want:
+			return true
+		case -1:
+			return false
+		}
+	}
 }
