@@ -46,6 +46,20 @@ func copyCapture(t *testing.T, dir, name string) (string, []byte) {
 	return path, data
 }
 
+// writeCapture writes the file dir/name with write and returns its path.
+func writeCapture(t *testing.T, dir, name string, write func(io.Writer) error) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // configOf builds the analysis configuration for manifest arguments such
 // as "--idle 5s".
 func configOf(t *testing.T, args []string) analyze.Config {
@@ -765,16 +779,10 @@ func TestEvidenceInterfaces(t *testing.T) {
 		recs = append(recs, capgen.Record{Time: at, Interface: 0, Data: r.Data},
 			capgen.Record{Time: at.Add(10 * time.Microsecond), Interface: 1, Data: r.Data})
 	}
-	var buf bytes.Buffer
 	ifaces := []capgen.Interface{{Name: "br0-a", LinkType: capgen.LinkEthernet, TSResol: 9}, {Name: "br0-b", LinkType: capgen.LinkEthernet, TSResol: 9}}
-	if err := capgen.WritePcapng(&buf, ifaces, recs); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	in, ev := filepath.Join(dir, "bridge.pcapng"), filepath.Join(dir, "evidence")
-	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	in := writeCapture(t, dir, "bridge.pcapng", func(w io.Writer) error { return capgen.WritePcapng(w, ifaces, recs) })
+	ev := filepath.Join(dir, "evidence")
 	orig := analyzeWith(t, evidenceOptions{path: ev}, []string{in}, analyze.Config{}, time.Time{}, "json")
 	if orig.Result.Stats.Duplicates != 7 || len(flaggedFlows(orig.Result)) != 1 {
 		t.Fatalf("test capture: %d copies, %d flagged flows; want 7 and 1", orig.Result.Stats.Duplicates, len(flaggedFlows(orig.Result)))
@@ -977,14 +985,7 @@ func TestSubsetPassFallsBack(t *testing.T) {
 	}
 	link := capgen.Link{Type: capgen.LinkEthernet}
 	recs := capgen.Merge(link.Records(0, c.Packets()), link.Records(0, other.Packets()))
-	path := filepath.Join(t.TempDir(), "late-ack.pcap")
-	var buf bytes.Buffer
-	if err := capgen.WritePcap(&buf, capgen.LinkEthernet, recs, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCapture(t, t.TempDir(), "late-ack.pcap", func(w io.Writer) error { return capgen.WritePcap(w, capgen.LinkEthernet, recs, nil) })
 
 	files, ctx := []string{path}, context.Background()
 	rep, err := analyzeFiles(ctx, files, analyze.Config{}, time.Time{})

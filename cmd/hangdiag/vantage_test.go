@@ -6,9 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,15 +115,10 @@ func TestVantageLongFlow(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
 	for i, pkts := range [][]capgen.Packet{near, far} {
-		var buf bytes.Buffer
-		if err := capgen.WritePcap(&buf, capgen.LinkEthernet, capgen.Link{Type: capgen.LinkEthernet}.Records(0, pkts), nil); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, []string{"client.pcap", "server.pcap"}[i])
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, path)
+		recs := capgen.Link{Type: capgen.LinkEthernet}.Records(0, pkts)
+		paths = append(paths, writeCapture(t, dir, []string{"client.pcap", "server.pcap"}[i], func(w io.Writer) error {
+			return capgen.WritePcap(w, capgen.LinkEthernet, recs, nil)
+		}))
 	}
 	conns, d := vantageDiscrepancies(t, paths[0], paths[1])
 	if conns != 1 {
@@ -199,25 +194,20 @@ func TestVantageLongFlowCorpus(t *testing.T) {
 	if drop < 0 {
 		t.Fatal("the longest connection has fewer than 3,000 data segments")
 	}
-	var buf bytes.Buffer
-	w, err := pcapio.NewWriter(&buf, raws[0].LinkType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range raws {
-		if i != drop {
-			if err := w.WritePacket(r); err != nil {
-				t.Fatal(err)
+	copied := writeCapture(t, t.TempDir(), "copy.pcap", func(out io.Writer) error {
+		w, err := pcapio.NewWriter(out, raws[0].LinkType)
+		if err != nil {
+			return err
+		}
+		for i, r := range raws {
+			if i != drop {
+				if err := w.WritePacket(r); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	copied := filepath.Join(t.TempDir(), "copy.pcap")
-	if err := os.WriteFile(copied, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+		return w.Flush()
+	})
 	_, found := vantageDiscrepancies(t, orig, copied)
 	frame := fmt.Sprintf("frame %d)", segs[drop].Frame)
 	if len(found) != 1 || !strings.Contains(found[0], frame) {
