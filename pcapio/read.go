@@ -433,7 +433,15 @@ func addLink(links []LinkCount, link uint16, packets uint64) []LinkCount {
 // produce reads and decodes packets of f into b until it holds limit
 // packets, a chunk was retired or the big buffer used (so that little
 // memory is held up by one batch), or the file ends.
-func (f *sourceFile) produce(b *batch, limit int) {
+//
+// With stream set, as on the reading goroutine, each segment is decoded
+// on the stack and stored into the batch with non-temporal stores
+// (streamSegment), which write to memory without fetching the batch's
+// cache lines first. The batch was last read by Next on the other core,
+// whose cache still holds those lines: an ordinary store waits for each
+// line to come over, and so made decoding three times as slow on two
+// cores as on one (bench/NOTES.md, "Stores that bypass the cache").
+func (f *sourceFile) produce(b *batch, limit int, stream bool) {
 	b.retired, b.big, b.err = b.retired[:0], nil, nil
 	b.tally.reset()
 	// The slices are kept in locals, at full length, and cut to what was
@@ -442,6 +450,7 @@ func (f *sourceFile) produce(b *batch, limit int) {
 	entries, segs := slices.Grow(b.entries[:0], limit)[:limit], slices.Grow(b.segs[:0], limit)[:limit]
 	br := f.br
 	i, n := 0, 0 // entries and segments filled
+	var local Segment
 	for i < limit {
 		e := &entries[i]
 		if err := f.rr.next(&e.pkt); err != nil {
@@ -450,10 +459,16 @@ func (f *sourceFile) produce(b *batch, limit int) {
 		}
 		f.frames++
 		seg := &segs[n]
+		if stream {
+			seg = &local
+		}
 		e.reason = Decode(e.pkt.link, e.pkt.data, e.pkt.wireLen, seg)
 		if e.reason == Decoded {
 			seg.Nanos, seg.File, seg.Frame = e.pkt.nanos, f.index, f.frames
 			seg.Point ^= e.pkt.iface << 24
+			if stream {
+				streamSegment(&segs[n], seg)
+			}
 			e.seg = int32(n)
 			n++
 		}
@@ -466,6 +481,9 @@ func (f *sourceFile) produce(b *batch, limit int) {
 		if len(br.retired) > 0 {
 			break
 		}
+	}
+	if stream {
+		streamFence() // before the batch is handed over
 	}
 	b.entries, b.segs = entries[:i], segs[:n]
 	b.retired = append(b.retired, br.retired...)
@@ -491,7 +509,7 @@ func (f *sourceFile) run(queue chan<- *batch, spare <-chan *batch) {
 		default:
 			b = f.newBatch()
 		}
-		f.produce(b, batchLen)
+		f.produce(b, batchLen, true)
 		last := b.err != nil // once sent, b is Next's: a file after this one may reuse it
 		if !f.spinSend(queue, b) {
 			select {

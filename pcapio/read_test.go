@@ -31,6 +31,18 @@ func manyFramesPcap(n int) ([][]byte, []byte) {
 	return frames, pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...)
 }
 
+// framesCaptures returns a pcap and a pcapng file of frames, a
+// microsecond apart.
+func framesCaptures(frames [][]byte) (pcap, pcapng []byte) {
+	recs := make([]pcapRec, len(frames))
+	ng := newNg(binary.LittleEndian).idb(LinkEthernet)
+	for i, f := range frames {
+		recs[i] = pcapRec{sec: base, frac: uint32(i), data: f}
+		ng.epb(0, uint64(i), f)
+	}
+	return pcapFile(binary.LittleEndian, magicMicro, LinkEthernet, recs...), ng.b
+}
+
 // checkFrames reads s to its end and checks that every segment and its Raw
 // frame are frames[i], in order.
 func checkFrames(t *testing.T, s *Source, frames [][]byte) {
@@ -58,17 +70,11 @@ func checkFrames(t *testing.T, s *Source, frames [][]byte) {
 func TestReadAhead(t *testing.T) {
 	le := binary.LittleEndian
 	frames := manyFrames(12000)
-	recs := make([]pcapRec, len(frames))
-	ng := newNg(le).idb(LinkEthernet)
-	for i, f := range frames {
-		recs[i] = pcapRec{sec: base, frac: uint32(i), data: f}
-		ng.epb(0, uint64(i), f)
-	}
-	pcap := pcapFile(le, magicMicro, LinkEthernet, recs...)
+	pcap, ng := framesCaptures(frames)
 	if len(pcap) < 4*readBufferSize {
 		t.Fatalf("capture of %d bytes is too small to need several chunks", len(pcap))
 	}
-	files := map[string][]byte{"pcap": pcap, "pcapng": ng.b, "gzip": gzipped(t, pcap), "zstd": zstded(t, pcap)}
+	files := map[string][]byte{"pcap": pcap, "pcapng": ng, "gzip": gzipped(t, pcap), "zstd": zstded(t, pcap)}
 	for name, b := range files {
 		t.Run(name, func(t *testing.T) {
 			s, err := Open(writeFile(t, "big."+name, b))

@@ -316,7 +316,7 @@ func openStream(rc io.ReadCloser, info *FileInfo, index int, park bool, left *le
 	if !park {
 		f.cur, limit = f.newBatch(), batchLen
 	}
-	f.produce(f.cur, limit)
+	f.produce(f.cur, limit, false)
 	return f, nil
 }
 
@@ -507,7 +507,7 @@ func (f *sourceFile) nextBatch() bool {
 	}
 	f.release(f.cur) // from here on, the goroutine may reuse it
 	if err == nil && f.queue == nil {
-		f.produce(f.cur, batchLen) // one core: nothing to overlap with, so read in place
+		f.produce(f.cur, batchLen, false) // one core: nothing to overlap with, so read in place
 		f.pos = 0
 		return true
 	}
