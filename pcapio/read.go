@@ -19,7 +19,8 @@ import (
 // GOMAXPROCS is 1, and the goroutines of rotated files run one after the
 // other as the merge reaches each file. While Next waits for a batch of a
 // regular file, it does the reading goroutine's next read system call
-// (sharedFile).
+// (sharedFile). The reading goroutine stores the segments it decodes with
+// stores that bypass the cache (produce).
 //
 // Packets alias the chunks the file was read into; a chunk is reused only
 // after the batch that retired it, and so every packet in it, has been
