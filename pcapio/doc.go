@@ -19,10 +19,10 @@
 // Each file is read in 1 MiB chunks, parsed and decoded a few batches ahead
 // of [Source.Next] on a goroutine of its own, and a gzip or zstd layer is
 // removed on another, so that reading overlaps the caller's work on a second
-// core; a packet costs no allocation. On amd64 that goroutine stores the
-// segments it decodes past the processor's caches, so that the caller's core
-// reads them from memory rather than the two cores passing each cache line
-// back and forth. [Source.Close] stops the goroutines, and
+// core; a packet costs no allocation. On amd64 that goroutine asks for the
+// cache lines it is about to write ahead of time, so that it does not wait
+// for each to come back from the caller's core. [Source.Close] stops the
+// goroutines, and
 // [Source.Progress] tells how far reading has got, for a progress bar.
 //
 // # Damage
