@@ -162,7 +162,7 @@ func (r *byteReader) fill(n int) {
 		}
 	}
 	if r.shared != nil && r.err == nil && r.w < len(r.buf) {
-		r.shared.offer(r.buf[r.w:min(len(r.buf), r.w+readSize)]) // what the next fill reads, unless it moves to a new chunk
+		r.shared.offer(r.buf, r.w, readSize) // what the next fills read, unless they move to a new chunk
 	}
 }
 

@@ -10,11 +10,14 @@ import (
 // (what `cat` takes) besides the parsing and decoding, and so it, not the
 // analysis, bounds a large capture of few flows, while Next waits on the
 // queue for its batches. A sharedFile lets Next spend that wait on the
-// copy: after each read, the reading goroutine offers the read that
-// follows, into the rest of its chunk, and Next does it when it is
-// waiting for a batch before the reader comes to it. The 1 GiB capture
+// copy: after each read, the reading goroutine offers the two reads that
+// follow, into the rest of its chunk, and Next does them when it is
+// waiting for a batch before the reader comes to them. The 1 GiB capture
 // takes a fifth less time so; captures bound by the analysis, where Next
-// seldom waits, the same (bench/NOTES.md).
+// seldom waits, the same (bench/NOTES.md). Two reads rather than one
+// give Next's copy a read's parsing more to finish in before the reader
+// needs it, where the reader would otherwise wait for it; three gain no
+// more.
 
 // The states of a sharedFile's offered read.
 const (
@@ -24,29 +27,40 @@ const (
 	readDone                 // read by Next; n and err hold what it got
 )
 
+// maxOffers is the most reads offered at once (see above).
+const maxOffers = 2
+
+// offeredRead is a read the reading goroutine offers Next.
+type offeredRead struct {
+	state atomic.Int32 // readNone, readOffered, readTaken or readDone
+	dst   []byte       // the read: dst, from off
+	off   int64
+	n     int // what the read got, once readDone
+	err   error
+}
+
 // sharedFile reads a regular file by position, so that either goroutine
 // may read the next bytes. Read and offer are the reading goroutine's;
 // help is Next's.
 type sharedFile struct {
-	file  io.ReaderAt
-	pos   int64        // where the reading goroutine's next Read starts
-	state atomic.Int32 // readNone, readOffered, readTaken or readDone
-	dst   []byte       // the offered read: dst, from off
-	off   int64
-	n     int // what the offered read got, once readDone
-	err   error
-	// helped counts the reads Next did, for tests.
+	file   io.ReaderAt
+	pos    int64 // where the reading goroutine's next Read starts
+	reads  [maxOffers]offeredRead
+	first  int // index in reads of the earliest offered read
+	count  int // reads offered, from first on
 	helped atomic.Int64
 }
 
-// Read reads p from the file's current position: the offered read when p
-// is the slice offered, or else, once the offer is withdrawn, a read of
-// its own. At the end of the file it returns the bytes read with io.EOF.
+// Read reads p from the file's current position: the earliest offered
+// read when p is its slice, or else, once the offers are withdrawn, a read
+// of its own. At the end of the file it returns the bytes read with
+// io.EOF.
 func (f *sharedFile) Read(p []byte) (int, error) {
 	var n int
 	var err error
-	if f.dst != nil && len(p) == len(f.dst) && &p[0] == &f.dst[0] {
-		n, err = f.take()
+	if r := &f.reads[f.first]; f.count > 0 && len(p) == len(r.dst) && &p[0] == &r.dst[0] {
+		n, err = r.take(f.file)
+		f.first, f.count = (f.first+1)%maxOffers, f.count-1
 	} else {
 		f.withdraw()
 		n, err = f.file.ReadAt(p, f.pos)
@@ -55,26 +69,77 @@ func (f *sharedFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// offer lets Next read p, which is to be the slice of the next Read, until
-// that Read or withdraw.
-func (f *sharedFile) offer(p []byte) {
-	f.withdraw()
-	f.dst, f.off = p, f.pos
-	f.state.Store(readOffered)
+// offer lets Next read ahead in buf, whose bytes from w on are the
+// file's from the next Read's position: reads of up to size bytes each,
+// after those already offered, until maxOffers are or buf is covered.
+func (f *sharedFile) offer(buf []byte, w, size int) {
+	off := f.pos
+	if f.count > 0 {
+		last := &f.reads[(f.first+f.count-1)%maxOffers]
+		off = last.off + int64(len(last.dst))
+	}
+	for at := w + int(off-f.pos); f.count < maxOffers && at < len(buf); {
+		r := &f.reads[(f.first+f.count)%maxOffers]
+		r.dst, r.off = buf[at:min(len(buf), at+size)], off
+		r.state.Store(readOffered)
+		f.count++
+		at += len(r.dst)
+		off += int64(len(r.dst))
+	}
 }
 
-// take returns what the offered read got, reading it here when Next has
-// not taken it up, and waiting for Next when it has.
-func (f *sharedFile) take() (int, error) {
-	if f.state.CompareAndSwap(readOffered, readNone) {
-		n, err := f.file.ReadAt(f.dst, f.off)
-		f.dst = nil
+// take returns what the read got, reading it here when Next has not
+// taken it up, and waiting for Next when it has.
+func (r *offeredRead) take(file io.ReaderAt) (int, error) {
+	if r.state.CompareAndSwap(readOffered, readNone) {
+		n, err := file.ReadAt(r.dst, r.off)
+		r.dst = nil
 		return n, err
 	}
-	dst := f.dst
-	f.wait()
-	touchLines(dst[:f.n])
-	return f.n, f.err
+	dst := r.dst
+	r.wait()
+	touchLines(dst[:r.n])
+	return r.n, r.err
+}
+
+// withdraw takes back the offers: from then on Next does not write to
+// their slices, whose chunk may be reused.
+func (f *sharedFile) withdraw() {
+	for ; f.count > 0; f.first, f.count = (f.first+1)%maxOffers, f.count-1 {
+		r := &f.reads[f.first]
+		if !r.state.CompareAndSwap(readOffered, readNone) {
+			r.wait()
+		}
+		r.dst = nil
+	}
+}
+
+// wait waits for Next to finish the read it took up.
+func (r *offeredRead) wait() {
+	for r.state.Load() != readDone {
+		runtime.Gosched()
+	}
+	r.state.Store(readNone)
+	r.dst = nil
+}
+
+// help does an offered read not taken up, and reports whether it did
+// one. It looks at the slots in their order, which is not always the
+// reads' (the reader does an earlier one itself when help took a later).
+func (f *sharedFile) help() bool {
+	if f == nil {
+		return false
+	}
+	for i := range f.reads {
+		r := &f.reads[i]
+		if r.state.CompareAndSwap(readOffered, readTaken) {
+			r.n, r.err = f.file.ReadAt(r.dst, r.off)
+			f.helped.Add(1)
+			r.state.Store(readDone)
+			return true
+		}
+	}
+	return false
 }
 
 // touchSink keeps touchLines' loads from being left out.
@@ -91,34 +156,4 @@ func touchLines(b []byte) {
 		x += b[i]
 	}
 	touchSink = x
-}
-
-// withdraw takes back the offer, if there is one: from then on Next does
-// not write to its slice, whose chunk may be reused.
-func (f *sharedFile) withdraw() {
-	if f.dst != nil && !f.state.CompareAndSwap(readOffered, readNone) {
-		f.wait()
-	}
-	f.dst = nil
-}
-
-// wait waits for Next to finish the offered read it took up.
-func (f *sharedFile) wait() {
-	for f.state.Load() != readDone {
-		runtime.Gosched()
-	}
-	f.state.Store(readNone)
-	f.dst = nil
-}
-
-// help does the offered read, if there is one not taken up, and reports
-// whether it did.
-func (f *sharedFile) help() bool {
-	if f == nil || !f.state.CompareAndSwap(readOffered, readTaken) {
-		return false
-	}
-	f.n, f.err = f.file.ReadAt(f.dst, f.off)
-	f.helped.Add(1)
-	f.state.Store(readDone)
-	return true
 }

@@ -57,8 +57,13 @@ func readShared(t *testing.T, path string, data []byte, helpNow func(f *sharedFi
 	if _, err := r.read(1); err != io.EOF {
 		t.Fatalf("read past the end: %v, want EOF", err)
 	}
-	if f.dst != nil || f.state.Load() != readNone {
-		t.Errorf("a read is still offered at the end: state %d", f.state.Load())
+	for i := range f.reads {
+		if r := &f.reads[i]; r.dst != nil || r.state.Load() != readNone {
+			t.Errorf("a read is still offered at the end: state %d", r.state.Load())
+		}
+	}
+	if f.count != 0 {
+		t.Errorf("%d reads still offered at the end", f.count)
 	}
 	return f.helped.Load()
 }
@@ -134,7 +139,7 @@ func TestSharedFileWithdraw(t *testing.T) {
 	defer file.Close()
 	f := &sharedFile{file: file}
 	dst := make([]byte, 50)
-	f.offer(dst)
+	f.offer(dst, 0, len(dst))
 	f.withdraw()
 	if f.help() {
 		t.Error("help did a withdrawn read")
@@ -144,7 +149,7 @@ func TestSharedFileWithdraw(t *testing.T) {
 	}
 	// Taken up, then withdrawn: the read done is dropped, and the next
 	// Read reads from where it would have.
-	f.offer(dst)
+	f.offer(dst, 0, len(dst))
 	if !f.help() {
 		t.Fatal("help did not do the offered read")
 	}
@@ -156,12 +161,55 @@ func TestSharedFileWithdraw(t *testing.T) {
 	// A Read of another slice (the reader moved to a new chunk) withdraws
 	// the offer too.
 	clear(dst)
-	f.offer(dst)
+	f.offer(dst, 0, len(dst))
 	if _, err := f.Read(make([]byte, 10)); err != io.EOF {
 		t.Errorf("Read at the end: %v, want EOF", err)
 	}
 	if f.help() || !bytes.Equal(dst, make([]byte, 50)) {
 		t.Error("help did a read offered before a Read of another slice")
+	}
+}
+
+// TestSharedFileTwoOffers offers two reads at once, and has Next do the
+// later of them while the reader does the earlier itself: each Read gets
+// its own bytes, in file order.
+func TestSharedFileTwoOffers(t *testing.T) {
+	data := make([]byte, 300)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	file, err := os.Open(writeFile(t, "data", data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	f := &sharedFile{file: file}
+	buf := make([]byte, len(data))
+	read := func(from, to int) {
+		t.Helper()
+		if n, err := f.Read(buf[from:to]); n != to-from || err != nil {
+			t.Fatalf("Read of [%d, %d): %d bytes, %v", from, to, n, err)
+		}
+	}
+	f.offer(buf, 0, 100) // [0, 100) and [100, 200)
+	if f.count != 2 {
+		t.Fatalf("%d reads offered, want 2", f.count)
+	}
+	read(0, 100)           // done here: Next did not take it up
+	f.offer(buf, 100, 100) // [200, 300), after [100, 200)
+	if !f.help() {         // takes [200, 300), the first slot's
+		t.Fatal("help found no read offered")
+	}
+	if f.reads[f.first].state.Load() != readOffered {
+		t.Fatal("help took [100, 200), not the later read")
+	}
+	read(100, 200) // done here
+	read(200, 300) // done by help
+	if !bytes.Equal(buf, data) {
+		t.Errorf("the reads got %v, want the file's bytes in order", buf)
+	}
+	if f.helped.Load() != 1 || f.count != 0 || f.help() {
+		t.Errorf("help did %d reads, %d offers left; want 1 and none", f.helped.Load(), f.count)
 	}
 }
 
