@@ -43,11 +43,12 @@ type offeredRead struct {
 // may read the next bytes. Read and offer are the reading goroutine's;
 // help is Next's.
 type sharedFile struct {
-	file   io.ReaderAt
-	pos    int64 // where the reading goroutine's next Read starts
-	reads  [maxOffers]offeredRead
-	first  int // index in reads of the earliest offered read
-	count  int // reads offered, from first on
+	file  io.ReaderAt
+	pos   int64 // where the reading goroutine's next Read starts
+	reads [maxOffers]offeredRead
+	first int // index in reads of the earliest offered read
+	count int // reads offered, from first on
+	// helped counts the reads Next did, for tests.
 	helped atomic.Int64
 }
 
