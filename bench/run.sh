@@ -50,7 +50,8 @@
 # there when missing or made by another generator (about 8 GB in all;
 # bench/out/ is not committed),
 # warms the page cache, and prints one table row per tool and capture:
-# wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'), packets
+# wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'; MB are
+# MiB, its kilobytes divided by 1,024), packets
 # per second, each tool's time as a multiple of cat's ("x cat"), and
 # tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"),
 # between two readings of the round trip of a cache line from one
