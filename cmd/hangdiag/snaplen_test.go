@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hangdiag/hangdiag/pcapio"
 )
 
@@ -25,7 +26,7 @@ const cutSnaplen = 128
 // captures and the shared corpus's classic pcap files whose headers fit in
 // cutSnaplen bytes.
 func TestSnaplenCut(t *testing.T) {
-	shipped, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/pcaps/*.pcap"))
+	shipped, _ := filepath.Glob(pcaps("*.pcap"))
 	corpus, _ := filepath.Glob(filepath.Join(corpusDir, "*.pcap"))
 	compared := 0
 	for i, path := range append(shipped, corpus...) {
@@ -53,9 +54,9 @@ func TestSnaplenCut(t *testing.T) {
 			if !ok {
 				t.Fatal("the cut capture is refused, the whole one is not")
 			}
-			short = strings.ReplaceAll(short, cutPath, path)
-			if whole != short {
-				t.Errorf("cut to %d bytes a packet, the flows differ:\n%s", cutSnaplen, firstDifference(whole, short))
+			short = strings.ReplaceAll(short, jsonString(t, cutPath), jsonString(t, path)) // the packets' file names aside
+			if diff := cmp.Diff(whole, short); diff != "" {
+				t.Errorf("cut to %d bytes a packet, the flows differ (-whole +cut):\n%s", cutSnaplen, diff)
 			}
 			compared++
 		})
@@ -82,16 +83,6 @@ func flowsReport(t *testing.T, path string) (string, bool) {
 		t.Fatalf("report is not JSON: %v", err)
 	}
 	return string(doc.Summary) + "\n" + string(doc.Flows), true
-}
-
-// firstDifference shows where a and b part.
-func firstDifference(a, b string) string {
-	i := 0
-	for i < len(a) && i < len(b) && a[i] == b[i] {
-		i++
-	}
-	from := max(0, i-200)
-	return "whole: …" + a[from:min(len(a), i+200)] + "\ncut:   …" + b[from:min(len(b), i+200)]
 }
 
 // cutPcap returns a classic pcap file cut to snap bytes a packet, as a
@@ -129,9 +120,8 @@ func cutPcap(data []byte, snap int) ([]byte, bool) {
 		if pcapio.Decode(link, frame, wire, &seg) == pcapio.Decoded && pcapio.Decode(link, frame[:keep], wire, &seg) != pcapio.Decoded {
 			return nil, false
 		}
-		h := append([]byte(nil), rest[:16]...)
-		order.PutUint32(h[8:], uint32(keep))
-		out = append(append(out, h...), rest[16:16+keep]...)
+		out = append(out, rest[:16+keep]...)
+		order.PutUint32(out[len(out)-keep-8:], uint32(keep)) // the record's captured length
 		rest = rest[16+caplen:]
 	}
 	return out, true
