@@ -46,14 +46,19 @@
 #                by (profile-guided optimisation); run it again after
 #                large changes to the per-packet code
 #
-# It builds hangdiag, bench/gen and bench/corelat into bench/out/, generates the captures
+# It builds hangdiag, bench/gen, bench/corelat and bench/walk into bench/out/, generates the captures
 # there when missing or made by another generator (about 8 GB in all;
 # bench/out/ is not committed),
 # warms the page cache, and prints one table row per tool and capture:
 # wall time and peak RSS (medians, from /usr/bin/time -f '%e %M'; MB are
 # MiB, its kilobytes divided by 1,024), packets
 # per second, each tool's time as a multiple of cat's ("x cat"), and
-# tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"),
+# tshark's and tcptrace's as a multiple of hangdiag's ("x hangdiag"); for
+# the 1 GiB capture also bench/walk ("walk": the records read as hangdiag
+# reads them and visited, nothing decoded, the least a tool that looks at
+# every packet can take) and hangdiag on one processor ("hd-1core",
+# GOMAXPROCS=1), timed by turns with cat and hangdiag, and what they leave
+# of the target against cat ("info" lines under the targets),
 # between two readings of the round trip of a cache line from one
 # processor to the other (bench/corelat), which says how much the two
 # goroutines can gain over one. Then PASS or FAIL per target. Run it from anywhere in the
@@ -99,6 +104,7 @@ go build -o "$out/hangdiag" ./cmd/hangdiag
 # with its code.
 go build -buildvcs=false -trimpath -o "$out/gen" ./bench/gen
 go build -o "$out/corelat" ./bench/corelat
+go build -o "$out/walk" ./bench/walk
 
 # The captures: name, file, generator flags, or =FILE for FILE converted
 # to pcapng.
@@ -179,29 +185,52 @@ measure() {
 	fi
 }
 
-# alternate N ARGS FILE... runs cat and hangdiag (with the flags ARGS) on
-# the files N times each, by turns, so that both see the machine as it is at
-# the moment: its speed drifts from minute to minute, and two blocks of
-# runs one after the other can see two speeds. It prints "cat-seconds
-# cat-KB hangdiag-seconds hangdiag-KB", the medians, with "timeout -" or
-# "failed -" for a command that did not finish a run or failed one.
+# alternate N ARGS FLOOR FILE... runs cat and hangdiag (with the flags
+# ARGS) on the files N times each, by turns, so that both see the machine
+# as it is at the moment: its speed drifts from minute to minute, and two
+# blocks of runs one after the other can see two speeds. With FLOOR 1 it
+# runs by turns with them bench/walk (the records visited, nothing
+# decoded) and hangdiag on one processor (GOMAXPROCS=1). It prints
+# "seconds KB" for each command, cat, hangdiag and then walk and the one
+# processor's or "- - - -": the medians, with "timeout -" or "failed -"
+# for a command that did not finish a run or failed one.
 alternate() {
-	local n="$1" args="$2" c="" h="" ct="" ck="" ht="" hk="" s kb
-	shift 2
+	local n="$1" args="$2" cmds=2 i s kb bad
+	local -a times kbs
+	[ "$3" = 1 ] && cmds=4
+	shift 3
 	for _ in $(seq "$n"); do
-		read -r s kb < <(measure cat "$@")
-		[[ "$s" =~ ^[0-9.]+$ ]] || c=$s
-		ct="$ct $s" ck="$ck $kb"
-		# shellcheck disable=SC2086
-		read -r s kb < <(measure "$out/hangdiag" analyze $args -o /dev/null "$@")
-		[[ "$s" =~ ^[0-9.]+$ ]] || h=$s
-		ht="$ht $s" hk="$hk $kb"
-		[ -n "$c$h" ] && break
+		bad=0
+		for ((i = 0; i < cmds; i++)); do
+			read -r s kb < <(measure_nth "$i" "$args" "$@")
+			if [[ "$s" =~ ^[0-9.]+$ ]]; then
+				times[i]="${times[i]:-} $s" kbs[i]="${kbs[i]:-} $kb"
+			else
+				times[i]=$s kbs[i]=-
+				bad=1
+			fi
+		done
+		[ "$bad" = 1 ] && break
 	done
+	for ((i = 0; i < cmds; i++)); do
+		# shellcheck disable=SC2086
+		if [[ "${times[i]}" =~ ^[\ 0-9.]+$ ]]; then echo -n "$(median ${times[i]}) $(median ${kbs[i]}) "; else echo -n "${times[i]} - "; fi
+	done
+	[ "$cmds" = 4 ] || echo -n "- - - -"
+	echo
+}
+
+# measure_nth I ARGS FILE... measures alternate's I-th command.
+measure_nth() {
+	local args="$2"
+	case "$1" in
+	0) shift 2; measure cat "$@" ;;
 	# shellcheck disable=SC2086
-	if [ -n "$c" ]; then echo -n "$c - "; else echo -n "$(median $ct) $(median $ck) "; fi
+	1) shift 2; measure "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
+	2) shift 2; measure "$out/walk" "$@" ;;
 	# shellcheck disable=SC2086
-	if [ -n "$h" ]; then echo "$h -"; else echo "$(median $ht) $(median $hk)"; fi
+	3) shift 2; measure env GOMAXPROCS=1 "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
+	esac
 }
 
 median() {
@@ -238,7 +267,9 @@ for c in "${captures[@]}"; do
 	[ "$name" = 50k-pooled ] && args="--format json --idle 30s"
 	[ "$name" = 50k-html ] && args="--format html --idle 30s"
 	[ "$name" = 50k-evidence ] && args="--format json --idle 30s --write-flagged $out/evidence.pcap"
-	read -r cat_s cat_kb hd_s hd_kb < <(alternate "$runs" "$args" "${files[@]}")
+	floor=0
+	[ "$name" = 1gib ] && floor=1 # the records walked alone, and one processor
+	read -r cat_s cat_kb hd_s hd_kb walk_s walk_kb one_s one_kb < <(alternate "$runs" "$args" "$floor" "${files[@]}")
 	ts_s=- ts_kb=- tt_s=- tt_kb=-
 	# tshark and tcptrace read one file, not len4-rot's 33; on the million
 	# open flows, the bursts, the flagged flows, the pooled connections and
@@ -252,8 +283,8 @@ for c in "${captures[@]}"; do
 		read -r ts_s ts_kb < <(measure tshark -r "$f" -q -z conv,tcp)
 		read -r tt_s tt_kb < <(measure tcptrace -l -n "$f")
 	fi
-	echo "$name $packets $flows $cat_s $cat_kb $hd_s $hd_kb $ts_s $ts_kb $tt_s $tt_kb" >>"$results"
-	for row in "cat $cat_s $cat_kb" "hangdiag $hd_s $hd_kb" "tshark $ts_s $ts_kb" "tcptrace $tt_s $tt_kb"; do
+	echo "$name $packets $flows $cat_s $cat_kb $hd_s $hd_kb $ts_s $ts_kb $tt_s $tt_kb $walk_s $walk_kb $one_s $one_kb" >>"$results"
+	for row in "cat $cat_s $cat_kb" "walk $walk_s $walk_kb" "hangdiag $hd_s $hd_kb" "hd-1core $one_s $one_kb" "tshark $ts_s $ts_kb" "tcptrace $tt_s $tt_kb"; do
 		read -r tool s kb <<<"$row"
 		[ "$s" = - ] && continue # not measured: -fast, or rotated files
 		pps=$(awk -v p="$packets" -v s="$s" 'BEGIN {if (s+0 > 0) printf "%.2fM", p/s/1e6; else print "-"}')
@@ -303,6 +334,19 @@ vscat() {
 	hs=$(get "$1" 6) cs=$(get "$1" 4)
 	check "$2: <= 2x cat ($(ratio "$hs" "$cs")x)" "$(cond "print ($hs <= 2*$cs) ? 1 : 0" "$hs" "$cs")"
 }
+# floorinfo NAME says, beside the check against cat, what the records
+# walked alone (bench/walk) and hangdiag on one processor took: what 2x
+# cat leaves for decoding and analysing once each packet is visited, and
+# what two processors would need to do with the one processor's work.
+floorinfo() {
+	local cs ws os p
+	cs=$(get "$1" 4) ws=$(get "$1" 12) os=$(get "$1" 14) p=$(get "$1" 2)
+	[[ "$cs $ws $os" =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+$ ]] || return 0 # not measured, or a timeout
+	echo "  info  $2: the records walked alone (bench/walk) took $ws s, $(ratio "$ws" "$cs")x cat:" \
+		"2x cat leaves $(awk -v c="$cs" -v w="$ws" -v p="$p" 'BEGIN {printf "%.2f s (%.0f ns a packet)", 2*c-w, (2*c-w)/p*1e9}') to decode and analyse"
+	echo "  info  $2: hangdiag on one processor took $os s: 2x cat asks two processors to be" \
+		"$(ratio "$os" "$(awk -v c="$cs" 'BEGIN {print 2*c}')")x as quick as one (two can at most halve the time)"
+}
 # peak NAME LABEL MB checks hangdiag's peak RSS.
 peak() {
 	local kb
@@ -321,6 +365,7 @@ longer() {
 if has 1gib; then
 	rate 1gib "1 GiB" 10
 	vscat 1gib "1 GiB"
+	floorinfo 1gib "1 GiB"
 	hs=$(get 1gib 6) ts=$(get 1gib 8)
 	if [ "$ts" != - ] && [ "$ts" != timeout ]; then
 		check "1 GiB: >= 100x faster than tshark ($(ratio "$ts" "$hs")x)" "$(cond "print ($ts >= 100*$hs) ? 1 : 0" "$ts" "$hs")"
