@@ -7,7 +7,10 @@
 # it the flow table's probes, changes from run to run), so they show what
 # a change to the per-packet code saves (or costs). Each is
 # counted on one goroutine (GOMAXPROCS=1) with the garbage collector off,
-# so that nothing else runs on the thread while the counted function does:
+# so that nothing else runs on the thread while the counted function does
+# (and with the runtime's RDTSCP turned off, cpu.rdtscp=off: valgrind 3.19,
+# Debian 12's, stops the program at that instruction, which Go 1.26 uses
+# to read the clock where the processor has it):
 #
 #   read+decode  BenchmarkReadDecode (pcapio): its capture of 100,000
 #                packets read from memory through NextBatch, as the command
@@ -51,7 +54,7 @@ run() {
 		toggles+=(--toggle-collect="$t")
 	done
 	shift 4
-	(cd "$dir" && env "$@" GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 \
+	(cd "$dir" && env "$@" GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off \
 		valgrind --tool=callgrind --callgrind-out-file=/dev/null "${toggles[@]}" \
 		"$test" -test.run '^$' -test.bench "$bench" -test.benchtime 1x 2>&1)
 }
@@ -84,7 +87,7 @@ awk -v n="$n" -v s="$segments" 'BEGIN {printf "analysis            %7.1f instruc
 # the flow table's probes: the count moves by less than 0.1 %.
 first="$out/first-100MB.pcap"
 packets=$("$out/hangdiag" analyze -q --format json "$first" 2>/dev/null | sed -n 's/^    "packets": \([0-9]*\),$/\1/p')
-n=$(GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+n=$(GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 	"$out/hangdiag" analyze -q --format json -o /dev/null "$first" 2>&1 | collected)
 if [ -z "$n" ] || [ -z "$packets" ]; then
 	echo "bench/instructions.sh: the command did not run under valgrind" >&2
