@@ -222,14 +222,15 @@ alternate() {
 
 # measure_nth I ARGS FILE... measures alternate's I-th command.
 measure_nth() {
-	local args="$2"
-	case "$1" in
-	0) shift 2; measure cat "$@" ;;
+	local i="$1" args="$2"
+	shift 2
+	case "$i" in
+	0) measure cat "$@" ;;
 	# shellcheck disable=SC2086
-	1) shift 2; measure "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
-	2) shift 2; measure "$out/walk" "$@" ;;
+	1) measure "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
+	2) measure "$out/walk" "$@" ;;
 	# shellcheck disable=SC2086
-	3) shift 2; measure env GOMAXPROCS=1 "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
+	3) measure env GOMAXPROCS=1 "$out/hangdiag" analyze $args -o /dev/null "$@" ;;
 	esac
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 )
 
@@ -52,8 +53,12 @@ func walk(r io.Reader, bufSize, readSize int) (packets, sum uint64, err error) {
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return 0, 0, fmt.Errorf("no pcap file header: %w", err)
 	}
-	order := byteOrder(head[:4])
-	if order == nil {
+	var big bool // the file's numbers are big-endian
+	switch binary.LittleEndian.Uint32(head[:4]) {
+	case 0xa1b2c3d4, 0xa1b23c4d: // microseconds, nanoseconds
+	case 0xd4c3b2a1, 0x4d3cb2a1:
+		big = true
+	default:
 		return 0, 0, errors.New("not a classic pcap file")
 	}
 	buf := make([]byte, bufSize)
@@ -72,7 +77,11 @@ func walk(r io.Reader, bufSize, readSize int) (packets, sum uint64, err error) {
 		}
 		off := 0
 		for off+16 <= have {
-			capLen := int(order.Uint32(buf[off+8 : off+12]))
+			n := binary.LittleEndian.Uint32(buf[off+8 : off+12])
+			if big {
+				n = bits.ReverseBytes32(n)
+			}
+			capLen := int(n)
 			if capLen > bufSize-16 {
 				return packets, sum, fmt.Errorf("record %d: %d bytes captured, more than %d", packets+1, capLen, bufSize-16)
 			}
@@ -92,16 +101,4 @@ func walk(r io.Reader, bufSize, readSize int) (packets, sum uint64, err error) {
 		have = copy(buf, buf[off:have])
 	}
 	return packets, sum, nil
-}
-
-// byteOrder returns the byte order of a classic pcap file whose magic
-// number is magic (microsecond or nanosecond), or nil for another file.
-func byteOrder(magic []byte) binary.ByteOrder {
-	switch binary.LittleEndian.Uint32(magic) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		return binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		return binary.BigEndian
-	}
-	return nil
 }
